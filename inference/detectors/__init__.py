@@ -1,0 +1,1 @@
+"""Detector backends. Each module registers itself with `inference.detector.register`."""

@@ -1,0 +1,367 @@
+"""Writes: ingest, the processing pipeline, the review queue and customer reports.
+
+Plain functions with keyword-only arguments; API views, pages, tasks and commands call these.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from inference.decision import decide
+from inference.detector import load_detector
+from inference.video import InvalidVideo, probe, sample_frames
+from reviewapp.errors import ApplicationError
+from reviewapp.models import Camera, Clip, Detection, FalseAlertReport, ReviewItem, Review, Tag
+from reviewapp import sns
+
+log = logging.getLogger(__name__)
+
+DETECT_BATCH = 8
+
+# ---------------------------------------------------------------------------------- ingest
+
+
+def clip_storage_name(*, camera: Camera, clip_id, recorded_at: datetime, ext: str) -> str:
+    return f"clips/{camera.name}/{recorded_at:%Y/%m/%d}/{clip_id}.{ext}"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def clip_ingest(
+    *, camera: Camera, path: str, recorded_at: datetime, external_id: str | None = None
+) -> tuple[Clip, bool]:
+    """Check and store one uploaded clip and queue it for detection.
+
+    Returns (clip, created). The same external_id, or the same bytes for the same camera,
+    returns the clip already stored. A file that is not a decodable video within the limits
+    raises ApplicationError and nothing is stored.
+    """
+    if external_id:
+        existing = Clip.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            if existing.camera_id != camera.id:
+                raise ApplicationError(
+                    f"external_id {external_id!r} is already used by another camera's clip",
+                    code="conflict", status_code=409,
+                )
+            return existing, False
+
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ApplicationError("the file is empty", code="invalid_video", fields={"file": ["empty file"]})
+    if size > settings.CLIP_MAX_BYTES:
+        raise ApplicationError(
+            f"the file has {size} bytes; the limit is {settings.CLIP_MAX_BYTES}",
+            code="file_too_large", fields={"file": ["too large"]},
+        )
+    sha = _sha256(path)
+    existing = Clip.objects.filter(camera=camera, sha256=sha).first()
+    if existing is not None:
+        return existing, False
+    try:
+        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS)
+    except InvalidVideo as exc:
+        raise ApplicationError(str(exc), code="invalid_video", fields={"file": [str(exc)]}) from exc
+
+    clip = Clip(
+        camera=camera, recorded_at=recorded_at, external_id=external_id or None, sha256=sha,
+        size_bytes=size, duration=info.duration, fps=info.fps, width=info.width, height=info.height,
+    )
+    name = clip_storage_name(camera=camera, clip_id=clip.id, recorded_at=recorded_at, ext=info.container)
+    # Upload before the row exists, outside any transaction: it can take long on S3.
+    with open(path, "rb") as f:
+        clip.file.name = default_storage.save(name, File(f))
+    try:
+        with transaction.atomic():
+            clip.save(force_insert=True)
+            transaction.on_commit(lambda: _enqueue_processing(clip.id))
+    except IntegrityError:
+        # Another upload of the same clip won the race: keep theirs, drop our copy.
+        default_storage.delete(clip.file.name)
+        existing = Clip.objects.filter(Q(camera=camera, sha256=sha) | Q(external_id=external_id or None)).first()
+        if existing is None:
+            raise
+        return existing, False
+    log.info("clip %s ingested for camera %s (%d bytes, %.1f s)", clip.id, camera.name, size, info.duration)
+    return clip, True
+
+
+def _enqueue_processing(clip_id) -> None:
+    from reviewapp.tasks import process_clip
+
+    process_clip.delay(str(clip_id))
+
+
+# -------------------------------------------------------------------------------- pipeline
+
+
+class TransientError(Exception):
+    """A failure worth retrying (storage or network hiccup)."""
+
+
+@contextmanager
+def clip_local_file(clip: Clip):
+    """A local path to the clip's file: the file itself on a local disk, a temporary copy otherwise."""
+    try:
+        local = default_storage.path(clip.file.name)
+    except NotImplementedError:  # S3 and other remote storages
+        local = None
+    if local is not None:
+        yield local
+        return
+    suffix = Path(clip.file.name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        try:
+            with default_storage.open(clip.file.name, "rb") as src:
+                shutil.copyfileobj(src, tmp, 1 << 20)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # network or storage service trouble
+            raise TransientError(f"cannot read {clip.file.name}: {exc}") from exc
+        tmp.flush()
+        yield tmp.name
+
+
+def clip_process(*, clip_id) -> Clip | None:
+    """Detect people in a clip, decide, store the result, queue it for review and alert.
+
+    Safe to run twice (a redelivered task): a clip already done or failed is left alone, and a
+    clip found half-processed is processed again from scratch.
+    """
+    claimed = Clip.objects.filter(id=clip_id, status__in=[Clip.Status.QUEUED, Clip.Status.PROCESSING]).update(
+        status=Clip.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
+    )
+    if not claimed:
+        return None
+    clip = Clip.objects.select_related("camera").get(id=clip_id)
+    camera = clip.camera
+    detector = load_detector(settings.DETECTOR)
+
+    decode_s = detect_s = 0.0
+    detections: list[Detection] = []
+    boxes_per_frame = []
+    frames_sampled = 0
+    with clip_local_file(clip) as path:
+        batch = []
+        frames = sample_frames(path, fps=settings.SAMPLE_FPS)
+        while True:
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            decode_s += time.perf_counter() - t0
+            if frame is not None:
+                batch.append(frame)
+                frames_sampled += 1
+            if batch and (frame is None or len(batch) == DETECT_BATCH):
+                t0 = time.perf_counter()
+                results = detector.detect([f.image for f in batch])
+                detect_s += time.perf_counter() - t0
+                for f, boxes in zip(batch, results):
+                    boxes_per_frame.append(boxes)
+                    detections += [
+                        Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1,
+                                  x2=b.x2, y2=b.y2, score=b.score, label=b.label)
+                        for b in boxes
+                    ]
+                batch = []
+            if frame is None:
+                break
+    if frames_sampled == 0:
+        raise InvalidVideo("no frame could be decoded")
+
+    decision = decide(boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band)
+    audit = not decision.near_threshold and random.random() < settings.AUDIT_SAMPLE_RATE
+    with transaction.atomic():
+        Detection.objects.filter(clip=clip).delete()
+        Detection.objects.bulk_create(detections)
+        clip.status = Clip.Status.DONE
+        clip.score = decision.score
+        clip.alert = decision.alert
+        clip.model_version = detector.version
+        clip.frames_sampled = frames_sampled
+        clip.decode_ms = decode_s * 1000
+        clip.detect_ms = detect_s * 1000
+        clip.finished_at = timezone.now()
+        clip.save()
+        if camera.width is None:
+            Camera.objects.filter(id=camera.id, width=None).update(width=clip.width, height=clip.height)
+        if decision.near_threshold:
+            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD)
+        elif audit:
+            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
+    log.info(
+        "clip %s done: score %.3f alert %s, %d frames, decode %.0f ms, detect %.0f ms",
+        clip.id, decision.score, decision.alert, frames_sampled, clip.decode_ms, clip.detect_ms,
+    )
+    if decision.alert:
+        alert_publish(clip=clip)
+    return clip
+
+
+def clip_fail(*, clip_id, error: str) -> None:
+    Clip.objects.filter(id=clip_id).exclude(status=Clip.Status.DONE).update(
+        status=Clip.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+    log.warning("clip %s failed: %s", clip_id, error)
+
+
+def alert_publish(*, clip: Clip) -> bool:
+    """Send the clip's alert once. The conditional update makes a second call (a retried task,
+    a second worker) a no-op; a failed publish gives the mark back so a retry can send it."""
+    now = timezone.now()
+    if not Clip.objects.filter(id=clip.id, alert=True, alert_sent_at=None).update(alert_sent_at=now):
+        return False
+    message = {
+        "clip_id": str(clip.id), "camera": clip.camera.name, "customer": clip.camera.customer.name,
+        "recorded_at": clip.recorded_at.isoformat(), "score": clip.score, "model_version": clip.model_version,
+    }
+    try:
+        sns.publish_alert(message=message, group_id=clip.camera.name)
+    except sns.SNSError as exc:
+        Clip.objects.filter(id=clip.id, alert_sent_at=now).update(alert_sent_at=None)
+        if exc.retryable:
+            raise TransientError(str(exc)) from exc
+        log.error("alert for clip %s not sent: %s", clip.id, exc)
+        return False
+    return True
+
+
+def clips_requeue_stuck(*, older_than: timedelta) -> int:
+    """Send again the clips whose task was lost (queued or processing for too long)."""
+    cutoff = timezone.now() - older_than
+    stuck = list(
+        Clip.objects.filter(
+            Q(status=Clip.Status.QUEUED, created_at__lt=cutoff)
+            | Q(status=Clip.Status.PROCESSING, started_at__lt=cutoff)
+        ).values_list("id", flat=True)[:1000]
+    )
+    for clip_id in stuck:
+        _enqueue_processing(clip_id)
+    return len(stuck)
+
+
+# ---------------------------------------------------------------------------- review queue
+
+
+def review_item_enqueue(*, clip: Clip, reason: str) -> ReviewItem:
+    """Put a clip in the review queue, or move it up if it is there for a weaker reason.
+
+    A customer report reopens a clip that was already decided: the customer disagrees."""
+    priority = ReviewItem.PRIORITY[reason]
+    distance = abs((clip.score or 0.0) - clip.camera.threshold)
+    item, created = ReviewItem.objects.get_or_create(
+        clip=clip, defaults={"reason": reason, "priority": priority, "distance": distance}
+    )
+    if not created:
+        changes = {}
+        if priority < item.priority:
+            changes.update(reason=reason, priority=priority)
+        if reason == ReviewItem.Reason.CUSTOMER_REPORT and item.state == ReviewItem.State.DONE:
+            changes.update(state=ReviewItem.State.OPEN)
+        if changes:
+            ReviewItem.objects.filter(id=item.id).update(**changes, updated_at=timezone.now())
+            item.refresh_from_db()
+    return item
+
+
+def _claimable(now) -> Q:
+    return Q(state=ReviewItem.State.OPEN) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+
+
+def review_next(*, reviewer) -> ReviewItem | None:
+    """Claim and return the next item for this reviewer, or None when the queue is empty.
+
+    Customer reports first, then the clips closest to their camera's threshold. The claim is a
+    conditional UPDATE: when two reviewers race for the same row, the database lets one update
+    it and the other matches zero rows and moves on to the next candidate.
+    """
+    now = timezone.now()
+    until = now + timedelta(seconds=settings.REVIEW_CLAIM_SECONDS)
+    mine = ReviewItem.objects.filter(state=ReviewItem.State.OPEN, claimed_by=reviewer, claimed_until__gte=now)
+    current = mine.order_by("priority", "distance").first()
+    if current is not None:
+        ReviewItem.objects.filter(id=current.id).update(claimed_until=until)
+        current.claimed_until = until
+        return current
+    for _attempt in range(5):
+        candidates = list(
+            ReviewItem.objects.filter(_claimable(now))
+            .exclude(skipped_by=reviewer)
+            .order_by("priority", "distance", "created_at")
+            .values_list("id", flat=True)[:20]
+        )
+        if not candidates:
+            return None
+        for item_id in candidates:
+            won = ReviewItem.objects.filter(_claimable(now), id=item_id).update(
+                claimed_by=reviewer, claimed_until=until, updated_at=now
+            )
+            if won:
+                return ReviewItem.objects.select_related("clip", "clip__camera").get(id=item_id)
+    return None
+
+
+def review_skip(*, item: ReviewItem, reviewer) -> None:
+    """Give the item back to the queue; this reviewer is not offered it again."""
+    item.skipped_by.add(reviewer)
+    ReviewItem.objects.filter(id=item.id, claimed_by=reviewer).update(claimed_by=None, claimed_until=None)
+
+
+def review_record(*, item: ReviewItem, reviewer, verdict: str, tags: list[str], note: str = "") -> Review:
+    """Record a decision. The history keeps every decision; the newest is the clip's verdict.
+
+    An item that another reviewer holds (an unexpired claim) cannot be decided by someone else.
+    """
+    if verdict not in Review.Verdict.values:
+        raise ApplicationError(f"unknown verdict {verdict!r}", fields={"verdict": ["must be person or no_person"]})
+    tag_objs = list(Tag.objects.filter(slug__in=tags, active=True))
+    unknown = sorted(set(tags) - {t.slug for t in tag_objs})
+    if unknown:
+        raise ApplicationError(f"unknown tag(s): {', '.join(unknown)}", fields={"tags": [f"unknown: {', '.join(unknown)}"]})
+    now = timezone.now()
+    with transaction.atomic():
+        locked = ReviewItem.objects.select_for_update().get(id=item.id)
+        if locked.claimed_by_id not in (None, reviewer.id) and locked.claimed_until and locked.claimed_until >= now:
+            raise ApplicationError("another reviewer is deciding this item", code="claimed", status_code=409)
+        review = Review.objects.create(item=locked, clip_id=locked.clip_id, verdict=verdict, reviewer=reviewer, note=note)
+        review.tags.set(tag_objs)
+        ReviewItem.objects.filter(id=locked.id).update(
+            state=ReviewItem.State.DONE, claimed_by=None, claimed_until=None, updated_at=now
+        )
+    return review
+
+
+# -------------------------------------------------------------------------------- customers
+
+
+def false_alert_report(*, clip: Clip, user, reason: str = "") -> tuple[FalseAlertReport, bool]:
+    """Record a customer's "this is a false alert" and put the clip on top of the review queue."""
+    if not clip.alert:
+        raise ApplicationError("this clip did not alert", code="not_an_alert")
+    with transaction.atomic():
+        report, created = FalseAlertReport.objects.get_or_create(
+            clip=clip, reported_by=user, defaults={"reason": reason}
+        )
+        if created:
+            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
+    return report, created

@@ -1,0 +1,52 @@
+"""Celery tasks: a thin interface. They take ids, re-fetch, and call one service."""
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from reviewapp import services
+
+log = logging.getLogger(__name__)
+_torch_threads_set = False
+
+
+def _configure_torch_threads() -> None:
+    # Once per worker process, and only if torch is already in use: HOG never imports it.
+    global _torch_threads_set
+    if _torch_threads_set or not settings.TORCH_THREADS:
+        return
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(settings.TORCH_THREADS)
+        _torch_threads_set = True
+
+
+@shared_task(
+    bind=True, acks_late=True, max_retries=5,
+    autoretry_for=(services.TransientError,), retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
+)
+def process_clip(self, clip_id: str) -> None:
+    _configure_torch_threads()
+    try:
+        services.clip_process(clip_id=clip_id)
+    except services.TransientError:
+        if self.request.retries >= self.max_retries:
+            services.clip_fail(clip_id=clip_id, error="gave up after repeated transient errors")
+            return
+        raise
+    except SoftTimeLimitExceeded:
+        services.clip_fail(clip_id=clip_id, error=f"processing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
+    except Exception as exc:  # a clip that cannot be processed must not stop the worker
+        log.exception("clip %s cannot be processed", clip_id)
+        services.clip_fail(clip_id=clip_id, error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
+def requeue_stuck_clips() -> int:
+    count = services.clips_requeue_stuck(older_than=timedelta(seconds=settings.STUCK_CLIP_SECONDS))
+    if count:
+        log.warning("requeued %d stuck clip(s)", count)
+    return count

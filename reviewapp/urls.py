@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from reviewapp import views
+from reviewapp.api import views as api
+
+api_v1 = [
+    path("clips/", api.ClipUploadView.as_view(), name="api-clip-upload"),
+    path("clips/<str:clip_id>/", api.ClipDetailView.as_view(), name="api-clip"),
+    path("clips/<str:clip_id>/false-alert/", api.FalseAlertView.as_view(), name="api-false-alert"),
+    path("alerts/", api.AlertListView.as_view(), name="api-alerts"),
+    path("review/next/", api.ReviewNextView.as_view(), name="api-review-next"),
+    path("review/<int:item_id>/decision/", api.ReviewDecisionView.as_view(), name="api-review-decision"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("review/", views.review, name="review"),
+    path("review/<int:item_id>/decide/", views.review_decide, name="review-decide"),
+    path("review/history/", views.review_history, name="review-history"),
+    path("clips/<str:clip_id>/", views.clip_page, name="clip"),
+    path("clips/<str:clip_id>/video/", views.clip_video, name="clip-video"),
+    path("clips/<str:clip_id>/frames/<int:frame_index>.jpg", views.clip_frame, name="clip-frame"),
+    path("alerts/", views.alerts, name="alerts"),
+    path("alerts/<str:clip_id>/", views.alert_page, name="alert"),
+    path("alerts/<str:clip_id>/report/", views.alert_report, name="alert-report"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make run`: the embedded default (SQLite, a filesystem broker, clips in ./var/media), demo
+# data, a real Celery worker and beat, and the web app. Ctrl-C stops all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBUG="${DEBUG:-1}"
+PORT="${PORT:-8000}"
+BIN=.venv/bin
+mkdir -p var
+
+$BIN/python manage.py migrate --noinput -v0
+$BIN/python manage.py demo_setup
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+$BIN/celery -A reviewapp worker -Q inference,default --concurrency 1 --loglevel INFO >var/worker.log 2>&1 &
+pids+=($!)
+$BIN/celery -A reviewapp beat --loglevel INFO --schedule var/celerybeat-schedule >var/beat.log 2>&1 &
+pids+=($!)
+
+cat <<TXT
+
+  Vigia is running at http://127.0.0.1:${PORT}/
+    reviewer:       reviewer / vigia-demo   (review queue: /review/)
+    customer user:  customer / vigia-demo   (alerts: /alerts/)
+    ingest service: ingest / vigia-demo     (API docs: /api/v1/docs/)
+  Worker and beat logs: var/worker.log, var/beat.log. Ctrl-C stops everything.
+
+TXT
+$BIN/python manage.py runserver "127.0.0.1:${PORT}" --noreload

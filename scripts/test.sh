@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: what the suite needs beyond the virtualenv, then the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium for the browser tests..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the browser tests need /usr/bin/chromium: install Debian's chromium package" >&2
+    exit 1
+  fi
+fi
+
+mkdir -p var
+# Keep the tests' filesystem broker apart from the one `make run` uses.
+export BROKER_DIR="${BROKER_DIR:-$PWD/var/test-broker}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,55 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import CameraFactory, CustomerFactory, make_user
+
+
+@pytest.fixture(autouse=True)
+def _media_and_broker(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.AUDIT_SAMPLE_RATE = 0.0
+    # Fast hashing: the fixtures create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(db):
+    """Two customers with a camera each, and one user of every role."""
+
+    class World:
+        pass
+
+    w = World()
+    w.acme = CustomerFactory(name="Acme")
+    w.globex = CustomerFactory(name="Globex")
+    w.cam_a = CameraFactory(customer=w.acme, name="acme-door")
+    w.cam_b = CameraFactory(customer=w.globex, name="globex-gate")
+    w.reviewer = make_user("rita", "reviewer")
+    w.reviewer2 = make_user("rob", "reviewer")
+    w.customer_a = make_user("alice", "customer", w.acme)
+    w.customer_b = make_user("bob", "customer", w.globex)
+    w.ingest = make_user("ingest", "ingest")
+    w.operator = make_user("olga", staff=True)
+    return w
+
+
+def api_client(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+    return client
+
+
+@pytest.fixture
+def video(tmp_path):
+    from tests.videos import write_video
+
+    def make(name="clip.mp4", **kwargs):
+        return write_video(tmp_path / name, **kwargs)
+
+    return make

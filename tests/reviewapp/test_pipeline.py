@@ -1,0 +1,190 @@
+from pathlib import Path
+
+import boto3
+import pytest
+
+from reviewapp import services, sns, tasks
+from reviewapp.demo import photo, write_clip
+from reviewapp.models import Clip, ReviewItem
+from tests.factories import ClipFactory
+
+
+def ingest(camera, path, **kwargs):
+    from django.utils import timezone
+
+    clip, created = services.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now(), **kwargs)
+    assert created
+    return clip
+
+
+@pytest.fixture
+def astronaut_clip(tmp_path):
+    return write_clip(tmp_path / "astronaut.mp4", photo("astronaut"), seconds=3, fps=10)
+
+
+def test_it_detects_decides_and_records_timings(world, astronaut_clip):
+    clip = ingest(world.cam_a, astronaut_clip)
+    services.clip_process(clip_id=clip.id)
+    clip.refresh_from_db()
+    assert clip.status == Clip.Status.DONE
+    assert clip.frames_sampled == 6  # 3 s at 2 fps
+    scores = list(clip.detections.values_list("score", flat=True))
+    assert scores, "HOG finds the astronaut"
+    assert clip.score == pytest.approx(max(scores))
+    assert clip.alert == (clip.score >= world.cam_a.threshold)
+    assert clip.model_version.startswith("hog-")
+    assert clip.decode_ms > 0 and clip.detect_ms > 0 and clip.processing_ms > 0
+    times = sorted(set(clip.detections.values_list("frame_time", flat=True)))
+    assert all(t in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5) for t in times)
+    world.cam_a.refresh_from_db()
+    assert (world.cam_a.width, world.cam_a.height) == (640, 480)
+
+
+def test_a_clip_near_the_threshold_goes_to_the_review_queue(world, astronaut_clip):
+    clip = ingest(world.cam_a, astronaut_clip)
+    services.clip_process(clip_id=clip.id)
+    clip.refresh_from_db()
+    # Put the threshold just above the score: not an alert, but close enough to look at.
+    world.cam_a.threshold = min(clip.score + 0.05, 1.0)
+    world.cam_a.save()
+    Clip.objects.filter(id=clip.id).update(status=Clip.Status.QUEUED)
+    services.clip_process(clip_id=clip.id)
+    clip.refresh_from_db()
+    assert clip.alert is False
+    item = ReviewItem.objects.get(clip=clip)
+    assert item.reason == ReviewItem.Reason.NEAR_THRESHOLD
+    assert item.distance == pytest.approx(0.05, abs=1e-6)
+
+
+def test_a_clip_far_from_the_threshold_is_not_queued_unless_audited(world, video, settings):
+    clip = ingest(world.cam_a, video(frames=10))  # noise and a white box: no person
+    services.clip_process(clip_id=clip.id)
+    assert not ReviewItem.objects.filter(clip=clip).exists()
+
+    settings.AUDIT_SAMPLE_RATE = 1.0
+    Clip.objects.filter(id=clip.id).update(status=Clip.Status.QUEUED)
+    services.clip_process(clip_id=clip.id)
+    assert ReviewItem.objects.get(clip=clip).reason == ReviewItem.Reason.AUDIT_SAMPLE
+
+
+def test_processing_twice_does_not_duplicate_detections(world, astronaut_clip):
+    clip = ingest(world.cam_a, astronaut_clip)
+    services.clip_process(clip_id=clip.id)
+    count = clip.detections.count()
+    assert services.clip_process(clip_id=clip.id) is None  # done: left alone
+    Clip.objects.filter(id=clip.id).update(status=Clip.Status.PROCESSING)  # a redelivered task
+    services.clip_process(clip_id=clip.id)
+    assert clip.detections.count() == count
+
+
+def test_a_clip_that_cannot_be_read_fails_with_its_error_and_the_task_returns(world, video, settings):
+    clip = ingest(world.cam_a, video())
+    (Path(settings.MEDIA_ROOT) / clip.file.name).write_bytes(b"corrupted on disk")
+    tasks.process_clip(str(clip.id))  # the task body, run in this process
+    clip.refresh_from_db()
+    assert clip.status == Clip.Status.FAILED
+    assert "cannot be opened" in clip.error
+
+
+def test_a_missing_file_fails_the_clip(world, video, settings):
+    clip = ingest(world.cam_a, video())
+    (Path(settings.MEDIA_ROOT) / clip.file.name).unlink()
+    tasks.process_clip(str(clip.id))
+    clip.refresh_from_db()
+    assert clip.status == Clip.Status.FAILED and clip.error
+
+
+def test_an_alert_is_published_once(world, caplog):
+    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.9)
+    with caplog.at_level("INFO", logger="reviewapp.sns"):
+        assert services.alert_publish(clip=clip) is True
+        assert services.alert_publish(clip=clip) is False
+    assert sum("alert (no SNS topic configured)" in r.message for r in caplog.records) == 1
+    clip.refresh_from_db()
+    assert clip.alert_sent_at is not None
+
+
+def test_a_clip_that_did_not_alert_publishes_nothing(world):
+    clip = ClipFactory(camera=world.cam_a, alert=False, score=0.1)
+    assert services.alert_publish(clip=clip) is False
+
+
+def test_stuck_clips_are_sent_again(world, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED)
+    Clip.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(hours=1))
+    ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED)  # fresh: its task is on its way
+    sent = []
+    monkeypatch.setattr(services, "_enqueue_processing", sent.append)  # the broker's edge
+    assert services.clips_requeue_stuck(older_than=timedelta(minutes=15)) == 1
+    assert sent == [old.id]
+
+
+# --- SNS over HTTP (moto's server) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aws_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    sns._client.cache_clear()
+    yield
+    sns._client.cache_clear()
+
+
+def test_an_alert_reaches_an_sns_topic_over_http(world, settings, aws_endpoint, aws_env):
+    kwargs = dict(endpoint_url=aws_endpoint, region_name="us-east-1")
+    topic = boto3.client("sns", **kwargs).create_topic(Name="vigia-alerts")["TopicArn"]
+    sqs = boto3.client("sqs", **kwargs)
+    queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns", **kwargs).subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    settings.ALERT_SNS_TOPIC_ARN = topic
+    settings.AWS_SNS_ENDPOINT_URL = aws_endpoint
+
+    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
+    assert services.alert_publish(clip=clip) is True
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert len(messages) == 1
+    import json
+
+    body = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert body["clip_id"] == str(clip.id) and body["camera"] == "acme-door" and body["score"] == 0.93
+
+
+def test_a_permanent_sns_error_is_logged_and_not_retried(world, settings, aws_endpoint, aws_env):
+    settings.ALERT_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:does-not-exist"
+    settings.AWS_SNS_ENDPOINT_URL = aws_endpoint
+    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
+    assert services.alert_publish(clip=clip) is False
+    clip.refresh_from_db()
+    assert clip.alert_sent_at is None  # not sent: an operator can send it again
+
+
+def test_an_unreachable_sns_is_a_transient_error_and_the_alert_stays_unsent(world, settings, aws_env):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    settings.ALERT_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:vigia-alerts"
+    settings.AWS_SNS_ENDPOINT_URL = f"http://127.0.0.1:{port}"
+    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
+    with pytest.raises(services.TransientError):
+        services.alert_publish(clip=clip)
+    clip.refresh_from_db()
+    assert clip.alert_sent_at is None
