@@ -118,7 +118,9 @@ def _clip_context(clip: Clip) -> dict:
     return {
         "clip": clip,
         "detections": detections,
-        "strip": _strip_indices(clip, detections) if clip.status == Clip.Status.DONE else [],
+        "strip": [
+            {"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)
+        ] if clip.status == Clip.Status.DONE else [],
         "reviews": clip.reviews.select_related("reviewer").prefetch_related("tags"),
         "reports": clip.reports.all(),
     }
