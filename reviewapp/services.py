@@ -103,6 +103,9 @@ def clip_ingest(
         if existing is None:
             raise
         return existing, False
+    except BaseException:
+        default_storage.delete(clip.file.name)  # nothing stored half-way
+        raise
     log.info("clip %s ingested for camera %s (%d bytes, %.1f s)", clip.id, camera.name, size, info.duration)
     return clip, True
 

@@ -53,3 +53,26 @@ def video(tmp_path):
         return write_video(tmp_path / name, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint():
+    """An S3/SNS/SQS/DynamoDB-compatible server over HTTP on loopback (moto's server)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    from reviewapp import sns
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    sns._client.cache_clear()
+    yield
+    sns._client.cache_clear()

@@ -126,26 +126,6 @@ def test_stuck_clips_are_sent_again(world, monkeypatch):
 # --- SNS over HTTP (moto's server) ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def aws_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    sns._client.cache_clear()
-    yield
-    sns._client.cache_clear()
-
-
 def test_an_alert_reaches_an_sns_topic_over_http(world, settings, aws_endpoint, aws_env):
     kwargs = dict(endpoint_url=aws_endpoint, region_name="us-east-1")
     topic = boto3.client("sns", **kwargs).create_topic(Name="vigia-alerts")["TopicArn"]
