@@ -184,12 +184,17 @@ class Review(models.Model):
         PERSON = "person"
         NO_PERSON = "no_person"
 
+    class Source(models.TextChoices):
+        VIGIA = "vigia"
+        LABEL_STUDIO = "label_studio"
+
     item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="reviews")
     clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="reviews")
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     tags = models.ManyToManyField(Tag, blank=True, related_name="reviews")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
     note = models.TextField(blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.VIGIA)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

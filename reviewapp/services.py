@@ -330,10 +330,13 @@ def review_skip(*, item: ReviewItem, reviewer) -> None:
     ReviewItem.objects.filter(id=item.id, claimed_by=reviewer).update(claimed_by=None, claimed_until=None)
 
 
-def review_record(*, item: ReviewItem, reviewer, verdict: str, tags: list[str], note: str = "") -> Review:
+def review_record(
+    *, item: ReviewItem, reviewer, verdict: str, tags: list[str], note: str = "", source: str = Review.Source.VIGIA
+) -> Review:
     """Record a decision. The history keeps every decision; the newest is the clip's verdict.
 
-    An item that another reviewer holds (an unexpired claim) cannot be decided by someone else.
+    An item that another reviewer holds (an unexpired claim) cannot be decided by someone else in
+    Vigia; a decision arriving from Label Studio is recorded whatever the claim says.
     """
     if verdict not in Review.Verdict.values:
         raise ApplicationError(f"unknown verdict {verdict!r}", fields={"verdict": ["must be person or no_person"]})
@@ -344,9 +347,12 @@ def review_record(*, item: ReviewItem, reviewer, verdict: str, tags: list[str], 
     now = timezone.now()
     with transaction.atomic():
         locked = ReviewItem.objects.select_for_update().get(id=item.id)
-        if locked.claimed_by_id not in (None, reviewer.id) and locked.claimed_until and locked.claimed_until >= now:
+        held_by_other = locked.claimed_by_id not in (None, reviewer.id) and locked.claimed_until and locked.claimed_until >= now
+        if held_by_other and source == Review.Source.VIGIA:
             raise ApplicationError("another reviewer is deciding this item", code="claimed", status_code=409)
-        review = Review.objects.create(item=locked, clip_id=locked.clip_id, verdict=verdict, reviewer=reviewer, note=note)
+        review = Review.objects.create(
+            item=locked, clip_id=locked.clip_id, verdict=verdict, reviewer=reviewer, note=note, source=source
+        )
         review.tags.set(tag_objs)
         ReviewItem.objects.filter(id=locked.id).update(
             state=ReviewItem.State.DONE, claimed_by=None, claimed_until=None, updated_at=now
