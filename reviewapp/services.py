@@ -10,7 +10,6 @@ import os
 import random
 import shutil
 import tempfile
-import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,16 +21,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from inference import defaults
 from inference.decision import decide
 from inference.detector import load_detector
-from inference.video import InvalidVideo, probe, sample_frames
+from inference.pipeline import detect_clip
+from inference.video import InvalidVideo, probe
 from reviewapp.errors import ApplicationError
 from reviewapp.models import Camera, Clip, Detection, FalseAlertReport, ReviewItem, Review, Tag
 from reviewapp import sns
 
 log = logging.getLogger(__name__)
 
-DETECT_BATCH = 8
+DETECT_BATCH = defaults.DETECT_BATCH
 
 # ---------------------------------------------------------------------------------- ingest
 
@@ -161,38 +162,16 @@ def clip_process(*, clip_id) -> Clip | None:
     camera = clip.camera
     detector = load_detector(settings.DETECTOR)
 
-    decode_s = detect_s = 0.0
-    detections: list[Detection] = []
-    boxes_per_frame = []
-    frames_sampled = 0
     with clip_local_file(clip) as path:
-        batch = []
-        frames = sample_frames(path, fps=settings.SAMPLE_FPS)
-        while True:
-            t0 = time.perf_counter()
-            frame = next(frames, None)
-            decode_s += time.perf_counter() - t0
-            if frame is not None:
-                batch.append(frame)
-                frames_sampled += 1
-            if batch and (frame is None or len(batch) == DETECT_BATCH):
-                t0 = time.perf_counter()
-                results = detector.detect([f.image for f in batch])
-                detect_s += time.perf_counter() - t0
-                for f, boxes in zip(batch, results):
-                    boxes_per_frame.append(boxes)
-                    detections += [
-                        Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1,
-                                  x2=b.x2, y2=b.y2, score=b.score, label=b.label)
-                        for b in boxes
-                    ]
-                batch = []
-            if frame is None:
-                break
-    if frames_sampled == 0:
-        raise InvalidVideo("no frame could be decoded")
+        result = detect_clip(path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=DETECT_BATCH)
+    detections = [
+        Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2,
+                  score=b.score, label=b.label)
+        for f in result.frames
+        for b in f.boxes
+    ]
 
-    decision = decide(boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band)
+    decision = decide(result.boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band)
     audit = not decision.near_threshold and random.random() < settings.AUDIT_SAMPLE_RATE
     with transaction.atomic():
         Detection.objects.filter(clip=clip).delete()
@@ -201,9 +180,9 @@ def clip_process(*, clip_id) -> Clip | None:
         clip.score = decision.score
         clip.alert = decision.alert
         clip.model_version = detector.version
-        clip.frames_sampled = frames_sampled
-        clip.decode_ms = decode_s * 1000
-        clip.detect_ms = detect_s * 1000
+        clip.frames_sampled = len(result.frames)
+        clip.decode_ms = result.decode_s * 1000
+        clip.detect_ms = result.detect_s * 1000
         clip.finished_at = timezone.now()
         clip.save()
         if camera.width is None:
@@ -214,7 +193,7 @@ def clip_process(*, clip_id) -> Clip | None:
             review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
     log.info(
         "clip %s done: score %.3f alert %s, %d frames, decode %.0f ms, detect %.0f ms",
-        clip.id, decision.score, decision.alert, frames_sampled, clip.decode_ms, clip.detect_ms,
+        clip.id, decision.score, decision.alert, clip.frames_sampled, clip.decode_ms, clip.detect_ms,
     )
     if decision.alert:
         alert_publish(clip=clip)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from inference import defaults
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -131,10 +133,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- clips and the detector -----------------------------------------------------------------
 CLIP_MAX_BYTES = env.int("CLIP_MAX_BYTES", default=200 * 1024 * 1024)
 CLIP_MAX_SECONDS = env.float("CLIP_MAX_SECONDS", default=180.0)
-SAMPLE_FPS = env.float("SAMPLE_FPS", default=2.0)
-DETECTOR = env.str("DETECTOR", default="hog")
+SAMPLE_FPS = env.float("SAMPLE_FPS", default=defaults.SAMPLE_FPS)
+DETECTOR = env.str("DETECTOR", default=defaults.DETECTOR)
 TORCH_THREADS = env.int("TORCH_THREADS", default=0)  # 0: torch's own default
-DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=0.5)
+DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=defaults.THRESHOLD)
 DEFAULT_REVIEW_BAND = env.float("DEFAULT_REVIEW_BAND", default=0.15)
 AUDIT_SAMPLE_RATE = env.float("AUDIT_SAMPLE_RATE", default=0.01)
 REVIEW_CLAIM_SECONDS = env.int("REVIEW_CLAIM_SECONDS", default=300)
