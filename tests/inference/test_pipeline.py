@@ -1,0 +1,91 @@
+import cv2
+import numpy as np
+import pytest
+
+from inference.detector import Box
+from inference.pipeline import changed_fraction, detect_clip
+from inference.video import InvalidVideo
+
+
+class CountingDetector:
+    """Finds one 'person' box on every frame it is given, and remembers which frames those were."""
+
+    name = version = "counting"
+
+    def __init__(self):
+        self.calls = []
+
+    def detect(self, frames):
+        self.calls.append(len(frames))
+        return [[Box(0, 0, 10, 10, 0.9)] for _ in frames]
+
+
+def write(path, frames, fps=10):
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def scene():
+    rng = np.random.default_rng(1)
+    return cv2.GaussianBlur(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), (9, 9), 0)
+
+
+def test_a_still_scene_is_detected_once_then_every_max_still_seconds(tmp_path, scene):
+    path = write(tmp_path / "still.mp4", [scene] * 250, fps=10)  # 25 s
+    detector = CountingDetector()
+    result = detect_clip(path, detector, sample_fps=2, min_change=0.002, max_still_s=10)
+    assert [f.time for f in result.frames] == [0.0, 10.0, 20.0]
+    assert result.sampled == 50 and result.skipped == 47
+
+
+def test_something_small_moving_is_detected_in_every_sampled_frame(tmp_path, scene):
+    frames = []
+    for i in range(40):
+        f = scene.copy()
+        cv2.rectangle(f, (10 + 6 * i, 100), (22 + 6 * i, 130), (255, 255, 255), -1)  # 12x30 px of 320x240
+        frames.append(f)
+    path = write(tmp_path / "walker.mp4", frames)
+    result = detect_clip(path, CountingDetector(), sample_fps=2, min_change=0.002)
+    assert result.skipped == 0 and len(result.frames) == 8
+
+
+def test_without_min_change_every_sampled_frame_is_detected(tmp_path, scene):
+    path = write(tmp_path / "still.mp4", [scene] * 40)
+    result = detect_clip(path, CountingDetector(), sample_fps=2, min_change=0)
+    assert len(result.frames) == 8 and result.skipped == 0
+
+
+def test_frames_go_to_the_detector_in_batches(tmp_path, scene):
+    path = write(tmp_path / "still.mp4", [scene] * 100)
+    detector = CountingDetector()
+    detect_clip(path, detector, sample_fps=2, batch_size=8, min_change=0)
+    assert detector.calls == [8, 8, 4]  # 20 sampled frames
+
+
+def test_changed_fraction():
+    a = np.zeros((60, 80), np.uint8)
+    b = a.copy()
+    b[:6, :8] = 255
+    assert changed_fraction(a, a) == 0 and changed_fraction(a, b) == pytest.approx(0.01)
+
+
+def test_an_undecodable_file_is_invalid(tmp_path):
+    (tmp_path / "x.mp4").write_bytes(b"nope")
+    with pytest.raises(InvalidVideo):
+        detect_clip(tmp_path / "x.mp4", CountingDetector(), sample_fps=2)
+
+
+def test_corrupt_frames_in_the_middle_do_not_stop_sampling(tmp_path, scene):
+    frames = [np.roll(scene, 3 * i, axis=1) for i in range(100)]
+    path = write(tmp_path / "ok.mp4", frames)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 3000] = bytes((b * 7 + 13) % 256 for b in data[middle:middle + 3000])
+    (tmp_path / "corrupt.mp4").write_bytes(bytes(data))
+    result = detect_clip(tmp_path / "corrupt.mp4", CountingDetector(), sample_fps=2, min_change=0)
+    assert result.sampled == 20
