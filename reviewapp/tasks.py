@@ -1,27 +1,30 @@
 """Celery tasks: a thin interface. They take ids, re-fetch, and call one service."""
 import logging
+import sys
 from datetime import timedelta
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from django.conf import settings
 
+from inference.detector import DetectorUnavailable, load_detector
 from reviewapp import services
 
 log = logging.getLogger(__name__)
-_torch_threads_set = False
 
 
-def _configure_torch_threads() -> None:
-    # Once per worker process, and only if torch is already in use: HOG never imports it.
-    global _torch_threads_set
-    if _torch_threads_set or not settings.TORCH_THREADS:
+@worker_process_init.connect
+def load_model(**_kwargs) -> None:
+    """Load the detector once per worker process, before the first clip, so no clip pays for it.
+    A missing model is logged, not fatal: the clips that need it fail with the reason."""
+    try:
+        load_detector(settings.DETECTOR)
+    except DetectorUnavailable as exc:
+        log.error("detector %s unavailable: %s", settings.DETECTOR, exc)
         return
-    import sys
-
-    if "torch" in sys.modules:
+    if settings.TORCH_THREADS and "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(settings.TORCH_THREADS)
-        _torch_threads_set = True
 
 
 @shared_task(
@@ -29,7 +32,6 @@ def _configure_torch_threads() -> None:
     autoretry_for=(services.TransientError,), retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
 )
 def process_clip(self, clip_id: str) -> None:
-    _configure_torch_threads()
     try:
         services.clip_process(clip_id=clip_id)
     except services.TransientError:
