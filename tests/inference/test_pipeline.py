@@ -89,3 +89,17 @@ def test_corrupt_frames_in_the_middle_do_not_stop_sampling(tmp_path, scene):
     (tmp_path / "corrupt.mp4").write_bytes(bytes(data))
     result = detect_clip(tmp_path / "corrupt.mp4", CountingDetector(), sample_fps=2, min_change=0)
     assert result.sampled == 20
+
+
+@pytest.mark.parametrize("size", [(320, 240), (1280, 720), (3840, 2160), (642, 362)])
+def test_odd_and_large_resolutions_give_boxes_inside_the_frame(tmp_path, size):
+    from inference.detector import load_detector
+    from reviewapp.demo import photo
+
+    w, h = size
+    frames = [cv2.resize(np.roll(photo("astronaut"), 4 * i, axis=1), (w, h)) for i in range(4)]
+    result = detect_clip(write(tmp_path / "v.mp4", frames, fps=2), load_detector("centernet:320"), sample_fps=2)
+    assert len(result.frames) == 4
+    boxes = [b for f in result.frames for b in f.boxes]
+    assert max(b.score for b in boxes) > 0.4  # the astronaut, at every size
+    assert all(0 <= b.x1 <= b.x2 <= w and 0 <= b.y1 <= b.y2 <= h for b in boxes)

@@ -67,3 +67,25 @@ def test_sampled_frames_are_the_decoded_images(tmp_path):
 def test_read_frame_past_the_end_is_invalid(tmp_path):
     with pytest.raises(InvalidVideo):
         read_frame(write_video(tmp_path / "a.mp4", frames=5), 50)
+
+
+def test_a_variable_frame_rate_clip_is_sampled_by_timestamp(tmp_path):
+    import fractions
+
+    import av  # PyAV writes the frame timestamps we choose; OpenCV's writer cannot
+
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        # 1 s of video, a 2 s gap (the camera dropped frames), then 1 s more
+        for t in [i / 10 for i in range(10)] + [3 + i / 10 for i in range(10)]:
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 100, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), fractions.Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    times = [f.time for f in sample_frames(path, fps=2)]
+    assert times == pytest.approx([0.0, 0.5, 3.0, 3.5], abs=0.01)  # no burst of frames to "catch up" the gap
