@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
 
 from inference.detector import DetectorUnavailable, load_detector
@@ -14,10 +14,23 @@ from reviewapp import services
 log = logging.getLogger(__name__)
 
 
+_serves_inference = True
+
+
+@celeryd_after_setup.connect
+def note_queues(sender, instance, **_kwargs) -> None:
+    # Runs in the worker's main process before it forks: a worker that does not consume the
+    # inference queue does not need the model in memory.
+    global _serves_inference
+    _serves_inference = "inference" in instance.app.amqp.queues.consume_from
+
+
 @worker_process_init.connect
 def load_model(**_kwargs) -> None:
     """Load the detector once per worker process, before the first clip, so no clip pays for it.
     A missing model is logged, not fatal: the clips that need it fail with the reason."""
+    if not _serves_inference:
+        return
     try:
         load_detector(settings.DETECTOR)
     except DetectorUnavailable as exc:

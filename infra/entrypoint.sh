@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The container's one entrypoint: the first argument picks the role.
+set -euo pipefail
+role="${1:-web}"
+shift || true
+case "$role" in
+  web)
+    exec gunicorn reviewapp.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \
+      --workers "${WEB_WORKERS:-3}" --timeout 120 --access-logfile - "$@" ;;
+  migrate)
+    exec python manage.py migrate --noinput "$@" ;;
+  worker-inference)
+    # One clip at a time per process; the detector is loaded once per process at start.
+    exec celery -A reviewapp worker -Q inference --concurrency "${INFERENCE_CONCURRENCY:-1}" \
+      --prefetch-multiplier 1 --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  worker)
+    exec celery -A reviewapp worker -Q default --concurrency "${WORKER_CONCURRENCY:-2}" \
+      --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  beat)
+    exec celery -A reviewapp beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /tmp/celerybeat-schedule "$@" ;;
+  *)
+    echo "unknown role '$role': use web, migrate, worker-inference, worker or beat" >&2
+    exit 2 ;;
+esac
