@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -142,7 +142,11 @@ def clip_video(request, clip_id):
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
     if settings.CLIP_BUCKET:
         return HttpResponseRedirect(default_storage.url(clip.file.name))  # presigned, expiring
-    return FileResponse(default_storage.open(clip.file.name, "rb"), content_type=f"video/{clip.file.name.rsplit('.', 1)[-1]}")
+    try:
+        video = default_storage.open(clip.file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("the clip's file is missing")
+    return FileResponse(video, content_type=f"video/{clip.file.name.rsplit('.', 1)[-1]}")
 
 
 @role_required(can_see_clips)

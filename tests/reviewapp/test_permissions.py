@@ -90,3 +90,11 @@ def test_csrf_is_enforced_on_page_forms(world, clip_a):
     response = client.post(f"/alerts/{clip_a.id}/report/", {"reason": "a cat"})
     assert response.status_code == 403
     assert not clip_a.reports.exists()
+
+
+def test_a_clip_whose_file_is_gone_answers_404_not_500(world, clip_a):
+    client = Client()
+    client.force_login(world.reviewer)
+    assert client.get(f"/clips/{clip_a.id}/video/").status_code == 404
+    assert client.get(f"/clips/{clip_a.id}/frames/0.jpg").status_code == 404
+    assert client.get(f"/clips/{clip_a.id}/").status_code == 200
