@@ -101,7 +101,7 @@ def main() -> None:
     clip = Clip.objects.get(id=clip_id)
     print(f"upload (validate + store): {upload_s:.2f} s")
     print(f"process: {process_s:.2f} s  (sampled {clip.frames_sampled} frames; decode {clip.decode_ms / 1000:.2f} s, "
-          f"detect {clip.detect_ms / 1000:.2f} s = {clip.detect_ms / clip.frames_sampled:.0f} ms/frame)")
+          f"detect {clip.detect_ms / 1000:.2f} s = {clip.detect_ms / clip.frames_detected:.0f} ms per detected frame)")
     total = upload_s + process_s
     print(f"upload to done: {total:.2f} s = {args.seconds / total:.1f}x real time; status {clip.status}, "
           f"score {clip.score:.3f}; {clip.frames_detected} of {clip.frames_sampled} sampled frames detected")
