@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "reviewapp",
+    "labeling",
 ]
 
 MIDDLEWARE = [
@@ -211,3 +212,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- labels out (labeling/) -----------------------------------------------------------------
+# Each integration is off while its URL / table is unset.
+LABEL_STUDIO_URL = env.str("LABEL_STUDIO_URL", default="")
+LABEL_STUDIO_API_KEY = env.str("LABEL_STUDIO_API_KEY", default="")
+LABEL_STUDIO_PROJECT = env.str("LABEL_STUDIO_PROJECT", default="Vigia person review")
+LABEL_STUDIO_WEBHOOK_SECRET = env.str("LABEL_STUDIO_WEBHOOK_SECRET", default="")
+VIGIA_PUBLIC_URL = env.str("VIGIA_PUBLIC_URL", default="http://127.0.0.1:8000")
+LABELING_MEDIA_URL_SECONDS = env.int("LABELING_MEDIA_URL_SECONDS", default=7 * 24 * 3600)
+DYNAMODB_TABLE = env.str("DYNAMODB_TABLE", default="")
+AWS_DYNAMODB_ENDPOINT_URL = env.str("AWS_DYNAMODB_ENDPOINT_URL", default="") or None
+SYNC_INTERVAL_SECONDS = env.float("SYNC_INTERVAL_SECONDS", default=5.0)
+SYNC_BATCH = env.int("SYNC_BATCH", default=500)
+SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=30)  # ~2 h of 5 s..5 min backoff
+# A tick not started within two intervals is dropped: the next one does the same work.
+CELERY_BEAT_SCHEDULE["labeling-sync"] = {
+    "task": "labeling.tasks.sync_pending", "schedule": SYNC_INTERVAL_SECONDS,
+    "options": {"expires": 2 * SYNC_INTERVAL_SECONDS},
+}
+CELERY_TASK_ROUTES["labeling.tasks.*"] = {"queue": "default"}

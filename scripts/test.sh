@@ -17,4 +17,5 @@ fi
 mkdir -p var
 # Keep the tests' filesystem broker apart from the one `make run` uses.
 export BROKER_DIR="${BROKER_DIR:-$PWD/var/test-broker}"
+bash scripts/label_studio.sh  # a real Label Studio for tests/labeling (own virtualenv)
 exec .venv/bin/python -m pytest "$@"

@@ -18,7 +18,18 @@ def _media_and_broker(settings, tmp_path):
 
 
 @pytest.fixture
-def world(db):
+def default_tags(db):
+    """The tags the data migration seeds. A transactional test's flush removes them, so tests
+    that need them ask for this instead of relying on test order."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("reviewapp.migrations.0002_seed_tags").seed(apps, None)
+
+
+@pytest.fixture
+def world(db, default_tags):
     """Two customers with a camera each, and one user of every role."""
 
     class World:
@@ -76,3 +87,8 @@ def aws_env(monkeypatch):
     sns._client.cache_clear()
     yield
     sns._client.cache_clear()
+
+
+# --- labels out (tests/labeling/) -------------------------------------------------------------
+def pytest_configure(config):
+    config.addinivalue_line("markers", "label_studio: talks to a real Label Studio server started by the tests")

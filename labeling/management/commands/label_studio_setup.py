@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from labeling import label_studio as ls
+from reviewapp.models import Tag
+
+
+class Command(BaseCommand):
+    help = "Create the Label Studio project (our labelling config) and its webhook back to Vigia."
+
+    def handle(self, *args, **options):
+        if not ls.enabled():
+            raise CommandError("LABEL_STUDIO_URL is not set")
+        if not settings.LABEL_STUDIO_WEBHOOK_SECRET:
+            raise CommandError("LABEL_STUDIO_WEBHOOK_SECRET is not set")
+        tags = list(Tag.objects.filter(active=True).order_by("key", "slug").values_list("slug", "name"))
+        try:
+            project = ls.project_ensure(title=settings.LABEL_STUDIO_PROJECT, config=ls.label_config(tags))
+            url = settings.VIGIA_PUBLIC_URL.rstrip("/") + reverse("labeling-ls-webhook")
+            hook = ls.webhook_ensure(project=project, url=url, secret=settings.LABEL_STUDIO_WEBHOOK_SECRET)
+        except ls.LabelStudioError as exc:
+            raise CommandError(str(exc)) from exc
+        ls.reset()
+        self.stdout.write(f"project {project} ({settings.LABEL_STUDIO_PROJECT!r}), webhook {hook} -> {url}")

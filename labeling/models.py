@@ -1,0 +1,76 @@
+"""What has reached which outside system.
+
+One row per (object, destination), like Label Studio's own storage sync: "what is not synced yet"
+is one anti-join query (labeling.sync), and a row marked done is never sent again unless its object
+changes. `version` is the object's change marker we want the destination to hold; `sent_version`
+the one it holds.
+"""
+from django.db import models
+
+from reviewapp.models import Clip, Review, ReviewItem
+
+
+class SyncState(models.Model):
+    class Destination(models.TextChoices):
+        DYNAMODB = "dynamodb", "DynamoDB item (per clip)"
+        LS_TASK = "ls_task", "Label Studio task (per review item)"
+        LS_ANNOTATION = "ls_annotation", "Label Studio annotation (per Vigia review)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    destination = models.CharField(max_length=16, choices=Destination.choices)
+    # The object's primary key as text: the upsert needs one non-null unique key
+    # (a partial unique index on three nullable FKs cannot be an ON CONFLICT target).
+    object_key = models.CharField(max_length=64)
+    clip = models.ForeignKey(Clip, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(ReviewItem, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    review = models.ForeignKey(Review, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    version = models.DateTimeField(help_text="The object's last change we want the destination to hold.")
+    sent_version = models.DateTimeField(null=True, blank=True, help_text="The last change it holds.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField()
+    # A sender claims rows with a lease longer than the task's hard time limit: a killed worker's
+    # rows come back to `pending` by themselves when the lease runs out.
+    lease = models.CharField(max_length=32, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    remote_id = models.CharField(max_length=64, blank=True, help_text="Label Studio task / annotation id.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["destination", "object_key"], name="one_sync_state_per_destination"),
+        ]
+        indexes = [
+            models.Index(fields=["destination", "status", "next_attempt_at"], name="sync_due"),
+            models.Index(fields=["destination", "clip"], name="sync_by_clip"),
+            models.Index(fields=["destination", "item"], name="sync_by_item"),
+            models.Index(fields=["destination", "review"], name="sync_by_review"),
+        ]
+
+    def __str__(self):
+        return f"{self.destination} {self.object_key}: {self.status}"
+
+
+class InboundAnnotation(models.Model):
+    """One Label Studio annotation event taken in: (annotation, its updated_at) is unique, so a
+    duplicate webhook delivery does nothing."""
+
+    annotation_id = models.BigIntegerField()
+    annotation_updated_at = models.CharField(max_length=64)
+    action = models.CharField(max_length=32)
+    review = models.ForeignKey(Review, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotation_id", "annotation_updated_at", "action"], name="one_event_per_change"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} annotation {self.annotation_id}"
