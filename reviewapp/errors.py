@@ -54,7 +54,22 @@ def api_exception_handler(exc, context):
     return response
 
 
-def json_404(request, exception=None):
-    from django.http import JsonResponse
+def handler404(request, exception=None):
+    """JSON in the one error shape under /api/ and /labeling/, Django's page elsewhere."""
+    if request.path.startswith(("/api/", "/labeling/")):
+        from django.http import JsonResponse
 
-    return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+        return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith(("/api/", "/labeling/")):
+        from django.http import JsonResponse
+
+        return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

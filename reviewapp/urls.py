@@ -32,4 +32,8 @@ urlpatterns = [
     path("alerts/<str:clip_id>/report/", views.alert_report, name="alert-report"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("labeling/", include("labeling.urls")),
 ]
+
+handler404 = "reviewapp.errors.handler404"
+handler500 = "reviewapp.errors.handler500"

@@ -98,3 +98,11 @@ def test_a_clip_whose_file_is_gone_answers_404_not_500(world, clip_a):
     assert client.get(f"/clips/{clip_a.id}/video/").status_code == 404
     assert client.get(f"/clips/{clip_a.id}/frames/0.jpg").status_code == 404
     assert client.get(f"/clips/{clip_a.id}/").status_code == 200
+
+
+def test_an_unknown_api_path_answers_404_in_the_error_shape(world):
+    response = api_client(world.reviewer).get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    page = Client().get("/nothing-here/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
