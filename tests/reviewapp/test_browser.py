@@ -37,7 +37,7 @@ def browser_page(monkeypatch):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server, browser_page, tmp_path):
+def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server, browser_page, tmp_path, default_tags):
     camera = CameraFactory(name="acme-door")
     make_user("rita", "reviewer", password="pw-123456")
     items = []
