@@ -8,6 +8,7 @@ Times the whole `detect()` on one 640x480 BGR frame (resize, network, decoding).
 - trace: `torch.jit.trace` + `torch.jit.freeze` of the interpreter at that input size (what the
   detector runs by default);
 - compile: `torch.compile` (inductor) of the interpreter;
+- onnxruntime: the graph exported to ONNX from the interpreter, run by onnxruntime;
 - compile-freeze: the same with `torch._inductor.config.freezing = True` (weights folded into
   the compiled code, convolutions pre-packed for oneDNN).
 The compile warm-up (first call, once per process and input size) is reported separately;
@@ -52,6 +53,28 @@ class _Wrapped(torch.nn.Module):
         return heat, wh
 
 
+def _onnxruntime_network(detector: CenterNetDetector, size: int):
+    """The same graph exported to ONNX (from the torch interpreter) and run by onnxruntime, with
+    as many threads as torch is set to: the comparison the README quotes."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    path = Path(tempfile.mkdtemp()) / f"centernet{size}.onnx"
+    example = torch.zeros(1, size, size, 3)
+    torch.onnx.export(detector.graph, (example,), str(path), dynamo=False,
+                      input_names=["images"], dynamic_axes={"images": {0: "n"}})
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heat, wh = session.run(None, {"images": x.numpy()})
+        return torch.from_numpy(heat), torch.from_numpy(wh)
+
+    return run
+
+
 def _build(size: int, mode: str) -> tuple[CenterNetDetector, float]:
     """A detector whose network runs in `mode`, and the seconds its first call took."""
     # "trace" is what the detector runs by default (jit=True); "eager" is the bare interpreter.
@@ -63,6 +86,8 @@ def _build(size: int, mode: str) -> tuple[CenterNetDetector, float]:
         # dynamic=False: one static graph per input size (automatic dynamic shapes made the
         # second size compile for many minutes).
         detector.use_network(torch.compile(_Wrapped(detector.graph).eval(), dynamic=False))
+    elif mode == "onnxruntime":
+        detector.use_network(_onnxruntime_network(detector, size))
     elif mode not in ("eager", "trace"):
         raise SystemExit(f"unknown mode {mode}")
     start = time.perf_counter()

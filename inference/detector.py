@@ -72,3 +72,5 @@ def _import_builtin_backends(name: str) -> None:
         from inference.detectors import centernet  # noqa: F401
     elif name == "torchscript":
         from inference.detectors import torchscript  # noqa: F401
+    elif name == "onnx":
+        from inference.detectors import onnx  # noqa: F401

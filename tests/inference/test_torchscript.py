@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from inference.detector import DetectorUnavailable, load_detector
-from inference.detectors.torchscript import parse_spec
+from inference.detectors.contract import parse_spec
 
 
 class OneBoxModel(torch.nn.Module):
@@ -58,4 +58,31 @@ def test_a_file_that_is_not_torchscript_is_a_clear_error(tmp_path):
 
 
 def test_parse_spec_defaults_to_640():
-    assert parse_spec("/m/x.pt") == (__import__("pathlib").Path("/m/x.pt"), 640)
+    assert parse_spec("torchscript", "/m/x.pt") == (__import__("pathlib").Path("/m/x.pt"), 640)
+
+
+@pytest.fixture
+def onnx_file(tmp_path):
+    path = tmp_path / "company.onnx"
+    example = torch.zeros(1, 3, 320, 320)
+    torch.onnx.export(OneBoxModel(), (example,), str(path), dynamo=False, input_names=["images"],
+                      output_names=["detections"], dynamic_axes={"images": {0: "n"}, "detections": {0: "n"}})
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_onnx_model_following_the_same_contract_gives_the_same_boxes(model_file, onnx_file):
+    grey = np.full((480, 640, 3), 128, np.uint8)
+    white = np.full((240, 320, 3), 255, np.uint8)
+    from_onnx = load_detector(f"onnx:{onnx_file}@320").detect([grey, white])
+    from_torchscript = load_detector(f"torchscript:{model_file}@320").detect([grey, white])
+    assert [len(b) for b in from_onnx] == [1, 1]
+    for a, b in zip(from_onnx, from_torchscript):
+        assert (a[0].x1, a[0].y1, a[0].x2, a[0].y2, a[0].score) == pytest.approx((b[0].x1, b[0].y1, b[0].x2, b[0].y2, b[0].score), abs=1e-4)
+
+
+def test_a_file_that_is_not_onnx_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(DetectorUnavailable, match="cannot load ONNX model"):
+        load_detector(f"onnx:{bad}")
