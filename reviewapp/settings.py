@@ -227,8 +227,10 @@ SYNC_INTERVAL_SECONDS = env.float("SYNC_INTERVAL_SECONDS", default=5.0)
 SYNC_BATCH = env.int("SYNC_BATCH", default=500)
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=30)  # ~2 h of 5 s..5 min backoff
 # A tick not started within two intervals is dropped: the next one does the same work.
-CELERY_BEAT_SCHEDULE["labeling-sync"] = {
-    "task": "labeling.tasks.sync_pending", "schedule": SYNC_INTERVAL_SECONDS,
-    "options": {"expires": 2 * SYNC_INTERVAL_SECONDS},
-}
+# Scheduled only when there is somewhere to send labels.
+if LABEL_STUDIO_URL or DYNAMODB_TABLE:
+    CELERY_BEAT_SCHEDULE["labeling-sync"] = {
+        "task": "labeling.tasks.sync_pending", "schedule": SYNC_INTERVAL_SECONDS,
+        "options": {"expires": 2 * SYNC_INTERVAL_SECONDS},
+    }
 CELERY_TASK_ROUTES["labeling.tasks.*"] = {"queue": "default"}
