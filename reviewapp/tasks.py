@@ -1,6 +1,5 @@
 """Celery tasks: a thin interface. They take ids, re-fetch, and call one service."""
 import logging
-import sys
 from datetime import timedelta
 
 from celery import shared_task
@@ -31,13 +30,14 @@ def load_model(**_kwargs) -> None:
     A missing model is logged, not fatal: the clips that need it fail with the reason."""
     if not _serves_inference:
         return
+    if settings.TORCH_THREADS:  # before the detector is built: its runtime sizes itself from it
+        import torch
+
+        torch.set_num_threads(settings.TORCH_THREADS)
     try:
         load_detector(settings.DETECTOR)
     except DetectorUnavailable as exc:
         log.error("detector %s unavailable: %s", settings.DETECTOR, exc)
-        return
-    if settings.TORCH_THREADS and "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(settings.TORCH_THREADS)
 
 
 @shared_task(

@@ -400,3 +400,20 @@ def test_the_traced_network_the_detector_runs_matches_the_interpreter(detectors)
     batch = preprocess([_bgr("astronaut"), _bgr("chelsea")], 320)
     for got, want in zip(traced.raw_outputs(batch), interpreter.raw_outputs(batch)):
         np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_the_onnxruntime_runtime_gives_the_torch_outputs(detectors):
+    from inference.detector import load_detector
+
+    ort_detector = load_detector("centernet:320:onnxruntime")
+    batch = preprocess([_bgr("astronaut"), _bgr("coffee")], 320)
+    for got, want in zip(ort_detector.raw_outputs(batch), detectors[320].raw_outputs(batch)):
+        np.testing.assert_allclose(got, want, atol=1e-3)
+    assert ort_detector.version == detectors[320].version  # the same model decides the clip
+
+
+def test_an_unknown_runtime_is_a_clear_error():
+    from inference.detector import load_detector
+
+    with pytest.raises(DetectorUnavailable, match="unknown runtime 'tensorflow'"):
+        load_detector("centernet:320:tensorflow")
