@@ -137,7 +137,7 @@ def clip_local_file(clip: Clip):
             with default_storage.open(clip.file.name, "rb") as src:
                 shutil.copyfileobj(src, tmp, 1 << 20)
         except FileNotFoundError:
-            raise
+            raise  # the clip is gone: retrying will not bring it back
         except Exception as exc:  # network or storage service trouble
             raise TransientError(f"cannot read {clip.file.name}: {exc}") from exc
         tmp.flush()
