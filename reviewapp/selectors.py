@@ -1,7 +1,7 @@
 """Reads. Every query that returns clips to a user goes through `clips_visible_to`, so a
 customer can never see another customer's clips."""
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import Http404
 
 from reviewapp.models import Clip, Review
@@ -33,8 +33,3 @@ def alerts_for_customer(*, user) -> QuerySet[Clip]:
 
 def latest_review(clip: Clip) -> Review | None:
     return clip.reviews.select_related("reviewer").prefetch_related("tags").first()
-
-
-def with_latest_verdict(qs: QuerySet[Clip]) -> QuerySet[Clip]:
-    latest = Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at", "-id")
-    return qs.annotate(latest_verdict=Subquery(latest.values("verdict")[:1]))

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from reviewapp import selectors
 from reviewapp.models import Clip, Detection, Review, ReviewItem, Tag
 
 
@@ -42,8 +43,8 @@ class ClipSerializer(serializers.ModelSerializer):
         ]
 
     def get_review(self, clip) -> dict:
-        item = getattr(clip, "review_item", None) if hasattr(clip, "review_item") else None
-        latest = clip.reviews.select_related("reviewer").prefetch_related("tags").first()
+        item = getattr(clip, "review_item", None)  # the reverse one-to-one raises an AttributeError when absent
+        latest = selectors.latest_review(clip)
         return {
             "state": item.state if item else None,
             "reason": item.reason if item else None,
