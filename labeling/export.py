@@ -92,6 +92,10 @@ class ExportOptions:
         return cls(**{k: v for k, v in p.items() if k in cls.__dataclass_fields__})
 
 
+def default_out() -> str:
+    return str(settings.EXPORT_OUT or settings.EXPORT_ROOT)
+
+
 def _list(value) -> list[str]:
     if value in (None, ""):
         return []
@@ -139,7 +143,7 @@ def export_options_clean(raw: dict[str, Any]) -> ExportOptions:
         else:
             values[name] = value
 
-    out = str(raw.get("out") or "").strip() or str(settings.EXPORT_OUT or settings.EXPORT_ROOT)
+    out = str(raw.get("out") or "").strip() or default_out()
     try:
         storage.parse(out)
     except ValueError as exc:
