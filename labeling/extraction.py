@@ -27,11 +27,11 @@ from django.db.models import F, FloatField, Window
 from django.db.models.functions import Abs, RowNumber
 from django.utils import timezone
 
-from labeling import storage
+from labeling import dynamo, storage
 from labeling.models import ExtractedClip, ExtractionPeriod
 from reviewapp import services
 from reviewapp.errors import ApplicationError
-from reviewapp.models import Clip, ReviewItem
+from reviewapp.models import Camera, Clip, ReviewItem
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,32 @@ def near_threshold_candidates(*, start: datetime, end: datetime, band: float, ca
     return list(ranked)
 
 
+def near_threshold_candidates_dynamo(*, start: datetime, end: datetime, band: float, cap: int) -> list[Clip]:
+    """The same selection from the DynamoDB index (GSI by_day_score: one Query per day and score
+    range, no scan), for when the table is there: the clip table is not read to find them. Items
+    arrive a few seconds after processing (the sync's interval); the beat task's re-run of the
+    previous period picks up the late ones."""
+    thresholds = dict(Camera.objects.values_list("name", "threshold"))
+    if not thresholds:
+        return []
+    low, high = max(0.0, min(thresholds.values()) - band), min(1.0, max(thresholds.values()) + band)
+    day, ranked = start.astimezone(dt_timezone.utc).date(), {}
+    while day <= (end - timedelta(microseconds=1)).astimezone(dt_timezone.utc).date():
+        for item in dynamo.clips_in_score_band(day=day.isoformat(), low=low, high=high):
+            recorded = datetime.fromisoformat(item["recorded_at"])
+            threshold = thresholds.get(item["camera"])
+            if threshold is None or not start <= recorded < end:
+                continue
+            distance = abs(float(item["score"]) - threshold)
+            if distance <= band:
+                ranked.setdefault(item["camera"], []).append((distance, recorded, item["clip_id"]))
+        day += timedelta(days=1)
+    chosen = [clip_id for camera in sorted(ranked) for _, _, clip_id in sorted(ranked[camera])[:cap]]
+    clips = Clip.objects.select_related("camera").filter(status=Clip.Status.DONE).in_bulk(chosen)
+    by_text = {str(k): v for k, v in clips.items()}
+    return [by_text[c] for c in chosen if c in by_text]
+
+
 def _object_key(clip: Clip) -> str:
     ext = clip.file.name.rsplit(".", 1)[-1] if "." in clip.file.name else "mp4"
     return f"clips/{clip.camera.name}/{clip.recorded_at:%Y/%m/%d}/{clip.id}.{ext}"
@@ -86,7 +112,15 @@ def extraction_run(*, start: datetime | None = None, end: datetime | None = None
     band, cap = settings.EXTRACTION_BAND, settings.EXTRACTION_PER_CAMERA_CAP
 
     period, _ = ExtractionPeriod.objects.get_or_create(start=start, end=end, defaults={"target": target.uri})
-    candidates = near_threshold_candidates(start=start, end=end, band=band, cap=cap)
+    if dynamo.enabled() and settings.EXTRACTION_FROM_DYNAMODB:
+        try:
+            candidates = near_threshold_candidates_dynamo(start=start, end=end, band=band, cap=cap)
+        except dynamo.DynamoError as exc:
+            # The index is a convenience; the database has the same answer.
+            log.warning("near-threshold: DynamoDB unavailable (%s), selecting from the database", exc)
+            candidates = near_threshold_candidates(start=start, end=end, band=band, cap=cap)
+    else:
+        candidates = near_threshold_candidates(start=start, end=end, band=band, cap=cap)
     done_ids = set(ExtractedClip.objects.filter(clip_id__in=[c.id for c in candidates]).values_list("clip_id", flat=True))
     already = {}
     for camera_id in ExtractedClip.objects.filter(period=period).values_list("clip__camera_id", flat=True):

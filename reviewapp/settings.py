@@ -246,6 +246,8 @@ EXTRACTION_OUT = env.str("EXTRACTION_OUT", default="")  # EXPORT_ROOT/near-thres
 EXTRACTION_PERIOD_SECONDS = env.int("EXTRACTION_PERIOD_SECONDS", default=3600)
 EXTRACTION_BAND = env.float("EXTRACTION_BAND", default=0.1)
 EXTRACTION_PER_CAMERA_CAP = env.int("EXTRACTION_PER_CAMERA_CAP", default=20)
+# Select from DynamoDB's by_day_score index when DYNAMODB_TABLE is set (the database otherwise).
+EXTRACTION_FROM_DYNAMODB = env.bool("EXTRACTION_FROM_DYNAMODB", default=True)
 from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE["labeling-near-threshold"] = {

@@ -27,6 +27,7 @@ class ClipMaker:
 
     def clip(self, camera, *, score=0.6, alert=None, recorded_at=None, detections=(), **kwargs):
         clip_id = uuid.uuid4()
+        kwargs.setdefault("finished_at", timezone.now())
         with open(self.video, "rb") as f:
             name = default_storage.save(f"clips/{camera.name}/{clip_id}.mp4", File(f))
         clip = ClipFactory(

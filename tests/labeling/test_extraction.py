@@ -169,3 +169,35 @@ def test_the_beat_task_runs_the_last_two_periods(world, maker, out, settings, mo
     assert tasks.extract_near_threshold() == [
         {**r, "added": 0} for r in results
     ]
+
+
+def test_with_the_dynamodb_index_it_selects_the_same_clips(world, maker, out, dynamo_table):
+    from labeling import dynamo, sync
+
+    clips = [maker.clip(world.cam_a, score=0.5 + d, recorded_at=at(i)) for i, d in enumerate([0.09, 0.01, 0.05, 0.2])]
+    other_day = maker.clip(world.cam_b, score=0.5, recorded_at=START - timedelta(days=1))
+    far = maker.clip(world.cam_b, score=0.9, recorded_at=at(40))
+    b_near = maker.clip(world.cam_b, score=0.45, recorded_at=at(41))
+    items = [item for item, _ in sync.clip_items([c.id for c in clips + [other_day, far, b_near]]).values()]
+    assert dynamo.batch_put(items) == []
+
+    from_index = extraction.near_threshold_candidates_dynamo(start=START, end=END, band=0.1, cap=2)
+    from_db = extraction.near_threshold_candidates(start=START, end=END, band=0.1, cap=2)
+    assert [c.id for c in from_index] == [c.id for c in from_db] == [clips[1].id, clips[2].id, b_near.id]
+
+    result = extraction.extraction_run(start=START, end=END, out=str(out))
+    assert result["added"] == 3
+
+
+def test_when_dynamodb_fails_it_selects_from_the_database(world, maker, out, settings, monkeypatch):
+    from labeling import dynamo
+
+    settings.DYNAMODB_TABLE = "not-there"
+
+    def down(**_kw):
+        raise dynamo.DynamoError("connection refused", retryable=True)
+
+    monkeypatch.setattr(dynamo, "clips_in_score_band", down)
+    clip = maker.clip(world.cam_a, score=0.52, recorded_at=at(1))
+    assert extraction.extraction_run(start=START, end=END, out=str(out))["added"] == 1
+    assert ExtractedClip.objects.get().clip_id == clip.id
