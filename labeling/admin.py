@@ -37,6 +37,7 @@ class InboundAnnotationAdmin(admin.ModelAdmin):
 
 
 # ------------------------------------------------------------------- training sets
+from django.conf import settings  # noqa: E402
 from django.utils.html import format_html  # noqa: E402
 
 from labeling import export  # noqa: E402
@@ -68,7 +69,9 @@ class ExportRunAdmin(admin.ModelAdmin):
     def run_again(self, request, queryset):
         for run in queryset:
             try:
-                new = export.export_request(options=run.params, user=request.user, trigger="admin")
+                new = export.export_request(
+                    options=run.params, user=request.user, trigger="admin", local_only_under=settings.EXPORT_ROOT
+                )
             except ApplicationError as exc:
                 self.message_user(request, f"export {run.id}: {exc.message}", messages.ERROR)
             else:

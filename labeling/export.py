@@ -29,7 +29,8 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any, Iterable
 
 import cv2
@@ -117,9 +118,11 @@ def _moment(value: str, *, end: bool) -> datetime:
     return dt if timezone.is_aware(dt) else timezone.make_aware(dt, timezone.get_current_timezone())
 
 
-def export_options_clean(raw: dict[str, Any]) -> ExportOptions:
+def export_options_clean(raw: dict[str, Any], *, local_only_under: Path | None = None) -> ExportOptions:
     """Check and convert raw options (from the command line, the form, the schedule).
 
+    `local_only_under`: a local destination must be inside this folder (the web page: a staff
+    member may choose a bucket, not any folder the web server can write to).
     Raises ApplicationError naming every bad field; nothing is stored."""
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
@@ -145,9 +148,14 @@ def export_options_clean(raw: dict[str, Any]) -> ExportOptions:
 
     out = str(raw.get("out") or "").strip() or default_out()
     try:
-        storage.parse(out)
+        target = storage.parse(out)
     except ValueError as exc:
         errors["out"] = [str(exc)]
+    else:
+        if isinstance(target, storage.LocalTarget):
+            out = str(target.root)
+            if local_only_under is not None and not target.root.is_relative_to(Path(local_only_under).resolve()):
+                errors["out"] = [f"a local destination must be inside {Path(local_only_under).resolve()}"]
     values["out"] = out
 
     number("ratio", float, default=1.0, low=0, low_open=True)
@@ -485,7 +493,8 @@ class ExportWriter:
                 "licenses": [], "categories": categories, **self.coco[split],
             }
             self.staging.put_bytes(f"annotations/instances_{split}.json", json.dumps(doc).encode())
-        data = {"path": ".", "train": "images/train", "val": "images/val", "test": "images/test",
+        # No `path`: readers (Ultralytics) then resolve the folders against this file's own folder.
+        data = {"train": "images/train", "val": "images/val", "test": "images/test",
                 "nc": 1, "names": {0: "person"}}
         self.staging.put_bytes("data.yaml", yaml.safe_dump(data, sort_keys=False).encode())
         body = "".join(json.dumps(e, default=str) + "\n" for e in self.manifest)
@@ -614,12 +623,15 @@ def _augmentation_plan(selection: Selection, plans: dict, splits: dict, klasses:
 # ---------------------------------------------------------------------------------- service
 
 
-def export_request(*, options: dict[str, Any], user=None, trigger: str = "manual", enqueue: bool = True) -> ExportRun:
+def export_request(
+    *, options: dict[str, Any], user=None, trigger: str = "manual", enqueue: bool = True,
+    local_only_under: Path | None = None,
+) -> ExportRun:
     """Check the options and the selection, then create a queued ExportRun and queue its task
     (unless `enqueue` is False: the caller runs it itself).
 
     Bad options or an empty selection raise ApplicationError and store nothing."""
-    opts = export_options_clean(options)
+    opts = export_options_clean(options, local_only_under=local_only_under)
     export_select(opts)
     with transaction.atomic():
         run = ExportRun.objects.create(params=opts.as_params(), requested_by=user, trigger=trigger)

@@ -1,6 +1,7 @@
 """The staff page that starts a training-set export, prefilled from the shared filter vocabulary
 (`camera`, `customer`, `tag`, `since`, `until`, `model_version`): the error-analysis page and the
 admin link here. GET shows the form and what the filters select; POST checks and queues."""
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -29,7 +30,7 @@ def _raw(data) -> dict:
 def _preview(raw: dict) -> tuple[dict | None, str]:
     """What these filters would export with these options, or why they cannot."""
     try:
-        opts = export.export_options_clean(raw)
+        opts = export.export_options_clean(raw, local_only_under=settings.EXPORT_ROOT)
         selection = export.balance(export.export_candidates(opts), opts)
     except ApplicationError as exc:
         return None, exc.message
@@ -50,7 +51,9 @@ def export_new(request):
     status = 200
     if request.method == "POST":
         try:
-            run = export.export_request(options=raw, user=request.user, trigger="page")
+            run = export.export_request(
+                options=raw, user=request.user, trigger="page", local_only_under=settings.EXPORT_ROOT
+            )
         except ApplicationError as exc:
             errors = exc.fields
             general_error = "" if exc.fields else exc.message  # field errors show beside their field

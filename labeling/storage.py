@@ -154,6 +154,8 @@ def reset() -> None:
 
 
 def _error(exc: Exception, what: str) -> StorageError:
+    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+        exc = exc.__context__  # upload_file wraps the service's answer
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0

@@ -31,10 +31,14 @@ from labeling import export, extraction, storage  # noqa: E402
 from reviewapp.errors import ApplicationError  # noqa: E402
 
 
+class StorageHiccup(Exception):
+    pass
+
+
 # A retry after a storage hiccup re-runs the whole period: everything in it is idempotent.
 @shared_task(
     acks_late=True, soft_time_limit=1200, time_limit=1260, ignore_result=True,
-    autoretry_for=(storage.StorageError,), retry_backoff=30, retry_backoff_max=600, max_retries=5,
+    autoretry_for=(StorageHiccup,), retry_backoff=30, retry_backoff_max=600, max_retries=5,
 )
 def extract_near_threshold(start: str | None = None, end: str | None = None) -> list[dict]:
     """The last two full periods (the one before catches clips processed after its end, and a
@@ -47,7 +51,16 @@ def extract_near_threshold(start: str | None = None, end: str | None = None) -> 
         s, e = extraction.last_full_period()
         length = e - s
         periods = [(s - length, s), (s, e)]
-    return [extraction.extraction_run(start=s, end=e) for s, e in periods]
+    try:
+        return [extraction.extraction_run(start=s, end=e) for s, e in periods]
+    except storage.StorageError as exc:
+        if exc.retryable:
+            raise StorageHiccup(str(exc)) from exc
+        log.error("near-threshold extraction failed: %s", exc)  # a wrong bucket: needs an operator
+        return []
+    except ApplicationError as exc:
+        log.error("near-threshold extraction not run: %s", exc.message)
+        return []
 
 
 @shared_task(acks_late=True, soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT, time_limit=settings.EXPORT_TIME_LIMIT,

@@ -11,6 +11,12 @@ from labeling.models import ExportRun
 from tests.labeling.exports import ClipMaker
 
 
+@pytest.fixture(autouse=True)
+def export_root(settings, tmp_path):
+    settings.EXPORT_ROOT = tmp_path
+    return tmp_path
+
+
 @pytest.fixture
 def dataset(world, tmp_path):
     maker = ClipMaker(tmp_path)
@@ -155,3 +161,12 @@ def test_the_weekly_schedule_with_nothing_to_export_starts_nothing(db, tmp_path,
 def test_the_beat_schedule_has_both_jobs(settings):
     assert settings.CELERY_BEAT_SCHEDULE["labeling-near-threshold"]["task"] == "labeling.tasks.extract_near_threshold"
     assert settings.CELERY_BEAT_SCHEDULE["labeling-weekly-export"]["task"] == "labeling.tasks.run_export"
+
+
+def test_the_page_only_writes_local_exports_under_the_export_root(world, dataset, settings, tmp_path):
+    settings.EXPORT_ROOT = tmp_path / "exports"
+    response = staff(world).post("/labeling/exports/new/", {"out": "/etc/vigia"})
+    assert response.status_code == 400 and "must be inside" in response.content.decode()
+    assert not ExportRun.objects.exists()
+    response = staff(world).post("/labeling/exports/new/", {"out": str(tmp_path / "exports" / "team-a")})
+    assert response.status_code == 302 and ExportRun.objects.count() == 1

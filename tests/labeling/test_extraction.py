@@ -201,3 +201,24 @@ def test_when_dynamodb_fails_it_selects_from_the_database(world, maker, out, set
     clip = maker.clip(world.cam_a, score=0.52, recorded_at=at(1))
     assert extraction.extraction_run(start=START, end=END, out=str(out))["added"] == 1
     assert ExtractedClip.objects.get().clip_id == clip.id
+
+
+def test_the_beat_task_retries_an_unreachable_store_and_gives_up_on_a_missing_bucket(
+    world, maker, settings, aws_endpoint, aws_env, monkeypatch
+):
+    settings.EXTRACTION_BAND, settings.EXTRACTION_PER_CAMERA_CAP = 0.1, 5
+    monkeypatch.setattr(extraction, "last_full_period", lambda: (START, END))
+    maker.clip(world.cam_a, score=0.5, recorded_at=START - timedelta(minutes=5))  # the first period: a copy
+    try:
+        settings.EXTRACTION_OUT = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/near"
+        settings.AWS_S3_ENDPOINT_URL = aws_endpoint
+        storage.reset()
+        assert tasks.extract_near_threshold() == [], "a missing bucket needs an operator, not retries"
+
+        settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
+        storage.reset()
+        with pytest.raises(tasks.StorageHiccup):
+            tasks.extract_near_threshold()
+    finally:
+        storage.reset()
+    assert not ExtractedClip.objects.exists()
