@@ -337,3 +337,23 @@ def test_a_selection_emptied_after_the_request_fails_the_run_with_the_reason(tmp
     run.refresh_from_db()
     assert run.status == ExportRun.Status.FAILED and "empty selection" in run.error
     assert not (tmp_path / "exports").exists() or list((tmp_path / "exports").iterdir()) == []
+
+
+def test_frames_are_the_ones_at_the_detection_indices(tmp_path):
+    from tests.videos import write_video
+
+    path = write_video(tmp_path / "v.mp4", frames=60, seed=3)
+    cap = cv2.VideoCapture(str(path))
+    sequential = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        sequential.append(image)
+    cap.release()
+    wanted = [57, 2, 3, 40, 9]  # out of order, near and far
+    frames = export.read_frames(str(path), wanted)
+    assert sorted(frames) == sorted(wanted)
+    for index in wanted:
+        assert (frames[index] == sequential[index]).all(), index
+    assert export.read_frames(str(tmp_path / "missing.mp4"), [1]) == {}
