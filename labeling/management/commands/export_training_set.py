@@ -6,6 +6,7 @@ task's work in this process instead (no worker needed)."""
 import json
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling import export
@@ -51,10 +52,14 @@ class Command(BaseCommand):
         if options["here"]:
             export.export_execute(export_id=run.id)
         elif options["wait"]:
+            # A run still queued after this long has no worker consuming the default queue.
+            deadline = time.monotonic() + settings.EXPORT_TIME_LIMIT + 120
             while True:
                 run.refresh_from_db()
                 if run.status in (ExportRun.Status.DONE, ExportRun.Status.FAILED):
                     break
+                if time.monotonic() > deadline:
+                    raise CommandError(f"export {run.id} still {run.status}: is a worker running?")
                 time.sleep(2)
         else:
             return
