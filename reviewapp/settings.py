@@ -234,3 +234,26 @@ if LABEL_STUDIO_URL or DYNAMODB_TABLE:
         "options": {"expires": 2 * SYNC_INTERVAL_SECONDS},
     }
 CELERY_TASK_ROUTES["labeling.tasks.*"] = {"queue": "default"}
+# Training-set exports and the near-threshold extraction (labeling/export.py, extraction.py).
+# A destination is a local folder or s3://bucket/prefix (S3 through AWS_S3_ENDPOINT_URL/AWS_REGION).
+EXPORT_ROOT = Path(env.str("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
+EXPORT_OUT = env.str("EXPORT_OUT", default="")  # default destination; EXPORT_ROOT when unset
+EXPORT_SOFT_TIME_LIMIT = env.int("EXPORT_SOFT_TIME_LIMIT", default=3 * 3600)
+EXPORT_TIME_LIMIT = env.int("EXPORT_TIME_LIMIT", default=3 * 3600 + 300)
+EXPORT_SCHEDULE_DAYS = env.int("EXPORT_SCHEDULE_DAYS", default=0)  # 0: all reviewed clips
+EXPORT_SCHEDULE_OPTIONS = env.json("EXPORT_SCHEDULE_OPTIONS", default={})  # e.g. {"ratio": 1.5, "camera_cap": 200}
+EXTRACTION_OUT = env.str("EXTRACTION_OUT", default="")  # EXPORT_ROOT/near-threshold when unset
+EXTRACTION_PERIOD_SECONDS = env.int("EXTRACTION_PERIOD_SECONDS", default=3600)
+EXTRACTION_BAND = env.float("EXTRACTION_BAND", default=0.1)
+EXTRACTION_PER_CAMERA_CAP = env.int("EXTRACTION_PER_CAMERA_CAP", default=20)
+# Select from DynamoDB's by_day_score index when DYNAMODB_TABLE is set (the database otherwise).
+EXTRACTION_FROM_DYNAMODB = env.bool("EXTRACTION_FROM_DYNAMODB", default=True)
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["labeling-near-threshold"] = {
+    "task": "labeling.tasks.extract_near_threshold", "schedule": float(EXTRACTION_PERIOD_SECONDS),
+    "options": {"expires": EXTRACTION_PERIOD_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["labeling-weekly-export"] = {
+    "task": "labeling.tasks.run_export", "schedule": crontab(minute=0, hour=3, day_of_week="mon"),
+}
