@@ -221,3 +221,23 @@ def group_detections(
         descriptor = _unit(np.mean([g[1] for g in group], axis=0)).astype(np.float32)
         groups.append(Group(tuple(np.median(boxes, axis=0).tolist()), descriptor, len(group), group[0][2]))
     return groups
+
+
+def match_frames(
+    rules: Sequence[Rule],
+    frames: Iterable[tuple[Sequence[Box], Sequence[np.ndarray | None], tuple[int, int]]],
+    now: datetime | None = None,
+) -> list[list[Rule | None]]:
+    """For each frame given as (boxes, descriptors, (width, height)), the rule suppressing each box
+    (None: not suppressed), in the shape `inference.decision.decide` takes. A box without a
+    descriptor is never suppressed: suppression needs proof of appearance, not just of place."""
+    now = now or datetime.now(timezone.utc)
+    active = [r for r in rules if r.active(now)]
+    out = []
+    for boxes, descriptors, size in frames:
+        row: list[Rule | None] = []
+        for i, b in enumerate(boxes):
+            d = descriptors[i] if i < len(descriptors) else None
+            row.append(match(active, b, d, size, now) if active and d is not None else None)
+        out.append(row)
+    return out

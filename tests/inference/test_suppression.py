@@ -115,3 +115,17 @@ def test_one_clips_false_detections_are_grouped_by_place(scene):
     assert iou(cat.box, normalise_box(OBJECT_BOX, SIZE)) > 0.95
     assert np.linalg.norm(cat.descriptor) == pytest.approx(1.0, abs=1e-5)
     assert similarity(cat.descriptor, describe(scene, OBJECT_BOX)) > 0.95
+
+
+def test_match_frames_gives_the_rule_of_each_box_and_never_suppresses_a_box_without_descriptor(rule, scene):
+    from inference.suppression import match_frames
+
+    x1, y1, x2, y2 = OBJECT_BOX
+    walker = noisy(paste(scene, person(x2 - x1, y2 - y1), x1, y1), np.random.default_rng(5))
+    frames = [
+        ([box(OBJECT_BOX)], [describe(scene, OBJECT_BOX)], SIZE),  # the cat
+        ([box(OBJECT_BOX)], [describe(walker, OBJECT_BOX)], SIZE),  # a person where the cat was
+        ([box(OBJECT_BOX)], [None], SIZE),  # not described
+    ]
+    assert match_frames([rule], frames, now=NOW) == [[rule], [None], [None]]
+    assert match_frames([], frames, now=NOW) == [[None], [None], [None]]
