@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from inference.detector import PERSON, Box, Detector
-from inference.suppression import describe
+from inference.suppression import describe_many
 from inference.video import Frame, InvalidVideo, sample_frames
 
 
@@ -105,10 +105,10 @@ def detect_clip(
                 descriptors: list[np.ndarray | None] = []
                 if describe_boxes:
                     t0 = time.perf_counter()
-                    descriptors = [
-                        describe(f.image, b) if b.label == PERSON and b.score >= describe_min_score else None
-                        for b in frame_boxes
-                    ]
+                    wanted = [i for i, b in enumerate(frame_boxes) if b.label == PERSON and b.score >= describe_min_score]
+                    descriptors = [None] * len(frame_boxes)
+                    for i, d in zip(wanted, describe_many(f.image, [frame_boxes[i] for i in wanted])):
+                        descriptors[i] = d
                     result.describe_s += time.perf_counter() - t0
                 size = (f.image.shape[1], f.image.shape[0])
                 result.frames.append(FrameResult(f.index, f.time, frame_boxes, descriptors, size))

@@ -165,7 +165,8 @@ def clip_process(*, clip_id) -> Clip | None:
         result = detect_clip(
             path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=settings.DETECT_BATCH,
             min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
-            describe_min_score=settings.SUPPRESSION_MIN_SCORE,  # below it, boxes are the detector's noise
+            # Boxes below the review band can neither alert nor be reviewed: no descriptor needed.
+            describe_min_score=suppression.rule_source_cutoff(camera),
         )
     # Rules are read after detection, just before deciding: a review recorded while this clip
     # was being detected already applies to it.
