@@ -201,9 +201,10 @@ def curve_svg(*, curve: list[dict], current: float | None, proposed: float | Non
     fig = Figure(figsize=(7, 3.6))
     ax = fig.add_subplot()
     xs = [r["threshold"] for r in curve]
-    ax.step(xs, [r["recall"] if r["recall"] is not None else float("nan") for r in curve], where="post",
+    # Rows are at each distinct score; between two scores the counts are those of the higher one.
+    ax.step(xs, [r["recall"] if r["recall"] is not None else float("nan") for r in curve], where="pre",
             label="recall (people kept)", color="#d9534f")
-    ax.step(xs, [r["precision"] if r["precision"] is not None else float("nan") for r in curve], where="post",
+    ax.step(xs, [r["precision"] if r["precision"] is not None else float("nan") for r in curve], where="pre",
             label="precision (alerts that are people)", color="#337ab7")
     if current is not None:
         ax.axvline(current, color="#555", linestyle="--", label=f"current {current:.3f}")
