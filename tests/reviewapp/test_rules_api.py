@@ -187,3 +187,50 @@ def test_an_operator_edits_rules_in_the_admin(world, rule):
     assert response.status_code == 302, response.content.decode()[:2000]
     rule.refresh_from_db()
     assert rule.active is False and rule.note == "disabled in the admin"
+
+
+# ------------------------------------------------------------------ which rules the worker uses
+
+
+def test_the_worker_uses_active_unexpired_unflagged_rules_of_the_current_descriptor_only(world, rule, settings):
+    from reviewapp.suppression import rules_for_camera
+
+    assert [r.id for r in rules_for_camera(camera=world.cam_a)] == [rule.id]
+    assert rules_for_camera(camera=world.cam_b) == []
+    SuppressionRule.objects.filter(id=rule.id).update(flagged=True)
+    assert rules_for_camera(camera=world.cam_a) == []
+    settings.SUPPRESSION_PAUSE_FLAGGED = False
+    assert [r.id for r in rules_for_camera(camera=world.cam_a)] == [rule.id]
+    SuppressionRule.objects.filter(id=rule.id).update(descriptor_version=0)  # made by an older describe()
+    assert rules_for_camera(camera=world.cam_a) == []
+    SuppressionRule.objects.filter(id=rule.id).update(descriptor_version=1, expires_at=timezone.now())
+    assert rules_for_camera(camera=world.cam_a) == []
+
+
+def test_hits_are_counted_once_per_clip_and_a_deleted_rule_is_skipped(world, rule):
+    from reviewapp.suppression import suppression_hits_record
+
+    now = timezone.now()
+    assert suppression_hits_record(rule_ids=[rule.id, rule.id, 999999], now=now) == {rule.id}
+    rule.refresh_from_db()
+    assert rule.hits == 1 and rule.last_hit_at == now
+
+
+def test_a_person_verdict_on_the_clip_a_rule_was_made_from_flags_it(world, rule):
+    item = rule.source_review.item
+    ReviewItem.objects.filter(id=item.id).update(state=ReviewItem.State.OPEN)
+    assert decide(world.reviewer2, item, {"verdict": "person"}).status_code == 201
+    rule.refresh_from_db()
+    assert rule.flagged and "confirmed as a person by rob" in rule.flag_reason
+    client = logged_in(world.reviewer)
+    client.post(f"/rules/{rule.id}/", {"action": "clear_flag"})
+    rule.refresh_from_db()
+    assert not rule.flagged and "cleared by rita" in rule.flag_reason
+
+
+def test_the_refresh_job_is_scheduled_and_registered(settings):
+    from reviewapp.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["refresh-threshold-recommendations"]
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks and entry["schedule"] == settings.THRESHOLD_REFRESH_SECONDS
