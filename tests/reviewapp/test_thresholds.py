@@ -147,3 +147,18 @@ def test_a_threshold_typed_in_the_admin_is_recorded_too(evidence):
     assert response.status_code == 302
     change = ThresholdChange.objects.get()
     assert (change.old_threshold, change.new_threshold, change.changed_by, change.evidence) == (0.5, 0.42, evidence.operator, {"source": "admin"})
+
+
+def test_the_command_prints_the_recommendations_and_applies_nothing(evidence):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("recommend_thresholds", stdout=out)
+    text = out.getvalue()
+    assert "all cameras: recommended 0.550 from 85 reviewed clips" in text
+    row = next(line for line in text.splitlines() if line.startswith("acme-door"))
+    assert row.split()[:7] == ["acme-door", "0.500", "0.550", "camera", "80", "5", "0"]
+    assert "globex-gate" in text and "5 reviewed clips; at least 30 are needed" in text
+    assert set(Camera.objects.values_list("threshold", flat=True)) == {0.5}
