@@ -15,7 +15,6 @@ separates them best and the error rates at the configured SIMILARITY_MIN. Also t
 """
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import cv2

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp import suppression, thresholds
 from reviewapp.errors import ApplicationError
-from reviewapp.models import Camera, SuppressionRule, ThresholdChange, ThresholdRecommendation
+from reviewapp.models import Camera, ThresholdChange, ThresholdRecommendation
 from reviewapp.roles import is_reviewer
 from reviewapp.views import role_required
 
