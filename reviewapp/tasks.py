@@ -65,3 +65,11 @@ def requeue_stuck_clips() -> int:
     if count:
         log.warning("requeued %d stuck clip(s)", count)
     return count
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def refresh_threshold_recommendations() -> int:
+    """Recompute the stored threshold recommendations. It never applies one: a person does."""
+    from reviewapp.thresholds import recommendations_refresh_all
+
+    return recommendations_refresh_all()
