@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -57,12 +58,17 @@ def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
 def detect_clip(
     path: str | Path, detector: Detector, *, sample_fps: float, batch_size: int = 1,
     min_change: float = 0.0, max_still_s: float = 10.0,
+    on_frame: Callable[[Frame, list[Box]], None] | None = None,
 ) -> ClipResult:
     """Run the detector on the frames sampled from a clip. Raises InvalidVideo when no frame decodes.
 
     With `min_change` > 0 a sampled frame is left out when less than that share of its (80x60,
     blurred) thumbnail differs from the last frame the detector saw: a still scene gives the same
     boxes again. The first frame is always detected, and a still scene again every `max_still_s`.
+
+    `on_frame(frame, boxes)` is called for every detected frame while its pixels are still at
+    hand, for work that needs them (crops for the verifier, appearance descriptors) without
+    decoding the clip a second time.
     """
     result = ClipResult()
     frames = sample_frames(path, fps=sample_fps)
@@ -92,6 +98,9 @@ def detect_clip(
             boxes = detector.detect([f.image for f in batch])
             result.detect_s += time.perf_counter() - t0
             result.frames += [FrameResult(f.index, f.time, b) for f, b in zip(batch, boxes)]
+            if on_frame is not None:
+                for f, b in zip(batch, boxes):
+                    on_frame(f, b)
             batch = []
         if frame is None:
             break
