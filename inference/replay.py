@@ -339,12 +339,12 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {s.name: counts(s.decisions) for s in result}
     base_fp = summary[result[0].name]["fp"]
-    print(f"\n{'strategy':<18} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4} {'recall':>7} {'precision':>9}  false alerts vs {result[0].name}")
+    print(f"\n{'strategy':<26} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4} {'recall':>7} {'precision':>9}  false alerts vs {result[0].name}")
     for s in result:
         c = summary[s.name]
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
         extra = f"  rules {sum(len(r) for r in s.rules.values())}, people lost to a rule {s.people_lost_to_rules}" if s.suppression else ""
-        print(f"{s.name:<18} {c['tp']:>4} {c['fp']:>4} {c['fn']:>4} {c['tn']:>4} {fmt(c['recall']):>7} {fmt(c['precision']):>9}"
+        print(f"{s.name:<26} {c['tp']:>4} {c['fp']:>4} {c['fn']:>4} {c['tn']:>4} {fmt(c['recall']):>7} {fmt(c['precision']):>9}"
               f"  {c['fp'] - base_fp:+d}{extra}")
     print(f"\n{len(clips)} clips, {len(errors)} error(s); detection {detect_s:.1f} s, strategies "
           f"{time.perf_counter() - started - detect_s:.1f} s")

@@ -234,3 +234,9 @@ if LABEL_STUDIO_URL or DYNAMODB_TABLE:
         "options": {"expires": 2 * SYNC_INTERVAL_SECONDS},
     }
 CELERY_TASK_ROUTES["labeling.tasks.*"] = {"queue": "default"}
+
+# --- the verifier and MLflow (inference/verifier.py, inference/tracking.py) -----------------
+# VERIFIER: empty (off), a model file, or a registry reference such as
+# models:/vigia-verifier@production (resolved once per worker process, at start).
+VERIFIER = env.str("VERIFIER", default="")
+MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default=f"sqlite:///{VAR_DIR / 'mlflow' / 'mlflow.db'}")
