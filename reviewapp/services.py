@@ -158,11 +158,15 @@ def clip_process(*, clip_id) -> Clip | None:
     clip = Clip.objects.select_related("camera").get(id=clip_id)
     camera = clip.camera
     detector = load_detector(settings.DETECTOR)
+    from reviewapp.verification import clip_verification_start  # here: verification imports this module
+
+    verification = clip_verification_start(camera=camera)  # None unless VERIFIER is set
 
     with clip_local_file(clip) as path:
         result = detect_clip(
             path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=settings.DETECT_BATCH,
             min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
+            on_frame=verification.on_frame if verification else None,
         )
     detections = [
         Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2,
@@ -172,6 +176,8 @@ def clip_process(*, clip_id) -> Clip | None:
     ]
 
     decision = decide(result.boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band)
+    if verification is not None:
+        decision = verification.verify(decision)
     audit = not decision.near_threshold and random.random() < settings.AUDIT_SAMPLE_RATE
     with transaction.atomic():
         Detection.objects.filter(clip=clip).delete()
@@ -180,6 +186,8 @@ def clip_process(*, clip_id) -> Clip | None:
         clip.score = decision.score
         clip.alert = decision.alert
         clip.model_version = detector.version
+        if verification is not None:
+            verification.record(clip)
         clip.frames_sampled = result.sampled
         clip.frames_detected = len(result.frames)
         clip.decode_ms = result.decode_s * 1000
