@@ -8,6 +8,7 @@ a verifier from a file never pays for it.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,17 @@ def fetch_model(spec: str, *, tracking_uri: str, dst: Path | None = None) -> tup
     else:
         name, _, number = ref.partition("/")
         mv = c.get_model_version(name, number)
-    dst = Path(dst or tempfile.mkdtemp(prefix="vigia-verifier-"))
-    folder = Path(c.download_artifacts(mv.run_id, MODEL_ARTIFACT, dst_path=str(dst)))
-    return folder / MODEL_FILE, f"{name}/{mv.version}"
+    # One folder per version: a registered version never changes, so a worker restart reuses it.
+    dst = Path(dst or Path(tempfile.gettempdir()) / "vigia-verifier" / f"{name}-{mv.version}")
+    model = dst / MODEL_ARTIFACT / MODEL_FILE
+    if not model.is_file():
+        # Downloaded beside it and renamed into place: two workers starting together never read
+        # a half-written file; the loser of the rename uses the winner's copy.
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=dst.name + ".", dir=dst.parent))
+        c.download_artifacts(mv.run_id, MODEL_ARTIFACT, dst_path=str(staging))
+        try:
+            staging.rename(dst)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return model, f"{name}/{mv.version}"
