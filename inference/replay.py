@@ -223,8 +223,9 @@ def decide(s: Strategy, clip: ClipData, cfg: Config, verifier_state: VerifierSta
                                      sample_fps=cfg.sample_fps, sampled=clip.sampled)
     if alert and s.verifier and verifier_state is not None:
         alert = verifier_state.accepts(counting)
-    if suppressed_any and clip.person and not alert and any(b.box.score >= threshold for f in clip.frames for b in f.boxes):
-        s.people_lost_to_rules += 1  # in production the reviewer's "person" verdict flags the rule
+    if suppressed_any and clip.person and not counting and any(b.box.score >= threshold for f in clip.frames for b in f.boxes):
+        # Only the rules took the alert away. In production the reviewer's "person" verdict flags them.
+        s.people_lost_to_rules += 1
     return alert, score, counting
 
 

@@ -183,3 +183,11 @@ def test_temporal_evidence_drops_a_one_frame_person_but_keeps_a_walking_one():
     assert alerts["threshold"] == [True, True]
     assert alerts["threshold+temporal_frames"] == [False, True]
     assert alerts["+temporal_median"] == [False, True]
+
+
+def test_a_person_lost_to_a_rule_is_counted():
+    # The "poster" is in fact a person standing still at the same place, in the same clothes.
+    clips = [clip("a1", "a", 0, person=False), clip("a2", "a", 10, person=True, person_frames=0)]
+    (s,) = replay.simulate(clips, CFG, ["+suppression"])
+    assert [a for _, a in s.decisions] == [True, False]
+    assert s.people_lost_to_rules == 1
