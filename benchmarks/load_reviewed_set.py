@@ -6,6 +6,8 @@ reviewed clips, so `manage.py train_verifier` and `manage.py replay_reviewed` ha
 Each clip is ingested for its camera (created if needed, at DEFAULT_THRESHOLD), processed by the
 pipeline in this process (no worker needed) and given the CSV's verdict as a review. Clips already
 in the database (same bytes for the camera) are skipped. For development databases only.
+Ingesting also queues each clip for a worker, as every upload does; a worker that takes them
+later finds them done and leaves them alone (the filesystem broker takes about a second each).
 """
 import argparse
 import os

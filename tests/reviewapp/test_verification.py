@@ -177,3 +177,10 @@ def test_a_configured_verifier_that_cannot_load_fails_the_clip_with_the_reason(a
     tasks.process_clip.run(str(astronaut_clip.id))
     clip = Clip.objects.get(id=astronaut_clip.id)
     assert clip.status == Clip.Status.FAILED and "VerifierUnavailable" in clip.error and "missing.pt" in clip.error
+
+
+def test_with_a_single_camera_there_is_nothing_held_out_and_no_promotion(world, reviewed, mlflow_uri):
+    Review.objects.exclude(clip__camera=world.cam_a).delete()
+    output = run("train_verifier", "--epochs", "2")
+    assert "held out none" in output and "not promoted: no held-out camera" in output
+    assert tracking.production_version(tracking_uri=mlflow_uri) is None
