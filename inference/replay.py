@@ -23,8 +23,9 @@ Strategies (each NAME is a key of the JSON):
   threshold+temporal_frames, threshold+verifier
                        each alone on top of `threshold`
 
-Prints one line per clip, a table, then as its last line one JSON object
-{"strategies": {NAME: {"tp", "fp", "fn", "tn", "recall", "precision"}, ...}, "clips", "errors", ...}.
+Prints one line per clip, a table, whether each addition helps (fewer false alerts than the
+strategy it adds to, at equal recall), then as its last line one JSON object
+{"strategies": {NAME: {"tp", "fp", "fn", "tn", "recall", "precision"}, ...}, "verdicts", "clips", "errors", ...}.
 A bad row is reported on stderr with its row number and left out; the others are still counted.
 Exit status: 0 when at least one clip was counted, 1 when none could be, 2 when the CSV is unusable.
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,7 +49,8 @@ from inference.labels import Row, add_pipeline_arguments, check_pipeline_argumen
 from inference.video import Frame, InvalidVideo
 
 REQUIRED = ("clip_file", "person", "camera", "recorded_at")
-TRACK_MIN_SCORE = 0.1  # Frigate's min_score: a box below it never enters a track
+TRACK_MIN_SCORE = 0.1
+DEFAULT_TRACKING_URI = "sqlite:///var/mlflow/mlflow.db"  # the Django setting's default, from the project folder  # Frigate's min_score: a box below it never enters a track
 
 
 # ------------------------------------------------------------------------------ clip data
@@ -113,13 +116,15 @@ class Config:
     rule_days: float = 30.0
     temporal_frames: int = 2
     verifier_every: int = 10
-    verifier_model: str = ""
+    verifier_model: str = ""  # a file or models:/NAME@ALIAS: a fixed verifier instead of retraining
+    tracking_uri: str = ""
     verifier_seed: int = 0
 
 
 @dataclass
 class Strategy:
     name: str
+    base: str = ""  # the strategy this one adds to: it "helps" only with fewer false alerts at equal recall
     camera_threshold: bool = False
     suppression: bool = False
     temporal: str = ""  # "", "frames" or "median"
@@ -135,14 +140,14 @@ class Strategy:
 def strategies() -> list[Strategy]:
     return [
         Strategy("threshold"),
-        Strategy("+camera_threshold", camera_threshold=True),
-        Strategy("+suppression", camera_threshold=True, suppression=True),
-        Strategy("+temporal_frames", camera_threshold=True, suppression=True, temporal="frames"),
-        Strategy("+temporal_median", camera_threshold=True, suppression=True, temporal="median"),
-        Strategy("+verifier", camera_threshold=True, suppression=True, verifier=True),
+        Strategy("+camera_threshold", "threshold", camera_threshold=True),
+        Strategy("+suppression", "+camera_threshold", camera_threshold=True, suppression=True),
+        Strategy("+temporal_frames", "+suppression", camera_threshold=True, suppression=True, temporal="frames"),
+        Strategy("+temporal_median", "+suppression", camera_threshold=True, suppression=True, temporal="median"),
+        Strategy("+verifier", "+suppression", camera_threshold=True, suppression=True, verifier=True),
         # Each alone on top of the plain threshold: what it does without the others' help.
-        Strategy("threshold+temporal_frames", temporal="frames"),
-        Strategy("threshold+verifier", verifier=True),
+        Strategy("threshold+temporal_frames", "threshold", temporal="frames"),
+        Strategy("threshold+verifier", "threshold", verifier=True),
     ]
 
 
@@ -169,7 +174,7 @@ class VerifierState:
         self.trained_on = 0
         self.trainings = 0
         if cfg.verifier_model:
-            self.model = verifier.load(Path(cfg.verifier_model))
+            self.model = verifier.load_verifier(cfg.verifier_model, tracking_uri=cfg.tracking_uri)
 
     def update(self, reviewed: Sequence[ClipData]) -> None:
         from inference import verifier
@@ -270,6 +275,19 @@ def simulate(clips: Sequence[ClipData], cfg: Config, names: Sequence[str] | None
     return chosen
 
 
+def verdicts(summary: dict[str, dict], result: Sequence[Strategy]) -> dict[str, dict]:
+    """For each strategy whose base also ran: does it help (fewer false alerts at equal recall)?
+    The same test a verifier must pass to be promoted."""
+    from inference.verifier import promotion_decision
+
+    out = {}
+    for s in result:
+        if s.base in summary and s.name in summary:
+            helps, reason = promotion_decision(summary[s.base], summary[s.name])
+            out[s.name] = {"base": s.base, "helps": helps, "reason": reason}
+    return out
+
+
 # ------------------------------------------------------------------------------ command line
 
 
@@ -284,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rule-days", type=float, default=30.0, help="a suppression rule expires after this long")
     parser.add_argument("--temporal-frames", type=int, default=2, help="K of +temporal_frames")
     parser.add_argument("--verifier-every", type=int, default=10, help="retrain the verifier after this many new reviews")
-    parser.add_argument("--verifier-model", default="", help="a fixed verifier model file instead of retraining")
+    parser.add_argument("--verifier-model", default="",
+                        help="a fixed verifier instead of retraining: a model file or models:/vigia-verifier@production")
+    parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
+                        help="MLflow store for a models:/ verifier")
     parser.add_argument("--strategies", default="", help="comma-separated names to run (default: all)")
     args = parser.parse_args(argv)
     check_pipeline_arguments(parser, args)
@@ -300,10 +321,18 @@ def main(argv: list[str] | None = None) -> int:
         threshold=args.threshold, sample_fps=args.fps, target_recall=args.target_recall,
         min_reviews=args.min_reviews, min_positives=args.min_positives, rule_days=args.rule_days,
         temporal_frames=args.temporal_frames, verifier_every=args.verifier_every, verifier_model=args.verifier_model,
+        tracking_uri=args.tracking_uri,
     )
     try:
         rows, errors = read_labels(args.labels, required=REQUIRED)
         detector = load_detector(args.detector)
+        if cfg.verifier_model:
+            from inference.verifier import VerifierUnavailable, load_verifier
+
+            try:  # fail now, not after detecting every clip
+                load_verifier(cfg.verifier_model, tracking_uri=cfg.tracking_uri)
+            except VerifierUnavailable as exc:
+                raise ValueError(str(exc)) from exc
     except (ValueError, DetectorUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -347,10 +376,15 @@ def main(argv: list[str] | None = None) -> int:
         extra = f"  rules {sum(len(r) for r in s.rules.values())}, people lost to a rule {s.people_lost_to_rules}" if s.suppression else ""
         print(f"{s.name:<26} {c['tp']:>4} {c['fp']:>4} {c['fn']:>4} {c['tn']:>4} {fmt(c['recall']):>7} {fmt(c['precision']):>9}"
               f"  {c['fp'] - base_fp:+d}{extra}")
+    judged = verdicts(summary, result)
+    if judged:
+        print("\ndoes it help (fewer false alerts at equal recall than its base)?")
+        for name, v in judged.items():
+            print(f"  {name:<26} vs {v['base']:<18} {'yes' if v['helps'] else 'no'}: {v['reason']}")
     print(f"\n{len(clips)} clips, {len(errors)} error(s); detection {detect_s:.1f} s, strategies "
           f"{time.perf_counter() - started - detect_s:.1f} s")
     print(json.dumps({
-        "strategies": summary, "clips": len(clips), "errors": len(errors), "threshold": args.threshold,
+        "strategies": summary, "verdicts": judged, "clips": len(clips), "errors": len(errors), "threshold": args.threshold,
         "detector": detector.version,
     }))
     return 0 if clips else 1

@@ -191,3 +191,22 @@ def test_a_person_lost_to_a_rule_is_counted():
     (s,) = replay.simulate(clips, CFG, ["+suppression"])
     assert [a for _, a in s.decisions] == [True, False]
     assert s.people_lost_to_rules == 1
+
+
+def test_a_verifier_model_that_cannot_load_is_a_clear_error_before_any_detection(tmp_path):
+    (tmp_path / "labels.csv").write_text("clip_file,person,camera,recorded_at\na.mp4,1,a,2026-11-01T06:00:00Z\n")
+    proc = run(tmp_path / "labels.csv", "--verifier-model", tmp_path / "nope.pt")
+    assert proc.returncode == 2 and "nope.pt" in proc.stderr and "cannot be loaded" in proc.stderr
+
+
+def test_verdicts_say_whether_an_addition_helps_at_equal_recall():
+    result = replay.strategies()
+    summary = {
+        "threshold": {"tp": 9, "fp": 10, "fn": 1, "tn": 20},
+        "threshold+verifier": {"tp": 9, "fp": 3, "fn": 1, "tn": 27},  # fewer false alerts, same people
+        "threshold+temporal_frames": {"tp": 8, "fp": 1, "fn": 2, "tn": 29},  # loses a person
+    }
+    v = replay.verdicts(summary, result)
+    assert set(v) == {"threshold+verifier", "threshold+temporal_frames"}
+    assert v["threshold+verifier"]["helps"] and not v["threshold+temporal_frames"]["helps"]
+    assert "loses people" in v["threshold+temporal_frames"]["reason"]

@@ -27,7 +27,7 @@ class Command(BaseCommand):
             argv = [
                 str(labels), "--threshold", str(settings.DEFAULT_THRESHOLD if threshold is None else threshold),
                 "--detector", settings.DETECTOR, "--fps", str(settings.SAMPLE_FPS),
-                "--min-change", str(settings.MIN_CHANGE), *replay_args,
+                "--min-change", str(settings.MIN_CHANGE), "--tracking-uri", settings.MLFLOW_TRACKING_URI, *replay_args,
             ]
             # The replay prints its table and the JSON line itself; its exit status is ours.
             status = replay.main(argv)
