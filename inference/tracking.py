@@ -128,8 +128,9 @@ def fetch_model(spec: str, *, tracking_uri: str, dst: Path | None = None) -> tup
     else:
         name, _, number = ref.partition("/")
         mv = c.get_model_version(name, number)
-    # One folder per version: a registered version never changes, so a worker restart reuses it.
-    dst = Path(dst or Path(tempfile.gettempdir()) / "vigia-verifier" / f"{name}-{mv.version}")
+    # One folder per registered version, named by its run id (unique across stores, unlike the
+    # version number): a version never changes, so a worker restart reuses the download.
+    dst = Path(dst or Path(tempfile.gettempdir()) / "vigia-verifier" / f"{name}-{mv.version}-{mv.run_id}")
     model = dst / MODEL_ARTIFACT / MODEL_FILE
     if not model.is_file():
         # Downloaded beside it and renamed into place: two workers starting together never read

@@ -162,7 +162,11 @@ def verifier_train(
     current_version = tracking.production_version(tracking_uri=tracking_uri)
     current = None
     if current_version:
-        current = verifier.load_verifier(f"models:/{tracking.MODEL_NAME}/{current_version}", tracking_uri=tracking_uri)
+        try:
+            current = verifier.load_verifier(f"models:/{tracking.MODEL_NAME}/{current_version}", tracking_uri=tracking_uri)
+        except verifier.VerifierUnavailable as exc:
+            # Without the production model there is nothing fair to compare with: no promotion.
+            raise ApplicationError(f"production verifier {current_version}: {exc}", code="unavailable") from exc
     baseline = counts((cb.person, clip_alerts(cb, current)) for cb in held)
     candidate = counts((cb.person, clip_alerts(cb, candidate_model)) for cb in held)
     if not held:
@@ -181,6 +185,7 @@ def verifier_train(
             "architecture": verifier.ARCHITECTURE, "train_cameras": ",".join(train_cams),
             "holdout_cameras": ",".join(held_cams), "reviewed_clips": len(reviewed),
             "train_examples": len(labels), "train_people": int(labels.sum()), "detector": settings.DETECTOR,
+            "data_sha256": hashlib.sha256(export.read_bytes()).hexdigest(),  # which export, at a glance
         }
         metrics = {
             "train_accuracy": result.train_accuracy, "final_loss": result.losses[-1], "threshold": result.threshold,
@@ -224,9 +229,12 @@ def reviewed_labels_write(*, out: Path) -> tuple[Path, int]:
                 with clip_local_file(clip) as local:
                     if target.exists() or target.is_symlink():
                         target.unlink()
-                    try:
-                        os.symlink(os.path.abspath(local), target) if _is_permanent(clip) else shutil.copyfile(local, target)
-                    except OSError:
+                    if _is_permanent(clip):
+                        try:  # a link: no copy of a disk full of clips
+                            os.symlink(os.path.abspath(local), target)
+                        except OSError:  # a filesystem without links
+                            shutil.copyfile(local, target)
+                    else:  # a temporary download from S3: keep it
                         shutil.copyfile(local, target)
             except (FileNotFoundError, TransientError) as exc:
                 log.warning("clip %s left out of the replay: %s", clip.id, exc)

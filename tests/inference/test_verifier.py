@@ -138,3 +138,18 @@ def test_a_training_run_is_tracked_registered_and_promoted_only_when_decided(tmp
     assert version == "vigia-verifier/2"
     loaded = verifier.load(path, version=version)
     assert loaded.version == "vigia-verifier/2" and loaded.threshold == pytest.approx(result.threshold)
+
+
+def test_version_1_of_two_stores_are_two_models(tmp_path):
+    """The download cache is keyed by run, not by version number: every store has a version 1."""
+    crops, labels = person_and_not()
+    result = verifier.train(crops, labels, epochs=1)
+    loaded = []
+    for store, threshold in (("one", 0.11), ("two", 0.22)):
+        result.threshold = threshold
+        model = verifier.save(result, tmp_path / store / tracking.MODEL_FILE)
+        uri = f"sqlite:///{tmp_path / store / 'mlflow.db'}"
+        run = tracking.log_training_run(tracking_uri=uri, params={}, metrics={}, model_file=model, data_files=[])
+        path, version = tracking.fetch_model(f"models:/{tracking.MODEL_NAME}/{run.version}", tracking_uri=uri)
+        loaded.append((version, verifier.load(path).threshold))
+    assert loaded == [("vigia-verifier/1", pytest.approx(0.11)), ("vigia-verifier/1", pytest.approx(0.22))]
