@@ -14,82 +14,31 @@ was counted, 1 when none could be, 2 when the CSV itself is unusable.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from inference import defaults
 from inference.decision import decide
 from inference.detector import DetectorUnavailable, load_detector
-from inference.pipeline import detect_clip
-from inference.video import InvalidVideo, probe
-
-REQUIRED = ("clip_file", "person")
-
-
-@dataclass
-class Row:
-    number: int  # line number in the CSV (the header is line 1)
-    clip_file: str
-    person: bool
-    score: float = 0.0
-    alert: bool = False
-    seconds: float = 0.0
-
-
-def read_labels(path: Path) -> tuple[list[Row], list[str]]:
-    """Rows to evaluate and the errors of rows that cannot be. Raises ValueError if the CSV is unusable."""
-    try:
-        f = open(path, newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
-    with f:
-        reader = csv.DictReader(f)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(reader.fieldnames or [])})")
-        rows, errors = [], []
-        for number, record in enumerate(reader, start=2):
-            clip_file = (record.get("clip_file") or "").strip()
-            person = (record.get("person") or "").strip()
-            if not clip_file:
-                errors.append(f"row {number}: empty clip_file")
-            elif person not in ("0", "1"):
-                errors.append(f"row {number} ({clip_file}): person must be 1 or 0, not {person!r}")
-            else:
-                rows.append(Row(number, clip_file, person == "1"))
-    return rows, errors
+from inference.labels import (
+    Row, add_pipeline_arguments, check_pipeline_arguments, counts, detect_row, read_labels,
+)
+from inference.video import InvalidVideo
 
 
 def metrics(rows: list[Row]) -> dict:
-    tp = sum(r.person and r.alert for r in rows)
-    fp = sum(not r.person and r.alert for r in rows)
-    fn = sum(r.person and not r.alert for r in rows)
-    tn = sum(not r.person and not r.alert for r in rows)
-    return {
-        "clips": len(rows), "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
-    }
+    c = counts((r.person, r.alert) for r in rows)
+    return {"clips": len(rows), "tp": c["tp"], "fp": c["fp"], "fn": c["fn"], "tn": c["tn"],
+            "precision": c["precision"], "recall": c["recall"]}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("labels", type=Path)
-    parser.add_argument("--threshold", type=float, default=defaults.env_float("DEFAULT_THRESHOLD", defaults.THRESHOLD))
-    parser.add_argument("--detector", default=os.environ.get("DETECTOR") or defaults.DETECTOR)
-    parser.add_argument("--fps", type=float, default=defaults.env_float("SAMPLE_FPS", defaults.SAMPLE_FPS))
-    parser.add_argument("--min-change", type=float, default=defaults.env_float("MIN_CHANGE", defaults.MIN_CHANGE),
-                        help="skip frames where less than this share changed (0: detect every sampled frame)")
+    add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
-    if not 0 <= args.threshold <= 1:
-        parser.error("--threshold must be between 0 and 1")
-    if args.fps <= 0:
-        parser.error("--fps must be positive")
+    check_pipeline_arguments(parser, args)
 
     try:
         rows, errors = read_labels(args.labels)
@@ -102,15 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     counted: list[Row] = []
     print(f"{'row':>4}  {'person':>6}  {'score':>6}  {'alert':>5}  clip_file")
     for row in rows:
-        path = args.labels.parent / row.clip_file
         try:
-            if not path.is_file():
-                raise InvalidVideo("file not found")
-            row.seconds = probe(path).duration
-            result = detect_clip(
-                path, detector, sample_fps=args.fps, batch_size=defaults.DETECT_BATCH,
-                min_change=args.min_change, max_still_s=defaults.MAX_STILL_SECONDS,
-            )
+            result = detect_row(args.labels.parent, row, detector, fps=args.fps, min_change=args.min_change)
         except InvalidVideo as exc:
             errors.append(f"row {row.number} ({row.clip_file}): {exc}")
             continue

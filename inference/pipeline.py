@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -63,7 +64,7 @@ def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
 def detect_clip(
     path: str | Path, detector: Detector, *, sample_fps: float, batch_size: int = 1,
     min_change: float = 0.0, max_still_s: float = 10.0, describe_boxes: bool = True,
-    describe_min_score: float = 0.0,
+    describe_min_score: float = 0.0, on_frame: Callable[[Frame, list[Box]], None] | None = None,
 ) -> ClipResult:
     """Run the detector on the frames sampled from a clip. Raises InvalidVideo when no frame decodes.
 
@@ -73,6 +74,10 @@ def detect_clip(
 
     With `describe_boxes` every person box scoring at least `describe_min_score` gets its
     appearance descriptor (about 0.2 ms a box); the others get None.
+
+    `on_frame(frame, boxes)` is called for every detected frame while its pixels are still at
+    hand, for work that needs them (crops for the verifier, appearance descriptors) without
+    decoding the clip a second time.
     """
     result = ClipResult()
     frames = sample_frames(path, fps=sample_fps)
@@ -112,6 +117,8 @@ def detect_clip(
                     result.describe_s += time.perf_counter() - t0
                 size = (f.image.shape[1], f.image.shape[0])
                 result.frames.append(FrameResult(f.index, f.time, frame_boxes, descriptors, size))
+                if on_frame is not None:
+                    on_frame(f, frame_boxes)
             batch = []
         if frame is None:
             break

@@ -160,6 +160,9 @@ def clip_process(*, clip_id) -> Clip | None:
     clip = Clip.objects.select_related("camera").get(id=clip_id)
     camera = clip.camera
     detector = load_detector(settings.DETECTOR)
+    from reviewapp.verification import clip_verification_start  # here: verification imports this module
+
+    verification = clip_verification_start(camera=camera)  # None unless VERIFIER is set
 
     with clip_local_file(clip) as path:
         result = detect_clip(
@@ -167,6 +170,7 @@ def clip_process(*, clip_id) -> Clip | None:
             min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
             # Boxes below the review band can neither alert nor be reviewed: no descriptor needed.
             describe_min_score=suppression.rule_source_cutoff(camera),
+            on_frame=verification.on_frame if verification else None,
         )
     # Rules are read after detection, just before deciding: a review recorded while this clip
     # was being detected already applies to it.
@@ -185,6 +189,8 @@ def clip_process(*, clip_id) -> Clip | None:
     decision = decide(
         result.boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band, suppressed_by=suppressed_by
     )
+    if verification is not None:  # sees only the boxes no rule suppressed
+        decision = verification.verify(decision, suppressed=lambda pos, j: suppressed_by[pos][j] is not None)
     audit = not decision.near_threshold and (
         random.random() < settings.AUDIT_SAMPLE_RATE
         or (  # a rule changed the outcome: sometimes a human checks that it was right
@@ -206,6 +212,8 @@ def clip_process(*, clip_id) -> Clip | None:
         clip.score = decision.score
         clip.alert = decision.alert
         clip.model_version = detector.version
+        if verification is not None:
+            verification.record(clip)
         clip.frames_sampled = result.sampled
         clip.frames_detected = len(result.frames)
         clip.decode_ms = result.decode_s * 1000

@@ -281,3 +281,9 @@ CELERY_BEAT_SCHEDULE["labeling-near-threshold"] = {
 CELERY_BEAT_SCHEDULE["labeling-weekly-export"] = {
     "task": "labeling.tasks.run_export", "schedule": crontab(minute=0, hour=3, day_of_week="mon"),
 }
+
+# --- the verifier and MLflow (inference/verifier.py, inference/tracking.py) -----------------
+# VERIFIER: empty (off), a model file, or a registry reference such as
+# models:/vigia-verifier@production (resolved once per worker process, at start).
+VERIFIER = env.str("VERIFIER", default="")
+MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default=f"sqlite:///{VAR_DIR / 'mlflow' / 'mlflow.db'}")

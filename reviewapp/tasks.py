@@ -38,6 +38,13 @@ def load_model(**_kwargs) -> None:
         load_detector(settings.DETECTOR)
     except DetectorUnavailable as exc:
         log.error("detector %s unavailable: %s", settings.DETECTOR, exc)
+    if settings.VERIFIER:
+        from inference.verifier import VerifierUnavailable, load_verifier
+
+        try:
+            load_verifier(settings.VERIFIER, tracking_uri=settings.MLFLOW_TRACKING_URI)
+        except VerifierUnavailable as exc:
+            log.error("verifier unavailable: %s", exc)
 
 
 @shared_task(
