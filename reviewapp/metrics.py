@@ -400,10 +400,10 @@ def connect_celery_signals() -> None:
             multiprocess.mark_process_dead(pid or os.getpid())
 
 
-def worker_metrics_serve() -> int | None:
+def worker_metrics_serve():
     """In a Celery worker's main process: serve this container's event metrics (its prefork
     children's, through the multiprocess folder) on WORKER_METRICS_PORT. Off when 0. No database
-    gauges here: the web app exports those once."""
+    gauges here: the web app exports those once. Returns the server (None when off)."""
     port = settings.WORKER_METRICS_PORT
     if not port:
         return None
@@ -428,4 +428,4 @@ def worker_metrics_serve() -> int | None:
     server = ThreadingHTTPServer((settings.WORKER_METRICS_ADDR, port), Handler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     log.info("worker metrics on %s:%d/metrics", settings.WORKER_METRICS_ADDR, server.server_address[1])
-    return server.server_address[1]
+    return server

@@ -215,7 +215,8 @@ def _clip_process(*, clip_id) -> Clip | None:
 
 
 def clip_fail(*, clip_id, error: str) -> None:
-    failed = Clip.objects.filter(id=clip_id).exclude(status=Clip.Status.DONE).update(
+    # A clip already failed keeps its first error (and is not counted twice).
+    failed = Clip.objects.filter(id=clip_id).exclude(status__in=[Clip.Status.DONE, Clip.Status.FAILED]).update(
         status=Clip.Status.FAILED, error=error[:2000], finished_at=timezone.now()
     )
     log.warning("clip %s failed: %s", clip_id, error)
