@@ -240,7 +240,10 @@ def _rows(qs, dimension: str, label_of, refine_of, order=None) -> list[Row]:
 
 
 def summary(s: Slice) -> Row:
-    return Row(key="all", label="all", **clips_in_slice(s).aggregate(**COUNTS))
+    # Grouped by a constant rather than .aggregate(): aggregate() wraps the annotated query in a
+    # subquery, and SQLite then reads the boolean `reported` column of it as false.
+    rows = _rows(clips_in_slice(s).annotate(all=Value("all")), "all", str, lambda k: {})
+    return rows[0] if rows else Row(key="all", label="all")
 
 
 def by_camera(s):
