@@ -139,7 +139,7 @@ def drift_check_all(*, now: datetime | None = None) -> int:
     existing = {d.camera_id: d for d in CameraDrift.objects.all()}
     flagged = 0
     rows_new, rows_changed = [], []
-    for camera_id in Camera.objects.values_list("id", flat=True):
+    for camera_id, camera_name in Camera.objects.values_list("id", "name"):
         r = evaluate(camera_id, h)
         previous = existing.get(camera_id)
         row = previous or CameraDrift(camera_id=camera_id)
@@ -152,7 +152,7 @@ def drift_check_all(*, now: datetime | None = None) -> int:
         row.flagged = r.flagged
         row.flagged_since = (row.flagged_since if was_flagged else now) if r.flagged else None
         if r.flagged and not was_flagged:
-            log.warning("camera %s drifted: PSI scores %.3f, detections %s", camera_id, r.psi_score or 0, r.psi_detections)
+            log.warning("camera %s drifted: PSI scores %s, boxes per clip %s", camera_name, r.psi_score, r.psi_detections)
         flagged += r.flagged
         (rows_changed if previous else rows_new).append(row)
     fields = [
