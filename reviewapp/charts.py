@@ -65,10 +65,12 @@ def over_time(rows, *, urls: list[str]) -> str:
     ax.set_ylabel("reviewed alerts")
     ax.spines[["top"]].set_visible(False)
     rate_ax = ax.twinx()
-    rate_ax.plot(xs, [100 * (r.false_alert_rate or 0) for r in rows], color="#333", marker="o", ms=3, label="rate %")
+    line = rate_ax.plot(xs, [100 * (r.false_alert_rate or 0) for r in rows], color="#333", marker="o", ms=3,
+                        label="false-alert rate %")
     rate_ax.set_ylim(0, 105)
     rate_ax.set_ylabel("false-alert rate %")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    handles = ax.get_legend_handles_labels()[0] + line
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=8, frameon=False)
     return _svg(fig)
 
 
