@@ -37,13 +37,17 @@ SCORE_BINS = 20  # 0.05 wide; PSI merges pairs into 10 bins of 0.1
 DETECTION_EDGES = [0, 1, 2, 3, 5, 10, 20]  # bins [0], [1], [2], [3,4], [5,9], [10,19], [20+)
 DETECTION_LABELS = ["0", "1", "2", "3-4", "5-9", "10-19", "20+"]
 SCORE_LABELS = [f"{i / 10:.1f}" for i in range(10)]
-EPSILON = 1e-4  # an empty bin's share, so a bin that appears or vanishes counts without log(0)
+# Half a clip added to every bin (Jeffreys' prior) before taking shares: a bin that is empty by
+# chance in a 24 h window of ~100 clips must not weigh like a vanished population (a floor of
+# 1e-4 flagged steady cameras on exactly that in the benchmark), and log(0) never happens.
+SMOOTHING = 0.5
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Population Stability Index of two histograms (counts): sum (a - e) * ln(a / e) over bins."""
-    e = np.clip(expected / max(expected.sum(), 1), EPSILON, None)
-    a = np.clip(actual / max(actual.sum(), 1), EPSILON, None)
+    """Population Stability Index of two histograms (counts): sum (a - e) * ln(a / e) over the
+    bins' smoothed shares."""
+    e = (expected + SMOOTHING) / (expected.sum() + SMOOTHING * len(expected))
+    a = (actual + SMOOTHING) / (actual.sum() + SMOOTHING * len(actual))
     return float(np.sum((a - e) * np.log(a / e)))
 
 
@@ -129,6 +133,10 @@ def evaluate(camera_id: int, h: Histograms) -> CameraResult:
     )
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def drift_check_all(*, now: datetime | None = None) -> int:
     """Check every camera and store its result (one row per camera, rewritten each run).
     Returns how many cameras are flagged."""
@@ -152,7 +160,7 @@ def drift_check_all(*, now: datetime | None = None) -> int:
         row.flagged = r.flagged
         row.flagged_since = (row.flagged_since if was_flagged else now) if r.flagged else None
         if r.flagged and not was_flagged:
-            log.warning("camera %s drifted: PSI scores %s, boxes per clip %s", camera_name, r.psi_score, r.psi_detections)
+            log.warning("camera %s drifted: PSI scores %s, boxes per clip %s", camera_name, _fmt(r.psi_score), _fmt(r.psi_detections))
         flagged += r.flagged
         (rows_changed if previous else rows_new).append(row)
     fields = [

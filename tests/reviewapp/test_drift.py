@@ -84,8 +84,12 @@ def test_flagged_since_is_kept_while_flagged_and_cleared_after(cameras):
 
 def test_psi_on_known_histograms():
     assert drift.psi(np.array([50, 50]), np.array([50, 50])) == 0
-    # 50/50 -> 90/10: (0.9-0.5) ln(0.9/0.5) + (0.1-0.5) ln(0.1/0.5)
-    assert drift.psi(np.array([50, 50]), np.array([90, 10])) == pytest.approx(0.4 * np.log(1.8) + 0.4 * np.log(5))
+    # 50/50 -> 90/10, each bin + 0.5: e = (0.5, 0.5), a = (90.5, 10.5) / 101
+    a1, a2 = 90.5 / 101, 10.5 / 101
+    assert drift.psi(np.array([50, 50]), np.array([90, 10])) == pytest.approx((a1 - 0.5) * np.log(a1 / 0.5) + (a2 - 0.5) * np.log(a2 / 0.5))
+    # a bin empty by chance in a small window weighs little; a population that vanished weighs a lot
+    assert drift.psi(np.array([95, 5]), np.array([100, 0])) < 0.15  # (a floor of 1e-4 gave 0.31)
+    assert drift.psi(np.array([50, 50]), np.array([100, 0])) > 2
     d, p = drift.ks_binned(np.array([10, 0, 0]), np.array([0, 0, 10]))
     assert d == 1 and p < 1e-3
 
