@@ -110,10 +110,7 @@ def timed(fn, repeat: int) -> tuple[float, float, object]:
 
 def analysis_page(query: str):
     q = QueryDict(query)
-    s = analysis.Slice.from_query(q)
-    total = analysis.summary(s)
-    sections = {name: fn(s) for name, (_title, fn) in analysis.DIMENSIONS.items()}
-    return total, sections
+    return analysis.page(analysis.Slice.from_query(q))
 
 
 def main() -> None:
@@ -122,21 +119,24 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=50)
     parser.add_argument("--customers", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="keep the data of a previous run with the same --clips")
     args = parser.parse_args()
 
     vendor = connection.vendor
     print(f"database: {vendor} ({connection.settings_dict['NAME']})")
     call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    from importlib import import_module
+    if not (args.reuse and Clip.objects.count() == args.clips):
+        call_command("flush", interactive=False, verbosity=0)
+        from importlib import import_module
 
-    from django.apps import apps
+        from django.apps import apps
 
-    import_module("reviewapp.migrations.0002_seed_tags").seed(apps, None)
-    t0 = time.perf_counter()
-    populate(args.clips, args.cameras, args.customers)
-    print(f"populated {Clip.objects.count()} clips, {Review.objects.count()} reviews, "
-          f"{SyncState.objects.count()} sync rows, {args.cameras} cameras in {time.perf_counter() - t0:.1f} s")
+        import_module("reviewapp.migrations.0002_seed_tags").seed(apps, None)
+        t0 = time.perf_counter()
+        populate(args.clips, args.cameras, args.customers)
+        print(f"populated in {time.perf_counter() - t0:.1f} s")
+    print(f"{Clip.objects.count()} clips, {Review.objects.count()} reviews, {SyncState.objects.count()} sync rows, "
+          f"{Camera.objects.count()} cameras")
     if vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE")

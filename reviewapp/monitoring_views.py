@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_POST
 
@@ -71,6 +73,12 @@ def _url(path: str, s: analysis.Slice) -> str:
 @role_required(is_reviewer)
 @require_GET
 def error_analysis(request):
+    if settings.ANALYSIS_DEFAULT_DAYS and "since" not in request.GET and "until" not in request.GET:
+        # A window by default, in the URL, so the export link carries what the page shows;
+        # `since=` (empty) asks for all time.
+        query = request.GET.copy()
+        query["since"] = (timezone.now().date() - timedelta(days=settings.ANALYSIS_DEFAULT_DAYS)).isoformat()
+        return redirect(f"{request.path}?{query.urlencode()}")
     s, error = _slice_or_error(request)
     context = {
         "slice": s, "error": error,
@@ -82,10 +90,10 @@ def error_analysis(request):
     if error is not None:
         messages.error(request, error.message)
         return render(request, "monitoring/analysis.html", context, status=400)
-    total = analysis.summary(s)
+    total, rows_by_dimension = analysis.page(s)
     sections = []
-    for name, (title, fn) in analysis.DIMENSIONS.items():
-        rows = fn(s)
+    for name, (title, _fn) in analysis.DIMENSIONS.items():
+        rows = rows_by_dimension[name]
         urls = [_url("/analysis/clips/", analysis.refined(s, r.refine, outcome="false_alert")) for r in rows]
         for row, url in zip(rows, urls):
             row.false_url = url

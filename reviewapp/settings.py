@@ -261,6 +261,8 @@ LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Night: infrared footage is nearly grey. Mean HSV saturation (0-255) below this is "night".
 NIGHT_MAX_SATURATION = env.float("NIGHT_MAX_SATURATION", default=12.0)
+# The error-analysis page opens on the last ANALYSIS_DEFAULT_DAYS (0: all time).
+ANALYSIS_DEFAULT_DAYS = env.int("ANALYSIS_DEFAULT_DAYS", default=30)
 # Drift (reviewapp.drift): each camera's last DRIFT_WINDOW_HOURS against the DRIFT_BASELINE_DAYS before.
 DRIFT_WINDOW_HOURS = env.int("DRIFT_WINDOW_HOURS", default=24)
 DRIFT_BASELINE_DAYS = env.int("DRIFT_BASELINE_DAYS", default=14)

@@ -152,7 +152,7 @@ def test_the_page_shows_the_numbers_charts_and_the_export_link(fixture, client, 
 
 def test_clicking_a_number_lists_exactly_its_clips(fixture, client, world):
     client.force_login(world.reviewer)
-    response = client.get("/analysis/")
+    response = client.get("/analysis/?since=")  # all time
     camera_rows = next(s for s in response.context["sections"] if s["name"] == "camera")["rows"]
     acme = next(r for r in camera_rows if r.key == "acme-door")
     listed = client.get(acme.false_url)
@@ -181,7 +181,19 @@ def test_customers_and_services_cannot_see_the_analysis(world, client, who):
 
 def test_operators_can(world, client):
     client.force_login(world.operator)
-    assert client.get("/analysis/").status_code == 200
+    assert client.get("/analysis/?since=").status_code == 200
+
+
+def test_the_page_opens_on_the_last_30_days_in_its_url(world, client, settings):
+    from datetime import timedelta
+
+    client.force_login(world.reviewer)
+    response = client.get("/analysis/?camera=acme-door")
+    since = (timezone.now().date() - timedelta(days=settings.ANALYSIS_DEFAULT_DAYS)).isoformat()
+    assert response.status_code == 302 and response["Location"] == f"/analysis/?camera=acme-door&since={since}"
+    followed = client.get(response["Location"])
+    assert followed.context["export_url"] == f"/labeling/exports/new/?camera=acme-door&since={since}"
+    assert client.get("/analysis/?since=").context["slice"].since is None  # all time
 
 
 def test_a_label_cannot_inject_markup_into_a_chart():
