@@ -3,6 +3,8 @@
     python infra/grafana/build_dashboard.py
 
 Edit the ROWS below (a panel is one line: title, PromQL, unit, kind) and run it again;
+database gauges come from every web container alike, so panels take `max` across instances
+before summing over labels;
 tests/test_infra_monitoring.py checks the JSON is up to date and that every metric it names is
 exported by /metrics.
 """
@@ -23,11 +25,11 @@ ROWS = [
         ("Failure rate", [(
             "sum(rate(vigia_clips_failed_total[15m])) / clamp_min(sum(rate(vigia_clips_processed_total[15m])) + sum(rate(vigia_clips_failed_total[15m])), 1e-9)",
             "failed share")], "percentunit", "timeseries"),
-        ("Backlog (queued / processing)", [("vigia_clips_backlog", "{{status}}")], "short", "timeseries"),
-        ("Oldest queued clip", [("vigia_clips_oldest_queued_seconds", "age")], "s", "stat"),
-        ("Celery queue length", [("vigia_celery_queue_length", "{{queue}}")], "short", "timeseries"),
-        ("Clips in the last 24 h by status", [("sum by (status) (vigia_clips_recent)", "{{status}}")], "short", "bargauge"),
-        ("Clips in the last 24 h by camera group", [("sum by (camera_group) (vigia_clips_recent)", "{{camera_group}}")], "short", "bargauge"),
+        ("Backlog (queued / processing)", [("max by (status) (vigia_clips_backlog)", "{{status}}")], "short", "timeseries"),
+        ("Oldest queued clip", [("max(vigia_clips_oldest_queued_seconds)", "age")], "s", "stat"),
+        ("Celery queue length", [("max by (queue) (vigia_celery_queue_length)", "{{queue}}")], "short", "timeseries"),
+        ("Clips in the last 24 h by status", [("sum by (status) (max by (camera_group, status) (vigia_clips_recent))", "{{status}}")], "short", "bargauge"),
+        ("Clips in the last 24 h by camera group", [("sum by (camera_group) (max by (camera_group, status) (vigia_clips_recent))", "{{camera_group}}")], "short", "bargauge"),
     ]),
     ("Processing time", [
         ("Decode time p50 / p95", [
@@ -47,23 +49,23 @@ ROWS = [
         ("Alerts sent per minute", [("sum by (camera_group) (rate(vigia_alerts_sent_total[5m])) * 60", "{{camera_group}}")], "short", "timeseries"),
         ("Alert publish errors", [("sum by (retryable) (increase(vigia_alert_publish_errors_total[15m]))", "retryable={{retryable}}")], "short", "timeseries"),
         ("False-alert reports per hour", [("sum by (camera_group) (rate(vigia_false_alert_reports_total[1h])) * 3600", "{{camera_group}}")], "short", "timeseries"),
-        ("False-alert reports, last 24 h", [("vigia_false_alert_reports_recent", "{{camera_group}}")], "short", "bargauge"),
+        ("False-alert reports, last 24 h", [("max by (camera_group) (vigia_false_alert_reports_recent)", "{{camera_group}}")], "short", "bargauge"),
     ]),
     ("Review", [
-        ("Review queue depth", [("vigia_review_queue_depth", "{{reason}}")], "short", "timeseries"),
-        ("Oldest open item", [("vigia_review_queue_oldest_seconds", "{{reason}}")], "s", "timeseries"),
-        ("Items held by a reviewer", [("vigia_review_queue_claimed", "claimed")], "short", "stat"),
+        ("Review queue depth", [("max by (reason) (vigia_review_queue_depth)", "{{reason}}")], "short", "timeseries"),
+        ("Oldest open item", [("max by (reason) (vigia_review_queue_oldest_seconds)", "{{reason}}")], "s", "timeseries"),
+        ("Items held by a reviewer", [("max(vigia_review_queue_claimed)", "claimed")], "short", "stat"),
         ("Decisions per minute", [("sum by (verdict, source) (rate(vigia_review_decisions_total[5m])) * 60", "{{verdict}} ({{source}})")], "short", "timeseries"),
-        ("Decisions per reviewer, last 24 h", [("sum by (reviewer) (vigia_reviewer_decisions_recent)", "{{reviewer}}")], "short", "bargauge"),
+        ("Decisions per reviewer, last 24 h", [("sum by (reviewer) (max by (reviewer, verdict) (vigia_reviewer_decisions_recent))", "{{reviewer}}")], "short", "bargauge"),
     ]),
     ("Model", [
-        ("Cameras drifting", [("sum by (camera_group) (vigia_cameras_drifting)", "{{camera_group}}")], "short", "timeseries"),
-        ("Drift check age", [("vigia_drift_check_age_seconds", "age")], "s", "stat"),
+        ("Cameras drifting", [("max by (camera_group) (vigia_cameras_drifting)", "{{camera_group}}")], "short", "timeseries"),
+        ("Drift check age", [("max(vigia_drift_check_age_seconds)", "age")], "s", "stat"),
     ]),
     ("Labels out (Label Studio, DynamoDB)", [
-        ("Sync rows by status", [("vigia_sync_rows", "{{destination}} {{status}}")], "short", "timeseries"),
-        ("Rows whose last attempt failed", [("vigia_sync_erroring_rows", "{{destination}}")], "short", "timeseries"),
-        ("Sync lag", [("vigia_sync_lag_seconds", "{{destination}}")], "s", "timeseries"),
+        ("Sync rows by status", [("max by (destination, status) (vigia_sync_rows)", "{{destination}} {{status}}")], "short", "timeseries"),
+        ("Rows whose last attempt failed", [("max by (destination) (vigia_sync_erroring_rows)", "{{destination}}")], "short", "timeseries"),
+        ("Sync lag", [("max by (destination) (vigia_sync_lag_seconds)", "{{destination}}")], "s", "timeseries"),
     ]),
     ("Monitoring health", [
         ("Scrape targets up", [('up{job=~"vigia-.*"}', "{{job}} {{instance}}")], "short", "timeseries"),
