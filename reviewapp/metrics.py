@@ -25,17 +25,19 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
 
 from django.conf import settings
-from django.db.models import Case, Count, F, Min, Q, When
+from django.db.models import Case, CharField, Count, F, Min, Value, When
 from django.utils import timezone
 from prometheus_client import (
     CollectorRegistry, Counter, Histogram, REGISTRY, disable_created_metrics, generate_latest, multiprocess,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +115,6 @@ def camera_group_expression(prefix: str = "camera__"):
 
 
 def _const(value: str):
-    from django.db.models import CharField, Value
-
     return Value(value, output_field=CharField())
 
 
@@ -407,8 +407,8 @@ def worker_metrics_serve():
     port = settings.WORKER_METRICS_PORT
     if not port:
         return None
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    import threading
+    if not multiprocess_dir():
+        log.warning("PROMETHEUS_MULTIPROC_DIR is unset: the pool's processes' counters will not be served")
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
@@ -425,7 +425,11 @@ def worker_metrics_serve():
         def log_message(self, *args):  # scrapes every 15 s would flood the worker's log
             pass
 
-    server = ThreadingHTTPServer((settings.WORKER_METRICS_ADDR, port), Handler)
+    try:
+        server = ThreadingHTTPServer((settings.WORKER_METRICS_ADDR, port), Handler)
+    except OSError as exc:  # the port is taken: the worker still works, only unscraped
+        log.error("cannot serve worker metrics on %s:%d: %s", settings.WORKER_METRICS_ADDR, port, exc)
+        return None
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     log.info("worker metrics on %s:%d/metrics", settings.WORKER_METRICS_ADDR, server.server_address[1])
     return server

@@ -14,7 +14,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from reviewapp import metrics, services, tasks
-from reviewapp.models import Clip, ReviewItem
+from reviewapp.models import Clip
 from tests.conftest import api_client
 from tests.factories import CameraFactory, ClipFactory, CustomerFactory, ReviewItemFactory
 
@@ -328,3 +328,12 @@ def test_a_worker_serves_its_processes_metrics_on_its_port(settings):
 def test_a_worker_without_a_port_serves_nothing(settings):
     settings.WORKER_METRICS_PORT = 0
     assert metrics.worker_metrics_serve() is None
+
+
+def test_a_taken_port_does_not_stop_the_worker(settings):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        settings.WORKER_METRICS_PORT = busy.getsockname()[1]
+        settings.WORKER_METRICS_ADDR = "127.0.0.1"
+        assert metrics.worker_metrics_serve() is None
