@@ -162,3 +162,18 @@ def test_a_small_shift_on_many_clips_is_not_flagged_though_ks_calls_it_significa
     assert row.psi_score < 0.1 and not row.flagged
     with capsys.disabled():
         print(f"\n  small shift, 20160 / 1440 clips: PSI scores {row.psi_score:.3f}, KS D {row.ks_statistic:.3f} p {row.ks_pvalue:.1e}")
+
+
+def test_the_command_prints_the_flagged_camera_first(cameras, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    real = drift.drift_check_all
+    monkeypatch.setattr(drift, "drift_check_all", lambda: real(now=NOW))  # the fixture's clock
+    out = StringIO()
+    call_command("drift_check", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("FLAGGED moved: PSI scores")
+    assert any(line.startswith("quiet: not enough clips") for line in lines)
+    assert lines[-1] == "1 camera(s) flagged"
