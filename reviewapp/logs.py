@@ -67,8 +67,15 @@ class JsonFormatter(_JsonFormatter):
         return datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
+_celery_connected = False
+
+
 def connect_celery_signals() -> None:
     """Every line a task logs carries its task id and name. Connected once, from reviewapp.tasks."""
+    global _celery_connected
+    if _celery_connected:  # a second import must not bind twice
+        return
+    _celery_connected = True
     from celery.signals import task_postrun, task_prerun
 
     tokens: dict[str, Token] = {}

@@ -369,8 +369,15 @@ def _task_name(task) -> str:
     return getattr(task, "name", None) or "unknown"
 
 
+_celery_connected = False
+
+
 def connect_celery_signals() -> None:
     """Task counters, and the worker's metrics endpoint. Connected once, from reviewapp.tasks."""
+    global _celery_connected
+    if _celery_connected:  # a second import must not count every task twice
+        return
+    _celery_connected = True
     from celery.signals import task_postrun, task_prerun, task_retry, worker_process_shutdown, worker_ready
 
     started: dict[str, float] = {}
