@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inference.detectors.centernet import CenterNetDetector  # noqa: E402
+from inference.detectors.runtime import onnxruntime_session  # noqa: E402
 
 FRAME_SIZE = (640, 480)
 
@@ -53,28 +54,6 @@ class _Wrapped(torch.nn.Module):
         return heat, wh
 
 
-def _onnxruntime_network(detector: CenterNetDetector, size: int):
-    """The same graph exported to ONNX (from the torch interpreter) and run by onnxruntime, with
-    as many threads as torch is set to: the comparison the README quotes."""
-    import tempfile
-
-    import onnxruntime as ort
-
-    path = Path(tempfile.mkdtemp()) / f"centernet{size}.onnx"
-    example = torch.zeros(1, size, size, 3)
-    torch.onnx.export(detector.graph, (example,), str(path), dynamo=False,
-                      input_names=["images"], dynamic_axes={"images": {0: "n"}})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def run(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        heat, wh = session.run(None, {"images": x.numpy()})
-        return torch.from_numpy(heat), torch.from_numpy(wh)
-
-    return run
-
-
 def _build(size: int, mode: str) -> tuple[CenterNetDetector, float]:
     """A detector whose network runs in `mode`, and the seconds its first call took."""
     # "trace" is what the detector runs by default (jit=True); "eager" is the bare interpreter.
@@ -87,7 +66,7 @@ def _build(size: int, mode: str) -> tuple[CenterNetDetector, float]:
         # second size compile for many minutes).
         detector.use_network(torch.compile(_Wrapped(detector.graph).eval(), dynamic=False))
     elif mode == "onnxruntime":
-        detector.use_network(_onnxruntime_network(detector, size))
+        detector.use_network(onnxruntime_session(detector.graph, torch.zeros(1, size, size, 3)))
     elif mode not in ("eager", "trace"):
         raise SystemExit(f"unknown mode {mode}")
     start = time.perf_counter()

@@ -70,6 +70,8 @@ def _import_builtin_backends(name: str) -> None:
 
     if name == "centernet":
         from inference.detectors import centernet  # noqa: F401
+    elif name == "nanodet":
+        from inference.detectors import nanodet  # noqa: F401
     elif name == "torchscript":
         from inference.detectors import torchscript  # noqa: F401
     elif name == "onnx":

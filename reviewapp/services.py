@@ -24,10 +24,12 @@ from django.utils import timezone
 from inference.decision import decide
 from inference.detector import load_detector
 from inference.pipeline import detect_clip
+from inference.suppression import match_frames, to_bytes
 from inference.video import InvalidVideo, probe
 from reviewapp.errors import ApplicationError
 from reviewapp.models import Camera, Clip, Detection, FalseAlertReport, ReviewItem, Review, Tag
 from reviewapp import sns
+from reviewapp import suppression
 from reviewapp import logs, metrics
 
 log = logging.getLogger(__name__)
@@ -172,19 +174,43 @@ def _clip_process(*, clip_id) -> Clip | None:
         result = detect_clip(
             path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=settings.DETECT_BATCH,
             min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
+            # Boxes below the review band can neither alert nor be reviewed: no descriptor needed.
+            describe_min_score=suppression.rule_source_cutoff(camera),
         )
+    # Rules are read after detection, just before deciding: a review recorded while this clip
+    # was being detected already applies to it.
+    matched = match_frames(
+        suppression.rules_for_camera(camera=camera), [(f.boxes, f.descriptors, f.size) for f in result.frames]
+    )
+    suppressed_by = [[r.id if r is not None else None for r in row] for row in matched]
     detections = [
         Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2,
-                  score=b.score, label=b.label)
-        for f in result.frames
-        for b in f.boxes
+                  score=b.score, label=b.label, suppressed_by_id=rule_ids[j],
+                  descriptor=to_bytes(f.descriptors[j]) if j < len(f.descriptors) and f.descriptors[j] is not None else None)
+        for f, rule_ids in zip(result.frames, suppressed_by)
+        for j, b in enumerate(f.boxes)
     ]
 
-    decision = decide(result.boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band)
-    audit = not decision.near_threshold and random.random() < settings.AUDIT_SAMPLE_RATE
+    decision = decide(
+        result.boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band, suppressed_by=suppressed_by
+    )
+    audit = not decision.near_threshold and (
+        random.random() < settings.AUDIT_SAMPLE_RATE
+        or (  # a rule changed the outcome: sometimes a human checks that it was right
+            decision.suppressed_score >= camera.threshold - camera.review_band
+            and random.random() < settings.SUPPRESSION_AUDIT_RATE
+        )
+    )
     with transaction.atomic():
         Detection.objects.filter(clip=clip).delete()
+        hit_rules = {d.suppressed_by_id for d in detections if d.suppressed_by_id is not None}
+        if hit_rules:
+            kept = suppression.suppression_hits_record(rule_ids=sorted(hit_rules), now=timezone.now())
+            for d in detections:
+                if d.suppressed_by_id is not None and d.suppressed_by_id not in kept:
+                    d.suppressed_by_id = None  # the rule was deleted meanwhile
         Detection.objects.bulk_create(detections)
+        clip.suppressed_score = decision.suppressed_score
         clip.status = Clip.Status.DONE
         clip.score = decision.score
         clip.alert = decision.alert
@@ -330,15 +356,25 @@ def review_skip(*, item: ReviewItem, reviewer) -> None:
 
 
 def review_record(
-    *, item: ReviewItem, reviewer, verdict: str, tags: list[str], note: str = "", source: str = Review.Source.VIGIA
+    *, item: ReviewItem, reviewer, verdict: str, tags: list[str], note: str = "", source: str = Review.Source.VIGIA,
+    suppress_similar: bool = False,
 ) -> Review:
     """Record a decision. The history keeps every decision; the newest is the clip's verdict.
 
     An item that another reviewer holds (an unexpired claim) cannot be decided by someone else in
     Vigia; a decision arriving from Label Studio is recorded whatever the claim says.
+
+    `suppress_similar` (a "no person" only) also makes suppression rules for the camera from the
+    clip's false detections, in the same transaction. A "person" decision flags the rules that
+    had suppressed detections in this clip.
     """
     if verdict not in Review.Verdict.values:
         raise ApplicationError(f"unknown verdict {verdict!r}", fields={"verdict": ["must be person or no_person"]})
+    if suppress_similar and verdict != Review.Verdict.NO_PERSON:
+        raise ApplicationError(
+            "only a 'no person' decision can suppress similar detections",
+            fields={"suppress_similar": ["needs the verdict no_person"]},
+        )
     tag_objs = list(Tag.objects.filter(slug__in=tags, active=True))
     unknown = sorted(set(tags) - {t.slug for t in tag_objs})
     if unknown:
@@ -353,6 +389,9 @@ def review_record(
             item=locked, clip_id=locked.clip_id, verdict=verdict, reviewer=reviewer, note=note, source=source
         )
         review.tags.set(tag_objs)
+        if suppress_similar:
+            suppression.suppression_rules_from_review(review=review, user=reviewer)
+        suppression.suppression_rules_flag_for_review(review=review)
         ReviewItem.objects.filter(id=locked.id).update(
             state=ReviewItem.State.DONE, claimed_by=None, claimed_until=None, updated_at=now
         )

@@ -148,6 +148,27 @@ ALERT_SNS_TOPIC_ARN = env.str("ALERT_SNS_TOPIC_ARN", default="")
 AWS_SNS_ENDPOINT_URL = env.str("AWS_SNS_ENDPOINT_URL", default="") or None
 STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=900)
 
+# --- thresholds and suppression rules (issue #6; README "Thresholds and suppression rules") ---
+SUPPRESSION_RULE_DAYS = env.float("SUPPRESSION_RULE_DAYS", default=30.0)  # 0: rules never expire
+SUPPRESSION_IOU_MIN = env.float("SUPPRESSION_IOU_MIN", default=0.5)
+SUPPRESSION_SIMILARITY_MIN = env.float("SUPPRESSION_SIMILARITY_MIN", default=0.85)
+SUPPRESSION_MIN_SCORE = env.float("SUPPRESSION_MIN_SCORE", default=0.1)
+SUPPRESSION_MAX_RULES_PER_REVIEW = env.int("SUPPRESSION_MAX_RULES_PER_REVIEW", default=5)
+# Share of the clips that a rule kept from alerting (or from the review band) sent to review
+# anyway: without them nobody would ever see a rule that hides a person, and flag it.
+SUPPRESSION_AUDIT_RATE = env.float("SUPPRESSION_AUDIT_RATE", default=0.1)
+SUPPRESSION_PAUSE_FLAGGED = env.bool("SUPPRESSION_PAUSE_FLAGGED", default=True)
+THRESHOLD_TARGET_RECALL = env.float("THRESHOLD_TARGET_RECALL", default=0.99)
+THRESHOLD_MIN_REVIEWS = env.int("THRESHOLD_MIN_REVIEWS", default=30)
+THRESHOLD_MIN_POSITIVES = env.int("THRESHOLD_MIN_POSITIVES", default=10)
+THRESHOLD_WINDOW_DAYS = env.int("THRESHOLD_WINDOW_DAYS", default=90)  # reviews older than this are not evidence
+THRESHOLD_REFRESH_SECONDS = env.float("THRESHOLD_REFRESH_SECONDS", default=3600.0)
+for _name in ("SUPPRESSION_IOU_MIN", "SUPPRESSION_SIMILARITY_MIN", "SUPPRESSION_AUDIT_RATE", "THRESHOLD_TARGET_RECALL"):
+    if not 0 <= globals()[_name] <= 1:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{_name} must be between 0 and 1")
+
 # --- celery ---------------------------------------------------------------------------------
 BROKER_DIR = Path(env.str("BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -170,6 +191,9 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-clips": {"task": "reviewapp.tasks.requeue_stuck_clips", "schedule": 300.0},
+    "refresh-threshold-recommendations": {
+        "task": "reviewapp.tasks.refresh_threshold_recommendations", "schedule": THRESHOLD_REFRESH_SECONDS,
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -234,6 +258,30 @@ if LABEL_STUDIO_URL or DYNAMODB_TABLE:
         "options": {"expires": 2 * SYNC_INTERVAL_SECONDS},
     }
 CELERY_TASK_ROUTES["labeling.tasks.*"] = {"queue": "default"}
+# Training-set exports and the near-threshold extraction (labeling/export.py, extraction.py).
+# A destination is a local folder or s3://bucket/prefix (S3 through AWS_S3_ENDPOINT_URL/AWS_REGION).
+EXPORT_ROOT = Path(env.str("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
+EXPORT_OUT = env.str("EXPORT_OUT", default="")  # default destination; EXPORT_ROOT when unset
+EXPORT_SOFT_TIME_LIMIT = env.int("EXPORT_SOFT_TIME_LIMIT", default=3 * 3600)
+EXPORT_TIME_LIMIT = env.int("EXPORT_TIME_LIMIT", default=3 * 3600 + 300)
+EXPORT_SCHEDULE_DAYS = env.int("EXPORT_SCHEDULE_DAYS", default=0)  # 0: all reviewed clips
+EXPORT_SCHEDULE_OPTIONS = env.json("EXPORT_SCHEDULE_OPTIONS", default={})  # e.g. {"ratio": 1.5, "camera_cap": 200}
+EXTRACTION_OUT = env.str("EXTRACTION_OUT", default="")  # EXPORT_ROOT/near-threshold when unset
+EXTRACTION_PERIOD_SECONDS = env.int("EXTRACTION_PERIOD_SECONDS", default=3600)
+EXTRACTION_BAND = env.float("EXTRACTION_BAND", default=0.1)
+EXTRACTION_PER_CAMERA_CAP = env.int("EXTRACTION_PER_CAMERA_CAP", default=20)
+# Select from DynamoDB's by_day_score index when DYNAMODB_TABLE is set (the database otherwise).
+EXTRACTION_FROM_DYNAMODB = env.bool("EXTRACTION_FROM_DYNAMODB", default=True)
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["labeling-near-threshold"] = {
+    "task": "labeling.tasks.extract_near_threshold", "schedule": float(EXTRACTION_PERIOD_SECONDS),
+    "options": {"expires": EXTRACTION_PERIOD_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["labeling-weekly-export"] = {
+    "task": "labeling.tasks.run_export", "schedule": crontab(minute=0, hour=3, day_of_week="mon"),
+}
+
 
 # --- monitoring (metrics, logs, error analysis, drift) ----------------------------------------
 # /metrics answers staff sessions, `Authorization: Bearer METRICS_TOKEN`, and clients whose

@@ -75,6 +75,14 @@ def requeue_stuck_clips() -> int:
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def refresh_threshold_recommendations() -> int:
+    """Recompute the stored threshold recommendations. It never applies one: a person does."""
+    from reviewapp.thresholds import recommendations_refresh_all
+
+    return recommendations_refresh_all()
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
 def check_drift() -> int:
     """Compare every camera's recent scores with its baseline (idempotent: it rewrites each
     camera's latest result)."""

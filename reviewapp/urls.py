@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from reviewapp import views
+from reviewapp import views, views_tuning
 from reviewapp.api import views as api
 
 api_v1 = [
@@ -30,6 +30,11 @@ urlpatterns = [
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<str:clip_id>/", views.alert_page, name="alert"),
     path("alerts/<str:clip_id>/report/", views.alert_report, name="alert-report"),
+    path("thresholds/", views_tuning.threshold_list, name="thresholds"),
+    path("thresholds/<slug:camera_name>/", views_tuning.threshold_camera, name="threshold-camera"),
+    path("thresholds/<slug:camera_name>/apply/", views_tuning.threshold_apply, name="threshold-apply"),
+    path("rules/", views_tuning.rule_list, name="rules"),
+    path("rules/<int:rule_id>/", views_tuning.rule_edit, name="rule-edit"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
     path("labeling/", include("labeling.urls")),

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from inference.detector import Box
 from inference.render import draw_boxes
 from inference.video import InvalidVideo, read_frame
-from reviewapp import selectors, services
+from reviewapp import selectors, services, suppression
 from reviewapp.errors import ApplicationError
 from reviewapp.models import Clip, Review, ReviewItem, Tag
 from reviewapp.roles import is_customer, is_ingest, is_reviewer
@@ -61,6 +61,8 @@ def review(request):
     context = {"item": item, "tags": Tag.objects.filter(active=True)}
     if item is not None:
         context.update(_clip_context(item.clip))
+        context["suppressible"] = suppression.suppressible_detections(item.clip).exists()
+        context["static_tags"] = suppression.STATIC_TAGS
     return render(request, "review/queue.html", context)
 
 
@@ -76,6 +78,7 @@ def review_decide(request, item_id):
         services.review_record(
             item=item, reviewer=request.user, verdict=request.POST.get("verdict", ""),
             tags=request.POST.getlist("tags"), note=request.POST.get("note", "")[:2000],
+            suppress_similar=bool(request.POST.get("suppress_similar")),
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -113,6 +116,17 @@ def _strip_indices(clip: Clip, detections) -> list[int]:
     return sorted(chosen)
 
 
+def _suppressed_by_rule(detections) -> list[dict]:
+    """Detections a suppression rule kept out of the decision, per rule: shown, never hidden."""
+    by_rule: dict[int, dict] = {}
+    for d in detections:
+        if d.suppressed_by_id is not None:
+            row = by_rule.setdefault(d.suppressed_by_id, {"rule": d.suppressed_by_id, "count": 0, "best": 0.0})
+            row["count"] += 1
+            row["best"] = max(row["best"], d.score)
+    return sorted(by_rule.values(), key=lambda r: -r["best"])
+
+
 def _clip_context(clip: Clip) -> dict:
     detections = list(clip.detections.all())
     return {
@@ -122,6 +136,7 @@ def _clip_context(clip: Clip) -> dict:
             {"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)
         ] if clip.status == Clip.Status.DONE else [],
         "reviews": clip.reviews.select_related("reviewer").prefetch_related("tags"),
+        "suppressed": _suppressed_by_rule(detections),
         "reports": clip.reports.all(),
     }
 

@@ -16,7 +16,7 @@ class DetectionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Detection
-        fields = ["frame_index", "frame_time", "box", "score", "label"]
+        fields = ["frame_index", "frame_time", "box", "score", "label", "suppressed_by"]
 
     def get_box(self, obj) -> list[float]:
         return [round(obj.x1, 1), round(obj.y1, 1), round(obj.x2, 1), round(obj.y2, 1)]
@@ -85,6 +85,7 @@ class DecisionSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Review.Verdict.choices)
     tags = serializers.ListField(child=serializers.SlugField(), required=False, default=list, max_length=20)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    suppress_similar = serializers.BooleanField(required=False, default=False)
 
 
 class FalseAlertSerializer(serializers.Serializer):

@@ -17,7 +17,7 @@ def count_detections(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviewapp', '0004_clip_frames_detected'),
+        ('reviewapp', '0005_rules_thresholds'),
     ]
 
     operations = [

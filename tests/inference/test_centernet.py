@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from inference.defaults import THRESHOLD as DEFAULT_THRESHOLD
 from inference.detector import Box, DetectorUnavailable, load_detector
 from inference.detectors.centernet import (
     CenterNetDetector,
@@ -291,6 +292,34 @@ def test_astronaut_is_found_where_she_is(detectors, size):
 def test_no_confident_person_in_cat_or_coffee(detectors, size, name):
     boxes = detectors[size].detect([_bgr(name)])[0]
     assert _max_person_score(boxes) < 0.3
+
+
+# scikit-image's `camera` (grey, a man behind a tripod; CC0) and `rocket` (a launch pad, 640x427;
+# public domain), copied unchanged from the scikit-image 0.26.0 wheel into tests/data/images/.
+IMAGES_DIR = Path(__file__).resolve().parents[1] / "data" / "images"
+# Where the cameraman is (eyeballed on the 512x512 image: from the left edge to his hands on the camera).
+CAMERAMAN_BOX = (0.0, 62.0, 310.0, 512.0)
+
+
+def _image(name: str) -> np.ndarray:
+    img = cv2.imread(str(IMAGES_DIR / name), cv2.IMREAD_COLOR)
+    assert img is not None
+    return img
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_cameraman_is_found_where_he_is_in_a_grey_image(detectors, size):
+    boxes = detectors[size].detect([_image("camera.png")])[0]
+    best = max(boxes, key=lambda b: b.score)
+    assert best.score >= DEFAULT_THRESHOLD
+    assert _iou(best.as_list(), CAMERAMAN_BOX) >= 0.8
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_no_person_on_the_launch_pad_at_the_default_threshold(detectors, size):
+    image = _image("rocket.jpg")
+    assert image.shape[:2] == (427, 640)  # not square: goes through the letterbox
+    assert _max_person_score(detectors[size].detect([image])[0]) < DEFAULT_THRESHOLD
 
 
 # --- (d) decoding on synthetic heat maps ----------------------------------------------------------

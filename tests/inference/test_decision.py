@@ -47,3 +47,20 @@ def test_hog_returns_boxes_in_the_frame_coordinates():
 def test_an_unknown_detector_is_a_clear_error():
     with pytest.raises(DetectorUnavailable, match="unknown detector 'yolo'"):
         load_detector("yolo")
+
+
+def test_suppressed_boxes_do_not_count_but_are_reported():
+    frames = [[box(0.3), box(0.9)], [box(0.8)], [box(0.95, "car")]]
+    d = decide(frames, threshold=0.5, review_band=0.1, suppressed_by=[[None, 7], [7], [None]])
+    assert (d.score, d.alert, d.near_threshold) == (0.3, False, False)
+    assert (d.suppressed, d.suppressed_score) == (2, 0.9)
+
+
+def test_a_clip_whose_only_detections_are_suppressed_scores_zero():
+    d = decide([[box(0.9)]], threshold=0.5, review_band=0.5, suppressed_by=[["r1"]])
+    assert (d.score, d.alert, d.near_threshold, d.suppressed) == (0.0, False, False, 1)
+
+
+def test_without_rules_nothing_is_suppressed():
+    d = decide([[box(0.9)]], threshold=0.5, review_band=0.1, suppressed_by=[[]])
+    assert (d.score, d.suppressed, d.suppressed_score) == (0.9, 0, 0.0)

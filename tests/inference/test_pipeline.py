@@ -103,3 +103,25 @@ def test_odd_and_large_resolutions_give_boxes_inside_the_frame(tmp_path, size):
     boxes = [b for f in result.frames for b in f.boxes]
     assert max(b.score for b in boxes) > 0.4  # the astronaut, at every size
     assert all(0 <= b.x1 <= b.x2 <= w and 0 <= b.y1 <= b.y2 <= h for b in boxes)
+
+
+def test_person_boxes_get_a_descriptor_of_their_crop_above_the_minimum_score(tmp_path, scene):
+    from inference.suppression import DESCRIPTOR_SIZE, describe
+
+    class TwoBoxes:
+        name = version = "two"
+
+        def detect(self, frames):
+            return [[Box(10, 10, 60, 110, 0.9), Box(100, 50, 150, 150, 0.04), Box(0, 0, 5, 5, 0.9, "car")] for _ in frames]
+
+    path = write(tmp_path / "still.mp4", [scene] * 10)
+    result = detect_clip(path, TwoBoxes(), sample_fps=2, describe_min_score=0.05)
+    first = result.frames[0]
+    assert first.size == (320, 240)
+    assert first.descriptors[0].shape == (DESCRIPTOR_SIZE,) and first.descriptors[1:] == [None, None]
+    # The descriptor is of the decoded frame's crop (the video's compression, not the raw scene).
+    import numpy as np
+
+    assert np.dot(first.descriptors[0], describe(scene, (10, 10, 60, 110))) > 0.95
+    off = detect_clip(path, TwoBoxes(), sample_fps=2, describe_boxes=False)
+    assert off.frames[0].descriptors == [] and off.describe_s == 0

