@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import Floor, Least
+from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, Floor, Greatest, Least
 from django.utils import timezone
 from scipy.stats import kstwo
 
@@ -61,8 +61,14 @@ def ks_binned(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
     return d, float(kstwo.sf(d, n_eff))
 
 
+def _raw_score():
+    """The detector's own clip score: before the camera's suppression rules, so that a new rule
+    (which lowers `score`) is not taken for drift."""
+    return Greatest(F("score"), Coalesce(F("suppressed_score"), Value(0.0)), output_field=FloatField())
+
+
 def _score_bin():
-    return Least(Floor(F("score") * SCORE_BINS), Value(SCORE_BINS - 1), output_field=IntegerField())
+    return Least(Floor(F("raw_score") * SCORE_BINS), Value(SCORE_BINS - 1), output_field=IntegerField())
 
 
 def _detection_bin():
@@ -81,10 +87,13 @@ def histograms(*, baseline_start: datetime, window_start: datetime, end: datetim
     """Every camera's histograms in two grouped queries (the clip_recorded_at index)."""
     clips = Clip.objects.filter(
         status=Clip.Status.DONE, score__isnull=False, recorded_at__gte=baseline_start, recorded_at__lt=end
-    ).annotate(current=Case(When(recorded_at__gte=window_start, then=Value(1)), default=Value(0), output_field=IntegerField()))
+    ).annotate(
+        current=Case(When(recorded_at__gte=window_start, then=Value(1)), default=Value(0), output_field=IntegerField()),
+        raw_score=_raw_score(),
+    )
     scores: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, SCORE_BINS)))
     sums: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(2))
-    for r in clips.annotate(bin=_score_bin()).values("camera_id", "current", "bin").annotate(n=Count("id"), total=Sum("score")).order_by():
+    for r in clips.annotate(bin=_score_bin()).values("camera_id", "current", "bin").annotate(n=Count("id"), total=Sum("raw_score")).order_by():
         scores[r["camera_id"]][r["current"], int(r["bin"])] += r["n"]
         sums[r["camera_id"]][r["current"]] += r["total"] or 0.0
     detections: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, len(DETECTION_EDGES))))

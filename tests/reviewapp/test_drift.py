@@ -177,3 +177,14 @@ def test_the_command_prints_the_flagged_camera_first(cameras, monkeypatch):
     assert lines[0].startswith("FLAGGED moved: PSI scores")
     assert any(line.startswith("quiet: not enough clips") for line in lines)
     assert lines[-1] == "1 camera(s) flagged"
+
+
+def test_a_suppression_rule_lowering_scores_is_not_drift(cameras):
+    """A camera whose recent false positives a rule now suppresses scores lower (`score`), but
+    its detector sees the same (`suppressed_score`): no drift."""
+    steady = cameras[1]
+    recent = Clip.objects.filter(camera=steady, recorded_at__gte=NOW - timedelta(hours=24))
+    for clip in recent:
+        Clip.objects.filter(id=clip.id).update(score=0.0, suppressed_score=clip.score)
+    drift.drift_check_all(now=NOW)
+    assert not CameraDrift.objects.get(camera=steady).flagged
