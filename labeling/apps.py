@@ -12,3 +12,4 @@ class LabelingConfig(AppConfig):
         from reviewapp.metrics import register_db_collector
 
         register_db_collector("sync", metrics.collect)
+        register_db_collector("exports", metrics.collect_exports)

@@ -1,17 +1,17 @@
 """Scrape-time gauges of the sync to Label Studio and DynamoDB, from labeling.SyncState.
 
 Registered with reviewapp's metrics collector from LabelingConfig.ready(): reviewapp never
-imports labeling. Everything here is one grouped query per scrape (the `sync_due` index).
+imports labeling. Each is one or two grouped queries per scrape. Also the export runs' gauges.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from prometheus_client.core import Metric
 
-from labeling.models import SyncState
+from labeling.models import ExportRun, SyncState
 from reviewapp.metrics import gauge
 
 D = SyncState.Destination
@@ -41,4 +41,17 @@ def collect() -> Iterable[Metric]:
     )
     yield gauge(
         "vigia_sync_lag_seconds", "Age of the oldest change not yet at the destination (0: all sent).", ["destination"], lag
+    )
+
+
+def collect_exports() -> Iterable[Metric]:
+    """Training-set export runs (#5) by status, and how long ago one last completed."""
+    runs = {(status,): 0 for status in ExportRun.Status.values}
+    for r in ExportRun.objects.values("status").annotate(n=Count("id")).order_by():
+        runs[(r["status"],)] = r["n"]
+    yield gauge("vigia_export_runs", "Training-set export runs by status.", ["status"], runs)
+    last = ExportRun.objects.filter(status=ExportRun.Status.DONE).aggregate(last=Max("finished_at"))["last"]
+    yield gauge(
+        "vigia_export_last_done_age_seconds", "Time since the last export completed (0: never).", [],
+        {(): (timezone.now() - last).total_seconds() if last else 0},
     )

@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, F, Min, Value, When
+from django.db.models import Case, CharField, Count, F, Min, Q, Sum, Value, When
 from django.utils import timezone
 from prometheus_client import (
     CollectorRegistry, Counter, Histogram, REGISTRY, disable_created_metrics, generate_latest, multiprocess,
@@ -287,6 +287,41 @@ def _drift() -> Iterable[Metric]:
     )
 
 
+def _suppression() -> Iterable[Metric]:
+    """Suppression rules (#6): how many in each state, how often they fire, what they prevent."""
+    from reviewapp.models import Clip, SuppressionRule
+
+    now = timezone.now()
+    # (aliases must not be field names: `active` and `flagged` are)
+    rules = SuppressionRule.objects.aggregate(
+        n_active=Count("id", filter=Q(active=True, flagged=False) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))),
+        n_flagged=Count("id", filter=Q(active=True, flagged=True)),
+        n_expired=Count("id", filter=Q(active=True, flagged=False, expires_at__lte=now)),
+        n_inactive=Count("id", filter=Q(active=False)),
+    )
+    yield gauge("vigia_suppression_rules", "Suppression rules by state.", ["state"],
+                {(k.removeprefix("n_"),): v for k, v in rules.items()})
+    hits = {
+        (r["group"],): r["n"] or 0
+        for r in SuppressionRule.objects.values(group=camera_group_expression()).annotate(n=Sum("hits")).order_by()
+    }
+    yield gauge("vigia_suppression_rule_hits", "Clips in which a rule suppressed detections (sum over rules).",
+                ["camera_group"], cap_groups(hits))
+    since = now - timedelta(hours=settings.METRICS_WINDOW_HOURS)
+    recent = Clip.objects.filter(recorded_at__gte=since, suppressed_score__gt=0)
+    counts = {}
+    for r in recent.values(group=camera_group_expression()).annotate(
+        clips=Count("id"), prevented=Count("id", filter=Q(alert=False, suppressed_score__gte=F("camera__threshold")))
+    ).order_by():
+        counts[(r["group"], "suppressed")] = r["clips"]
+        counts[(r["group"], "alert_prevented")] = r["prevented"]
+    yield gauge(
+        "vigia_clips_suppressed_recent",
+        f"Clips of the last {settings.METRICS_WINDOW_HOURS} h with suppressed detections, and those a rule kept from alerting.",
+        ["camera_group", "kind"], cap_groups(counts),
+    )
+
+
 def _broker() -> Iterable[Metric]:
     """Messages waiting per Celery queue, from the broker itself (Redis, the filesystem transport)."""
     from reviewapp.celery import app
@@ -307,6 +342,7 @@ register_db_collector("review_queue", _review_queue)
 register_db_collector("clips", _clips)
 register_db_collector("reviews", _reviews)
 register_db_collector("drift", _drift)
+register_db_collector("suppression", _suppression)
 register_db_collector("broker", _broker)
 
 

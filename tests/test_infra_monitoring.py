@@ -143,7 +143,7 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
 
     from labeling.models import SyncState
     from reviewapp import metrics
-    from reviewapp.models import CameraDrift, FalseAlertReport, Review
+    from reviewapp.models import CameraDrift, FalseAlertReport, Review, SuppressionRule
     from tests.factories import ClipFactory, ReviewItemFactory
 
     clip = ClipFactory(camera=world.cam_a, started_at=timezone.now(), finished_at=timezone.now(), decode_ms=10, detect_ms=20)
@@ -159,6 +159,9 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
     FalseAlertReport.objects.create(clip=clip, reported_by=world.customer_a)
     CameraDrift.objects.create(camera=world.cam_a, checked_at=timezone.now(), window_start=timezone.now(),
                                baseline_start=timezone.now(), flagged=True)
+    ClipFactory(camera=world.cam_a, score=0.1, alert=False, suppressed_score=0.9)
+    SuppressionRule.objects.create(camera=world.cam_a, x1=0.1, y1=0.1, x2=0.3, y2=0.4, descriptor=b"\0", descriptor_version=1,
+                                   iou_min=0.5, similarity_min=0.85, source_score=0.6, hits=1)
     SyncState.objects.create(destination="dynamodb", object_key=str(clip.id), clip=clip, version=timezone.now(),
                              next_attempt_at=timezone.now())
     client.force_login(world.operator)

@@ -62,6 +62,14 @@ ROWS = [
         ("Cameras drifting", [("max by (camera_group) (vigia_cameras_drifting)", "{{camera_group}}")], "short", "timeseries"),
         ("Drift check age", [("max(vigia_drift_check_age_seconds)", "age")], "s", "stat"),
     ]),
+    ("Suppression rules and training sets", [
+        ("Suppression rules by state", [("max by (state) (vigia_suppression_rules)", "{{state}}")], "short", "timeseries"),
+        ("Rule hits by camera group", [("max by (camera_group) (vigia_suppression_rule_hits)", "{{camera_group}}")], "short", "timeseries"),
+        ("Clips with suppressed detections, last 24 h", [
+            ("sum by (kind) (max by (camera_group, kind) (vigia_clips_suppressed_recent))", "{{kind}}")], "short", "bargauge"),
+        ("Export runs by status", [("max by (status) (vigia_export_runs)", "{{status}}")], "short", "timeseries"),
+        ("Last completed export", [("max(vigia_export_last_done_age_seconds)", "age")], "s", "stat"),
+    ]),
     ("Labels out (Label Studio, DynamoDB)", [
         ("Sync rows by status", [("max by (destination, status) (vigia_sync_rows)", "{{destination}} {{status}}")], "short", "timeseries"),
         ("Rows whose last attempt failed", [("max by (destination) (vigia_sync_erroring_rows)", "{{destination}}")], "short", "timeseries"),

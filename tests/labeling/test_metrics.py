@@ -63,3 +63,19 @@ def test_a_permanent_failure_counts_as_failed_and_recovery_clears_it(world, staf
     assert value(samples, "vigia_sync_rows", destination="dynamodb", status="done") == 1
     assert value(samples, "vigia_sync_erroring_rows", destination="dynamodb") == 0
     assert value(samples, "vigia_sync_lag_seconds", destination="dynamodb") == 0
+
+
+@pytest.mark.django_db
+def test_export_runs_are_gauges(world, staff_client):
+    from labeling.models import ExportRun
+
+    samples = scrape(staff_client)
+    assert value(samples, "vigia_export_runs", status="failed") == 0
+    assert value(samples, "vigia_export_last_done_age_seconds") == 0  # never
+    ExportRun.objects.create(params={}, status=ExportRun.Status.FAILED, error="disk full")
+    ExportRun.objects.create(params={}, status=ExportRun.Status.DONE, finished_at=timezone.now() - timedelta(hours=2))
+    samples = scrape(staff_client)
+    assert value(samples, "vigia_export_runs", status="failed") == 1
+    assert value(samples, "vigia_export_runs", status="done") == 1
+    assert value(samples, "vigia_export_last_done_age_seconds") == pytest.approx(7200, abs=60)
+    assert value(samples, "vigia_metrics_collector_up", collector="exports") == 1

@@ -337,3 +337,28 @@ def test_a_taken_port_does_not_stop_the_worker(settings):
         settings.WORKER_METRICS_PORT = busy.getsockname()[1]
         settings.WORKER_METRICS_ADDR = "127.0.0.1"
         assert metrics.worker_metrics_serve() is None
+
+
+def _rule(camera, **kwargs):
+    from reviewapp.models import SuppressionRule
+
+    return SuppressionRule.objects.create(
+        camera=camera, x1=0.1, y1=0.1, x2=0.3, y2=0.4, descriptor=b"\0" * 8, descriptor_version=1, iou_min=0.5,
+        similarity_min=0.85, source_score=0.6, **kwargs,
+    )
+
+
+def test_suppression_rules_and_what_they_prevent_are_gauges(world, staff_client):
+    _rule(world.cam_a, hits=3)
+    _rule(world.cam_a, hits=2, flagged=True)
+    _rule(world.cam_b, expires_at=timezone.now() - timedelta(days=1))
+    _rule(world.cam_b, active=False)
+    # acme-door's threshold is 0.5: a rule kept this one from alerting, not the next one
+    ClipFactory(camera=world.cam_a, score=0.1, alert=False, suppressed_score=0.7)
+    ClipFactory(camera=world.cam_a, score=0.6, alert=True, suppressed_score=0.3)
+    ClipFactory(camera=world.cam_a, score=0.6, alert=True)  # nothing suppressed
+    samples = scrape(staff_client)
+    assert [value(samples, "vigia_suppression_rules", state=s) for s in ("active", "flagged", "expired", "inactive")] == [1, 1, 1, 1]
+    assert value(samples, "vigia_suppression_rule_hits", camera_group="Acme") == 5
+    assert value(samples, "vigia_clips_suppressed_recent", camera_group="Acme", kind="suppressed") == 2
+    assert value(samples, "vigia_clips_suppressed_recent", camera_group="Acme", kind="alert_prevented") == 1
