@@ -3,6 +3,11 @@
 set -euo pipefail
 role="${1:-web}"
 shift || true
+# Prometheus multiprocess mode: every process of this container (gunicorn workers, Celery
+# prefork children) writes its counters to this folder and one exposition sums them. Files
+# left by a previous run would be counted again, so the folder starts empty.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/vigia-metrics}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 case "$role" in
   web)
     exec gunicorn reviewapp.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \

@@ -5,3 +5,11 @@ class LabelingConfig(AppConfig):
     name = "labeling"
     verbose_name = "Labels out (Label Studio, DynamoDB)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # The sync's gauges join reviewapp's /metrics (reviewapp cannot import labeling).
+        from labeling import metrics
+        from reviewapp.metrics import register_db_collector
+
+        register_db_collector("sync", metrics.collect)
+        register_db_collector("exports", metrics.collect_exports)

@@ -22,7 +22,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
-    list_display = ["name", "customer", "threshold", "review_band", "width", "height"]
+    list_display = ["name", "customer", "threshold", "review_band", "width", "height", "metrics_group"]
     list_filter = ["customer"]
     list_editable = ["threshold", "review_band"]
     search_fields = ["name", "customer__name"]

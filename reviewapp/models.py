@@ -46,6 +46,9 @@ class Camera(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The `camera_group` label of the metrics (blank: the customer's name). Metrics never carry a
+    # camera or clip id, so an operator groups cameras (a site, a region) to see them apart.
+    metrics_group = models.CharField(max_length=50, blank=True, help_text="Metrics label; blank: the customer's name.")
 
     class Meta:
         constraints = [
@@ -93,11 +96,18 @@ class Clip(models.Model):
     # What the clip would have scored without the camera's suppression rules (0: nothing suppressed).
     suppressed_score = models.FloatField(null=True, blank=True)
     verifier_version = models.CharField(max_length=100, blank=True)
+    # Measured by the pipeline on the sampled frames (monitoring): infrared (night) footage is
+    # nearly grey, so a low mean saturation means night; detections_count feeds the drift check.
+    saturation = models.FloatField(null=True, blank=True, help_text="Mean HSV saturation of the sampled frames, 0-255.")
+    brightness = models.FloatField(null=True, blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255.")
+    detections_count = models.PositiveIntegerField(null=True, blank=True, help_text="Person boxes stored for the clip.")
 
     class Meta:
         indexes = [
             models.Index(fields=["camera", "-recorded_at"]),
             models.Index(fields=["status", "created_at"]),
+            # Error analysis and the drift check select clips by time across all cameras.
+            models.Index(fields=["recorded_at"], name="clip_recorded_at"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["camera", "sha256"], name="clip_unique_file_per_camera"),
@@ -323,3 +333,31 @@ class ThresholdChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+
+
+class CameraDrift(models.Model):
+    """The latest drift check of one camera: its clip scores and detections per clip in the
+    current window against its own baseline window (PSI; see reviewapp.drift)."""
+
+    camera = models.OneToOneField(Camera, on_delete=models.CASCADE, related_name="drift")
+    checked_at = models.DateTimeField()
+    window_start = models.DateTimeField()
+    baseline_start = models.DateTimeField()
+    baseline_clips = models.PositiveIntegerField(default=0)
+    current_clips = models.PositiveIntegerField(default=0)
+    psi_score = models.FloatField(null=True, blank=True)
+    psi_detections = models.FloatField(null=True, blank=True)
+    ks_statistic = models.FloatField(null=True, blank=True, help_text="Two-sample KS D of the scores (shown, not used to flag).")
+    ks_pvalue = models.FloatField(null=True, blank=True)
+    baseline_mean_score = models.FloatField(null=True, blank=True)
+    current_mean_score = models.FloatField(null=True, blank=True)
+    flagged = models.BooleanField(default=False)
+    flagged_since = models.DateTimeField(null=True, blank=True)
+    audit_sent_at = models.DateTimeField(null=True, blank=True)
+    audit_sent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["flagged", "-psi_score"], name="drift_flagged")]
+
+    def __str__(self):
+        return f"drift {self.camera}: {'flagged' if self.flagged else 'ok'}"

@@ -30,6 +30,7 @@ from reviewapp.errors import ApplicationError
 from reviewapp.models import Camera, Clip, Detection, FalseAlertReport, ReviewItem, Review, Tag
 from reviewapp import sns
 from reviewapp import suppression
+from reviewapp import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,9 @@ def clip_ingest(
     except BaseException:
         default_storage.delete(clip.file.name)  # nothing stored half-way
         raise
-    log.info("clip %s ingested for camera %s (%d bytes, %.1f s)", clip.id, camera.name, size, info.duration)
+    with logs.log_context(clip_id=clip.id, camera=camera.name):
+        log.info("clip %s ingested for camera %s (%d bytes, %.1f s)", clip.id, camera.name, size, info.duration)
+    metrics.clip_received(camera)
     return clip, True
 
 
@@ -152,6 +155,11 @@ def clip_process(*, clip_id) -> Clip | None:
     Safe to run twice (a redelivered task): a clip already done or failed is left alone, and a
     clip found half-processed is processed again from scratch.
     """
+    with logs.log_context(clip_id=clip_id):  # every line logged on the way names the clip
+        return _clip_process(clip_id=clip_id)
+
+
+def _clip_process(*, clip_id) -> Clip | None:
     claimed = Clip.objects.filter(id=clip_id, status__in=[Clip.Status.QUEUED, Clip.Status.PROCESSING]).update(
         status=Clip.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
     )
@@ -159,6 +167,7 @@ def clip_process(*, clip_id) -> Clip | None:
         return None
     clip = Clip.objects.select_related("camera").get(id=clip_id)
     camera = clip.camera
+    logs.bind(camera=camera.name)  # undone when clip_process's context ends
     detector = load_detector(settings.DETECTOR)
     from reviewapp.verification import clip_verification_start  # here: verification imports this module
 
@@ -218,6 +227,8 @@ def clip_process(*, clip_id) -> Clip | None:
         clip.frames_detected = len(result.frames)
         clip.decode_ms = result.decode_s * 1000
         clip.detect_ms = result.detect_s * 1000
+        clip.saturation, clip.brightness = result.saturation, result.brightness
+        clip.detections_count = len(detections)
         clip.finished_at = timezone.now()
         clip.save()
         if camera.width is None:
@@ -231,16 +242,21 @@ def clip_process(*, clip_id) -> Clip | None:
         clip.id, decision.score, decision.alert, clip.frames_sampled, clip.frames_detected, clip.decode_ms,
         clip.detect_ms,
     )
+    metrics.clip_processed(clip)
     if decision.alert:
         alert_publish(clip=clip)
     return clip
 
 
 def clip_fail(*, clip_id, error: str) -> None:
-    Clip.objects.filter(id=clip_id).exclude(status=Clip.Status.DONE).update(
+    # A clip already failed keeps its first error (and is not counted twice).
+    failed = Clip.objects.filter(id=clip_id).exclude(status__in=[Clip.Status.DONE, Clip.Status.FAILED]).update(
         status=Clip.Status.FAILED, error=error[:2000], finished_at=timezone.now()
     )
     log.warning("clip %s failed: %s", clip_id, error)
+    camera = Camera.objects.select_related("customer").filter(clips__id=clip_id).first() if failed else None
+    if camera is not None:
+        metrics.clip_failed(camera)
 
 
 def alert_publish(*, clip: Clip) -> bool:
@@ -257,10 +273,12 @@ def alert_publish(*, clip: Clip) -> bool:
         sns.publish_alert(message=message, group_id=clip.camera.name)
     except sns.SNSError as exc:
         Clip.objects.filter(id=clip.id, alert_sent_at=now).update(alert_sent_at=None)
+        metrics.alert_error(retryable=exc.retryable)
         if exc.retryable:
             raise TransientError(str(exc)) from exc
         log.error("alert for clip %s not sent: %s", clip.id, exc)
         return False
+    metrics.alert_sent(clip.camera)
     return True
 
 
@@ -385,6 +403,7 @@ def review_record(
         ReviewItem.objects.filter(id=locked.id).update(
             state=ReviewItem.State.DONE, claimed_by=None, claimed_until=None, updated_at=now
         )
+        transaction.on_commit(lambda: metrics.decision_recorded(verdict=verdict, source=source))
     return review
 
 
@@ -401,4 +420,5 @@ def false_alert_report(*, clip: Clip, user, reason: str = "") -> tuple[FalseAler
         )
         if created:
             review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
+            transaction.on_commit(lambda: metrics.false_alert_reported(clip.camera))
     return report, created

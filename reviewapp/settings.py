@@ -287,3 +287,43 @@ CELERY_BEAT_SCHEDULE["labeling-weekly-export"] = {
 # models:/vigia-verifier@production (resolved once per worker process, at start).
 VERIFIER = env.str("VERIFIER", default="")
 MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default=f"sqlite:///{VAR_DIR / 'mlflow' / 'mlflow.db'}")
+
+# --- monitoring (metrics, logs, error analysis, drift) ----------------------------------------
+# /metrics answers staff sessions, `Authorization: Bearer METRICS_TOKEN`, and clients whose
+# address (REMOTE_ADDR, never a forwarded header) is in METRICS_ALLOWED_NETWORKS; nobody else.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+METRICS_CAMERA_GROUP = env.str("METRICS_CAMERA_GROUP", default="customer")
+if METRICS_CAMERA_GROUP not in ("customer", "explicit"):
+    raise ValueError("METRICS_CAMERA_GROUP must be customer or explicit")
+METRICS_MAX_CAMERA_GROUPS = env.int("METRICS_MAX_CAMERA_GROUPS", default=50)
+METRICS_WINDOW_HOURS = env.int("METRICS_WINDOW_HOURS", default=24)
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["inference", "default"])
+# A Celery worker serves its processes' counters here (0: off); the entrypoint turns it on.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")
+# One JSON object per line in production; readable lines when developing.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ValueError("LOG_FORMAT must be json or plain")
+LOGGING["filters"] = {"context": {"()": "reviewapp.logs.ContextFilter"}}
+LOGGING["formatters"]["plain"]["format"] = "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"
+LOGGING["formatters"]["json"] = {"()": "reviewapp.logs.JsonFormatter"}
+LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])
+# Celery's worker keeps Django's logging (and so the JSON lines and the clip context).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Night: infrared footage is nearly grey. Mean HSV saturation (0-255) below this is "night".
+NIGHT_MAX_SATURATION = env.float("NIGHT_MAX_SATURATION", default=12.0)
+# The error-analysis page opens on the last ANALYSIS_DEFAULT_DAYS (0: all time).
+ANALYSIS_DEFAULT_DAYS = env.int("ANALYSIS_DEFAULT_DAYS", default=30)
+# Drift (reviewapp.drift): each camera's last DRIFT_WINDOW_HOURS against the DRIFT_BASELINE_DAYS before.
+DRIFT_WINDOW_HOURS = env.int("DRIFT_WINDOW_HOURS", default=24)
+DRIFT_BASELINE_DAYS = env.int("DRIFT_BASELINE_DAYS", default=14)
+DRIFT_MIN_CLIPS = env.int("DRIFT_MIN_CLIPS", default=50)
+DRIFT_PSI_THRESHOLD = env.float("DRIFT_PSI_THRESHOLD", default=0.25)
+DRIFT_AUDIT_SAMPLE = env.int("DRIFT_AUDIT_SAMPLE", default=20)
+DRIFT_CHECK_SECONDS = env.int("DRIFT_CHECK_SECONDS", default=3600)
+CELERY_BEAT_SCHEDULE["check-drift"] = {
+    "task": "reviewapp.tasks.check_drift", "schedule": float(DRIFT_CHECK_SECONDS),
+    "options": {"expires": DRIFT_CHECK_SECONDS},
+}

@@ -8,9 +8,11 @@ from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
 
 from inference.detector import DetectorUnavailable, load_detector
-from reviewapp import services
+from reviewapp import logs, metrics, services
 
 log = logging.getLogger(__name__)
+logs.connect_celery_signals()
+metrics.connect_celery_signals()
 
 
 _serves_inference = True
@@ -52,6 +54,11 @@ def load_model(**_kwargs) -> None:
     autoretry_for=(services.TransientError,), retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
 )
 def process_clip(self, clip_id: str) -> None:
+    with logs.log_context(clip_id=clip_id):
+        _process_clip(self, clip_id)
+
+
+def _process_clip(self, clip_id: str) -> None:
     try:
         services.clip_process(clip_id=clip_id)
     except services.TransientError:
@@ -80,3 +87,14 @@ def refresh_threshold_recommendations() -> int:
     from reviewapp.thresholds import recommendations_refresh_all
 
     return recommendations_refresh_all()
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def check_drift() -> int:
+    """Compare every camera's recent scores with its baseline (idempotent: it rewrites each
+    camera's latest result)."""
+    from reviewapp import drift
+
+    flagged = drift.drift_check_all()
+    log.info("drift check: %d camera(s) flagged", flagged)
+    return flagged

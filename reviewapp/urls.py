@@ -38,6 +38,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
     path("labeling/", include("labeling.urls")),
+    path("", include("reviewapp.monitoring_urls")),  # /metrics, /analysis/, /drift/
 ]
 
 handler404 = "reviewapp.errors.handler404"

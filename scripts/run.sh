@@ -7,6 +7,11 @@ export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
 BIN=.venv/bin
 mkdir -p var
+# Metrics: the web app and the worker's processes share one folder (one machine), so
+# http://127.0.0.1:$PORT/metrics shows the worker's counters too; readable from this machine.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/metrics}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+export METRICS_ALLOWED_NETWORKS="${METRICS_ALLOWED_NETWORKS:-127.0.0.1/32,::1/128}"
 
 $BIN/python manage.py migrate --noinput -v0
 $BIN/python manage.py demo_setup
@@ -25,6 +30,7 @@ cat <<TXT
     reviewer:       reviewer / vigia-demo   (review queue: /review/)
     customer user:  customer / vigia-demo   (alerts: /alerts/)
     ingest service: ingest / vigia-demo     (API docs: /api/v1/docs/)
+    monitoring:     /analysis/ and /drift/ (reviewer), /metrics (from this machine)
   Worker and beat logs: var/worker.log, var/beat.log. Ctrl-C stops everything.
 
 TXT
