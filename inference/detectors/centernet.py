@@ -25,12 +25,10 @@ import numpy as np
 import torch
 
 from inference.detector import Box, DetectorUnavailable, register
-from inference.detectors.runtime import onnxruntime_session, traced
-from inference.tfjs_graph import TfjsGraph, TfjsGraphError
+from inference.detectors.runtime import load_graph, onnxruntime_session, traced
 
 PACKAGE_DIR = "human-models-3.0.4"
 MODEL_FILE = "centernet.json"
-WEIGHTS_FILE = "centernet.bin"
 PERSON_CLASS = 0  # COCO
 DEFAULT_INPUT_SIZE = 512
 NETWORK_STRIDE = 32  # input sides must be multiples of this (5 stride-2 stages)
@@ -142,20 +140,10 @@ class CenterNetDetector:
         self, model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE,
         min_score: float = MIN_SCORE, jit: bool = True, runtime: str = "torch",
     ) -> None:
-        if input_size <= 0 or input_size % NETWORK_STRIDE:
-            raise DetectorUnavailable(
-                f"centernet input size must be a positive multiple of {NETWORK_STRIDE}, got {input_size}"
-            )
-        path = centernet_model_path(model_dir)
-        if not path.is_file() or not path.with_name(WEIGHTS_FILE).is_file():
-            raise DetectorUnavailable(
-                f"CenterNet model files not found at {path.parent} "
-                "(run scripts/fetch_models.sh, or set VIGIA_MODEL_DIR)"
-            )
-        try:
-            self._graph = TfjsGraph(path, outputs=[HEATMAP_OUTPUT, SIZE_OUTPUT]).eval()
-        except TfjsGraphError as exc:
-            raise DetectorUnavailable(f"cannot load CenterNet from {path}: {exc}") from exc
+        self._graph = load_graph(
+            "CenterNet", centernet_model_path(model_dir), input_size=input_size, stride=NETWORK_STRIDE,
+            outputs=[HEATMAP_OUTPUT, SIZE_OUTPUT],
+        )
         self.input_size = input_size
         self.min_score = min_score
         self.version = f"centernet-mbv3-human-models-3.0.4-{input_size}"

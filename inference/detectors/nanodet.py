@@ -25,11 +25,9 @@ import torch
 
 from inference.detector import Box, DetectorUnavailable, register
 from inference.detectors.centernet import PACKAGE_DIR, default_model_dir, scale_boxes
-from inference.detectors.runtime import onnxruntime_session, traced
-from inference.tfjs_graph import TfjsGraph, TfjsGraphError
+from inference.detectors.runtime import load_graph, onnxruntime_session, traced
 
 MODEL_FILE = "nanodet.json"
-WEIGHTS_FILE = "nanodet.bin"
 PERSON_CLASS = 0  # COCO
 DEFAULT_INPUT_SIZE = 416
 NETWORK_STRIDE = 32
@@ -118,22 +116,10 @@ class NanoDetDetector:
         self, model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE,
         min_score: float = MIN_SCORE, jit: bool = True, runtime: str = "torch",
     ) -> None:
-        if input_size <= 0 or input_size % NETWORK_STRIDE:
-            raise DetectorUnavailable(
-                f"nanodet input size must be a positive multiple of {NETWORK_STRIDE}, got {input_size}"
-            )
-        path = nanodet_model_path(model_dir)
-        if not path.is_file() or not path.with_name(WEIGHTS_FILE).is_file():
-            raise DetectorUnavailable(
-                f"NanoDet model files not found at {path.parent} (run scripts/fetch_models.sh, or set VIGIA_MODEL_DIR)"
-            )
-        names = [name for pair in OUTPUTS.values() for name in pair]
-        try:
-            self._graph: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] = TfjsGraph(
-                path, outputs=names, input_layout="NCHW"
-            ).eval()
-        except TfjsGraphError as exc:
-            raise DetectorUnavailable(f"cannot load NanoDet from {path}: {exc}") from exc
+        self._graph: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] = load_graph(
+            "NanoDet", nanodet_model_path(model_dir), input_size=input_size, stride=NETWORK_STRIDE,
+            outputs=[name for pair in OUTPUTS.values() for name in pair], input_layout="NCHW",
+        )
         self.input_size = input_size
         self.min_score = min_score
         self.version = f"nanodet-human-models-3.0.4-{input_size}"

@@ -6,11 +6,34 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 import torch
 
+from inference.detector import DetectorUnavailable
+from inference.tfjs_graph import TfjsGraph, TfjsGraphError
+
 Network = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
+
+
+def load_graph(
+    label: str, path: Path, *, input_size: int, stride: int, outputs: Sequence[str], input_layout: str = "NHWC"
+) -> TfjsGraph:
+    """A model of the npm package, checked: an input size the network can take, both files
+    present; any failure is a DetectorUnavailable that says what to do."""
+    if input_size <= 0 or input_size % stride:
+        raise DetectorUnavailable(
+            f"{label.lower()} input size must be a positive multiple of {stride}, got {input_size}"
+        )
+    if not path.is_file() or not path.with_suffix(".bin").is_file():
+        raise DetectorUnavailable(
+            f"{label} model files not found at {path.parent} (run scripts/fetch_models.sh, or set VIGIA_MODEL_DIR)"
+        )
+    try:
+        return TfjsGraph(path, outputs=outputs, input_layout=input_layout).eval()
+    except TfjsGraphError as exc:
+        raise DetectorUnavailable(f"cannot load {label} from {path}: {exc}") from exc
 
 
 def traced(module: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
