@@ -148,6 +148,14 @@ def test_the_page_shows_the_numbers_charts_and_the_export_link(fixture, client, 
     assert (total.clips, total.false_alerts) == (2, 2)
     camera_rows = next(s for s in response.context["sections"] if s["name"] == "camera")["rows"]
     assert [(r.key, r.false_alerts) for r in camera_rows] == [("acme-door", 2)]
+    assert 'id="export-link"' not in html  # the export page is for staff: no link to a 403
+
+
+def test_staff_see_the_export_link_with_the_same_filters(fixture, client, world):
+    client.force_login(world.operator)
+    html = client.get("/analysis/?camera=acme-door&since=2026-11-01").content.decode()
+    assert 'id="export-link"' in html
+    assert 'href="/labeling/exports/new/?camera=acme-door&amp;since=2026-11-01"' in html
 
 
 def test_clicking_a_number_lists_exactly_its_clips(fixture, client, world):
