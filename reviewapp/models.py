@@ -108,6 +108,8 @@ class Clip(models.Model):
             models.Index(fields=["status", "created_at"]),
             # Error analysis and the drift check select clips by time across all cameras.
             models.Index(fields=["recorded_at"], name="clip_recorded_at"),
+            # What changed lately, by time: the label sync's discovery window.
+            models.Index(fields=["finished_at"], name="clip_finished_at"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["camera", "sha256"], name="clip_unique_file_per_camera"),
@@ -221,6 +223,7 @@ class Review(models.Model):
         indexes = [
             models.Index(fields=["clip", "-created_at"]),
             models.Index(fields=["reviewer", "-created_at"]),
+            models.Index(fields=["created_at"], name="review_created_at"),
         ]
         ordering = ["-created_at", "-id"]
 
@@ -233,6 +236,7 @@ class FalseAlertReport(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["clip", "reported_by"], name="one_report_per_user")]
+        indexes = [models.Index(fields=["created_at"], name="report_created_at")]
 
 
 # ------------------------------------------------------------------ thresholds and suppression

@@ -250,6 +250,8 @@ AWS_DYNAMODB_ENDPOINT_URL = env.str("AWS_DYNAMODB_ENDPOINT_URL", default="") or 
 SYNC_INTERVAL_SECONDS = env.float("SYNC_INTERVAL_SECONDS", default=5.0)
 SYNC_BATCH = env.int("SYNC_BATCH", default=500)
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=30)  # ~2 h of 5 s..5 min backoff
+# Discovery looks back this far before the newest change already queued (late commits).
+SYNC_DISCOVERY_MARGIN_SECONDS = env.int("SYNC_DISCOVERY_MARGIN_SECONDS", default=600)
 # A tick not started within two intervals is dropped: the next one does the same work.
 # Scheduled only when there is somewhere to send labels.
 if LABEL_STUDIO_URL or DYNAMODB_TABLE:
