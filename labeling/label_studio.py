@@ -44,6 +44,7 @@ def _client() -> LabelStudio:
 def reset() -> None:
     _client.cache_clear()
     _project_id.cache_clear()
+    _config_pushed.clear()
 
 
 def _call(fn, *args, **kwargs):
@@ -97,6 +98,25 @@ def project_ensure(*, title: str, config: str) -> int:
             return int(project.id)
     project = _call(_client().projects.create, title=title, label_config=config)
     return int(project.id)
+
+
+# The labelling config this process last made sure of, per project: a tick then costs no request
+# unless the tags changed.
+_config_pushed: dict[int, str] = {}
+
+
+def config_ensure(*, project: int, config: str) -> bool:
+    """Make the project's labelling config `config` (a tag added or renamed in Vigia). Returns
+    whether it had to change it. Label Studio refuses (400) a config that drops a choice existing
+    annotations use: that error is raised, and tried again only when the config changes again."""
+    if _config_pushed.get(project) == config:
+        return False
+    _config_pushed[project] = config
+    current = _call(_client().projects.get, id=project).label_config
+    if current == config:
+        return False
+    _call(_client().projects.update, id=project, label_config=config)
+    return True
 
 
 @lru_cache(maxsize=4)

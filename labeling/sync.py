@@ -391,10 +391,22 @@ def sync_destination(destination: str, *, limit: int | None = None) -> int:
     return len(rows)
 
 
+def labelling_config() -> str:
+    """Label Studio's labelling config for the tags reviewers can use now."""
+    return ls.label_config(list(Tag.objects.filter(active=True).order_by("key", "slug").values_list("slug", "name")))
+
+
 def sync_all(*, budget_seconds: float = 60.0) -> dict[str, int]:
     """What a beat tick runs: every enabled destination, batch after batch, until nothing is due
-    or the time budget is spent. Tasks go before annotations: an annotation needs its task."""
+    or the time budget is spent. Tasks go before annotations: an annotation needs its task.
+    The Label Studio project first gets the current tags (a request only when they changed)."""
     sent = {}
+    if D.LS_TASK in destinations():
+        try:
+            if ls.config_ensure(project=ls.project_id(), config=labelling_config()):
+                log.info("Label Studio labelling config updated to the current tags")
+        except ls.LabelStudioError as exc:  # the labels still flow; only new tags are missing there
+            log.warning("Label Studio labelling config not updated: %s", exc)
     deadline = time.monotonic() + budget_seconds
     for destination in destinations():
         sent[destination] = 0

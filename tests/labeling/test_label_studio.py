@@ -159,3 +159,14 @@ def _with_email(user, email):
     user.email = email
     user.save()
     return user
+
+
+def test_a_tag_added_in_vigia_reaches_the_project_at_the_next_tick(setup):
+    def choices():
+        return ls._client().projects.get(id=ls.project_id()).label_config
+
+    assert 'value="bird"' not in choices()
+    Tag.objects.create(slug="bird", name="Bird", key="9")
+    sync.sync_all(budget_seconds=5)
+    assert 'value="bird"' in choices() and 'hint="Bird"' in choices()
+    assert not ls.config_ensure(project=ls.project_id(), config=sync.labelling_config())  # no request: nothing changed

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from labeling import label_studio as ls
-from reviewapp.models import Tag
+from labeling import sync
 
 
 class Command(BaseCommand):
@@ -14,9 +14,10 @@ class Command(BaseCommand):
             raise CommandError("LABEL_STUDIO_URL is not set")
         if not settings.LABEL_STUDIO_WEBHOOK_SECRET:
             raise CommandError("LABEL_STUDIO_WEBHOOK_SECRET is not set")
-        tags = list(Tag.objects.filter(active=True).order_by("key", "slug").values_list("slug", "name"))
+        config = sync.labelling_config()
         try:
-            project = ls.project_ensure(title=settings.LABEL_STUDIO_PROJECT, config=ls.label_config(tags))
+            project = ls.project_ensure(title=settings.LABEL_STUDIO_PROJECT, config=config)
+            ls.config_ensure(project=project, config=config)  # an existing project gets today's tags
             url = settings.VIGIA_PUBLIC_URL.rstrip("/") + reverse("labeling-ls-webhook")
             hook = ls.webhook_ensure(project=project, url=url, secret=settings.LABEL_STUDIO_WEBHOOK_SECRET)
         except ls.LabelStudioError as exc:
