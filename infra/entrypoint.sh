@@ -21,9 +21,13 @@ case "$role" in
   worker)
     exec celery -A reviewapp worker -Q default --concurrency "${WORKER_CONCURRENCY:-2}" \
       --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  worker-exports)
+    # Training-set exports take hours: one at a time, apart from the default queue's short jobs.
+    exec celery -A reviewapp worker -Q exports --concurrency "${EXPORT_CONCURRENCY:-1}" \
+      --prefetch-multiplier 1 --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   beat)
     exec celery -A reviewapp beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /tmp/celerybeat-schedule "$@" ;;
   *)
-    echo "unknown role '$role': use web, migrate, worker-inference, worker or beat" >&2
+    echo "unknown role '$role': use web, migrate, worker-inference, worker, worker-exports or beat" >&2
     exit 2 ;;
 esac

@@ -280,6 +280,9 @@ CELERY_BEAT_SCHEDULE["labeling-near-threshold"] = {
     "task": "labeling.tasks.extract_near_threshold", "schedule": float(EXTRACTION_PERIOD_SECONDS),
     "options": {"expires": EXTRACTION_PERIOD_SECONDS},
 }
+# Exports run for hours: their own queue and worker, so they never hold the default worker's
+# processes (the sync ticks, extraction and drift checks run there).
+CELERY_TASK_ROUTES["labeling.tasks.run_export"] = {"queue": "exports"}
 CELERY_BEAT_SCHEDULE["labeling-weekly-export"] = {
     "task": "labeling.tasks.run_export", "schedule": crontab(minute=0, hour=3, day_of_week="mon"),
 }
@@ -300,7 +303,7 @@ if METRICS_CAMERA_GROUP not in ("customer", "explicit"):
     raise ValueError("METRICS_CAMERA_GROUP must be customer or explicit")
 METRICS_MAX_CAMERA_GROUPS = env.int("METRICS_MAX_CAMERA_GROUPS", default=50)
 METRICS_WINDOW_HOURS = env.int("METRICS_WINDOW_HOURS", default=24)
-METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["inference", "default"])
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["inference", "default", "exports"])
 # A Celery worker serves its processes' counters here (0: off); the entrypoint turns it on.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_compose_services_build_from_files_that_exist_and_run_our_apps():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"web", "worker-inference", "worker", "beat", "db", "redis"} <= set(services)
+    assert {"web", "worker-inference", "worker", "worker-exports", "beat", "db", "redis"} <= set(services)
     for name, service in services.items():
         build = service.get("build")
         if build:
@@ -38,3 +38,19 @@ def test_the_entrypoint_knows_every_role_compose_uses():
     for service in compose["services"].values():
         if service.get("build") and service.get("command"):
             assert f"  {service['command'][0]})" in entrypoint
+
+
+def test_exports_go_to_their_own_queue_and_every_queue_has_a_worker():
+    # A training-set export runs for hours: on the default queue it would hold the processes the
+    # sync ticks and scheduled checks need.
+    from reviewapp.celery import app
+
+    route = app.amqp.router.route({}, "labeling.tasks.run_export")
+    assert route["queue"].name == "exports"
+    assert app.amqp.router.route({}, "labeling.tasks.sync_pending")["queue"].name == "default"
+    assert app.amqp.router.route({}, "reviewapp.tasks.process_clip")["queue"].name == "inference"
+    entrypoint = (ROOT / "infra/entrypoint.sh").read_text()
+    for queue in ("inference", "default", "exports"):
+        assert f"-Q {queue} " in entrypoint
+        assert queue in (ROOT / "scripts/run.sh").read_text().split("-Q ")[1].split()[0].split(",")
+

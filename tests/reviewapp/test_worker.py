@@ -37,7 +37,7 @@ def worker(settings, tmp_path):
         "AUDIT_SAMPLE_RATE": "0",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "-Q", "inference,default",
+        [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "-Q", "inference,default,exports",
          "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
          "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
