@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from inference.detector import Box, DetectorUnavailable, register
-from inference.detectors.runtime import load_graph, onnxruntime_session, traced
+from inference.detectors.runtime import load_graph, onnxruntime_session, parse_spec, traced
 
 PACKAGE_DIR = "human-models-3.0.4"
 MODEL_FILE = "centernet.json"
@@ -191,12 +191,8 @@ class CenterNetDetector:
 
 def _factory(arg: str) -> CenterNetDetector:
     """Spec "centernet[:<input size>[:<runtime>]]", e.g. "centernet:320:onnxruntime"."""
-    size, _, runtime = arg.partition(":")
-    try:
-        input_size = int(size) if size else DEFAULT_INPUT_SIZE
-    except ValueError:
-        raise DetectorUnavailable(f"centernet: input size must be an integer, got {size!r}") from None
-    return CenterNetDetector(input_size=input_size, runtime=runtime or "torch")
+    input_size, runtime = parse_spec("centernet", arg, DEFAULT_INPUT_SIZE)
+    return CenterNetDetector(input_size=input_size, runtime=runtime)
 
 
 register("centernet", _factory)

@@ -25,7 +25,7 @@ import torch
 
 from inference.detector import Box, DetectorUnavailable, register
 from inference.detectors.centernet import PACKAGE_DIR, default_model_dir, scale_boxes
-from inference.detectors.runtime import load_graph, onnxruntime_session, traced
+from inference.detectors.runtime import load_graph, onnxruntime_session, parse_spec, traced
 
 MODEL_FILE = "nanodet.json"
 PERSON_CLASS = 0  # COCO
@@ -156,12 +156,8 @@ class NanoDetDetector:
 
 def _factory(arg: str) -> NanoDetDetector:
     """Spec "nanodet[:<input size>[:<runtime>]]", e.g. "nanodet:416:onnxruntime"."""
-    size, _, runtime = arg.partition(":")
-    try:
-        input_size = int(size) if size else DEFAULT_INPUT_SIZE
-    except ValueError:
-        raise DetectorUnavailable(f"nanodet: input size must be an integer, got {size!r}") from None
-    return NanoDetDetector(input_size=input_size, runtime=runtime or "torch")
+    input_size, runtime = parse_spec("nanodet", arg, DEFAULT_INPUT_SIZE)
+    return NanoDetDetector(input_size=input_size, runtime=runtime)
 
 
 register("nanodet", _factory)

@@ -17,6 +17,15 @@ from inference.tfjs_graph import TfjsGraph, TfjsGraphError
 Network = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
 
 
+def parse_spec(name: str, arg: str, default_size: int) -> tuple[int, str]:
+    """(input size, runtime) from the text after "<name>:" in a spec such as "centernet:320:onnxruntime"."""
+    size, _, runtime = arg.partition(":")
+    try:
+        return (int(size) if size else default_size), runtime or "torch"
+    except ValueError:
+        raise DetectorUnavailable(f"{name}: input size must be an integer, got {size!r}") from None
+
+
 def load_graph(
     label: str, path: Path, *, input_size: int, stride: int, outputs: Sequence[str], input_layout: str = "NHWC"
 ) -> TfjsGraph:
