@@ -49,8 +49,8 @@ from inference.labels import Row, add_pipeline_arguments, check_pipeline_argumen
 from inference.video import Frame, InvalidVideo
 
 REQUIRED = ("clip_file", "person", "camera", "recorded_at")
-TRACK_MIN_SCORE = 0.1
-DEFAULT_TRACKING_URI = "sqlite:///var/mlflow/mlflow.db"  # the Django setting's default, from the project folder  # Frigate's min_score: a box below it never enters a track
+TRACK_MIN_SCORE = 0.1  # Frigate's min_score: a box below it never enters a track
+DEFAULT_TRACKING_URI = "sqlite:///var/mlflow/mlflow.db"  # the Django setting's default, from the project folder
 
 
 # ------------------------------------------------------------------------------ clip data

@@ -22,6 +22,7 @@ from statistics import median
 from typing import Sequence
 
 from inference.detector import PERSON, Box
+from inference.suppression import iou
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,6 @@ def frames_at_least(
     return person_frames(frames, threshold=threshold, sample_fps=sample_fps, sampled=sampled) >= k
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
-    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
-    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
-    return inter / union if union > 0 else 0.0
-
-
 @dataclass
 class Track:
     boxes: list[Box] = field(default_factory=list)
@@ -98,7 +91,7 @@ def link_tracks(
             for t_index, track in enumerate(tracks):
                 if t_index in taken or i - track.last_frame > max_gap:
                     continue
-                overlap = _iou(track.last, box)
+                overlap = iou(track.last.as_list(), box.as_list())
                 if overlap >= best_iou:
                     best, best_iou = t_index, overlap
             if best is None:

@@ -70,10 +70,6 @@ class Recommendation:
     negatives: int
     at_threshold: Counts  # what the recommended threshold would have done on these reviews
 
-    def tradeoff(self, scores: Sequence[float], labels: Sequence[bool], current: float) -> dict:
-        """What moving from `current` to the recommendation changes, on the same reviewed clips."""
-        return tradeoff(scores, labels, current=current, proposed=self.threshold)
-
     def as_dict(self) -> dict:
         d = asdict(self)
         d["at_threshold"] = self.at_threshold.as_dict()

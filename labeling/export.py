@@ -256,7 +256,6 @@ def candidates_query(opts: ExportOptions):
         # semi-join lets the database start from the review table.
         Clip.objects.filter(status=Clip.Status.DONE, pk__in=Review.objects.values("clip_id"))
         .annotate(review_id=Subquery(newest.values("id")[:1]), verdict=Subquery(newest.values("verdict")[:1]))
-        .filter(review_id__isnull=False)
     )
     if opts.camera:
         qs = qs.filter(camera__name__in=opts.camera)

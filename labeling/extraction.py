@@ -89,11 +89,6 @@ def near_threshold_candidates_dynamo(*, start: datetime, end: datetime, band: fl
     return [by_text[c] for c in chosen if c in by_text]
 
 
-def _object_key(clip: Clip) -> str:
-    ext = clip.file.name.rsplit(".", 1)[-1] if "." in clip.file.name else "mp4"
-    return f"clips/{clip.camera.name}/{clip.recorded_at:%Y/%m/%d}/{clip.id}.{ext}"
-
-
 def _metadata_name(start: datetime, end: datetime) -> str:
     return f"metadata/{start:%Y/%m/%d}/{start:%H%M}-{end:%H%M}"
 
@@ -132,7 +127,8 @@ def extraction_run(*, start: datetime | None = None, end: datetime | None = None
             continue
         if already.get(clip.camera_id, 0) >= cap:
             continue  # the camera's cap is full with clips of earlier runs
-        key = _object_key(clip)
+        ext = clip.file.name.rsplit(".", 1)[-1] if "." in clip.file.name else "mp4"
+        key = services.clip_storage_name(camera=clip.camera, clip_id=clip.id, recorded_at=clip.recorded_at, ext=ext)
         # Copy first, row last: a crash in between copies again next run (same key, same bytes).
         try:
             with services.clip_local_file(clip) as path:

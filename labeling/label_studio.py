@@ -111,12 +111,17 @@ def config_ensure(*, project: int, config: str) -> bool:
     annotations use: that error is raised, and tried again only when the config changes again."""
     if _config_pushed.get(project) == config:
         return False
+    try:
+        current = _call(_client().projects.get, id=project).label_config
+        changed = current != config
+        if changed:
+            _call(_client().projects.update, id=project, label_config=config)
+    except LabelStudioError as exc:
+        if not exc.retryable:  # refused: asking again every tick would not change the answer
+            _config_pushed[project] = config
+        raise
     _config_pushed[project] = config
-    current = _call(_client().projects.get, id=project).label_config
-    if current == config:
-        return False
-    _call(_client().projects.update, id=project, label_config=config)
-    return True
+    return changed
 
 
 @lru_cache(maxsize=4)

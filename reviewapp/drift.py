@@ -19,6 +19,7 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -27,7 +28,6 @@ from django.db import transaction
 from django.db.models import Case, Count, F, FloatField, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, Floor, Greatest, Least
 from django.utils import timezone
-from scipy.stats import kstwo
 
 from reviewapp.models import Camera, CameraDrift, Clip, ReviewItem
 
@@ -58,6 +58,8 @@ def ks_binned(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
         return math.nan, math.nan
     d = float(np.max(np.abs(np.cumsum(expected) / n - np.cumsum(actual) / m)))
     n_eff = max(1, round(n * m / (n + m)))
+    from scipy.stats import kstwo  # here: scipy costs ~1 s to import, and only the check needs it
+
     return d, float(kstwo.sf(d, n_eff))
 
 
@@ -83,11 +85,17 @@ class Histograms:
     score_sums: dict[int, np.ndarray]  # camera id -> [baseline, current] sum of scores
 
 
-def histograms(*, baseline_start: datetime, window_start: datetime, end: datetime) -> Histograms:
-    """Every camera's histograms in two grouped queries (the clip_recorded_at index)."""
+def histograms(
+    *, baseline_start: datetime, window_start: datetime, end: datetime, camera_ids: Sequence[int] | None = None
+) -> Histograms:
+    """Every camera's histograms (or only `camera_ids`') in two grouped queries (the
+    clip_recorded_at index)."""
     clips = Clip.objects.filter(
         status=Clip.Status.DONE, score__isnull=False, recorded_at__gte=baseline_start, recorded_at__lt=end
-    ).annotate(
+    )
+    if camera_ids is not None:
+        clips = clips.filter(camera_id__in=camera_ids)
+    clips = clips.annotate(
         current=Case(When(recorded_at__gte=window_start, then=Value(1)), default=Value(0), output_field=IntegerField()),
         raw_score=_raw_score(),
     )

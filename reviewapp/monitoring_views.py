@@ -139,9 +139,12 @@ def drift_page(request):
     results = list(CameraDrift.objects.select_related("camera", "camera__customer").order_by("-flagged", "-psi_score", "camera__name"))
     flagged = [r for r in results if r.flagged]
     if flagged:
-        # The small charts need the bins again: one grouped query for all cameras.
+        # The small charts need the bins again: of the flagged cameras only.
         first = flagged[0]
-        h = drift.histograms(baseline_start=first.baseline_start, window_start=first.window_start, end=first.checked_at)
+        h = drift.histograms(
+            baseline_start=first.baseline_start, window_start=first.window_start, end=first.checked_at,
+            camera_ids=[r.camera_id for r in flagged],
+        )
         for r in flagged:
             shares = drift.bin_shares(r.camera_id, h)
             r.score_chart = charts.distributions(*shares["scores"], labels=drift.SCORE_LABELS, title="clip score")

@@ -165,13 +165,16 @@ def _clip_process(*, clip_id) -> Clip | None:
     )
     if not claimed:
         return None
-    clip = Clip.objects.select_related("camera").get(id=clip_id)
+    # The customer too: the metrics' camera group reads it.
+    clip = Clip.objects.select_related("camera__customer").get(id=clip_id)
     camera = clip.camera
     logs.bind(camera=camera.name)  # undone when clip_process's context ends
     detector = load_detector(settings.DETECTOR)
-    from reviewapp.verification import clip_verification_start  # here: verification imports this module
+    verification = None
+    if settings.VERIFIER:  # imported here: verification imports this module, and loads torch
+        from reviewapp.verification import clip_verification_start
 
-    verification = clip_verification_start(camera=camera)  # None unless VERIFIER is set
+        verification = clip_verification_start(camera=camera)
 
     with clip_local_file(clip) as path:
         result = detect_clip(

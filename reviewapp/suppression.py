@@ -6,7 +6,6 @@ Reads (`rules_for_camera`) and writes (`suppression_rules_from_review`, `suppres
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Sequence
 
@@ -135,8 +134,7 @@ def suppression_rules_flag_for_review(*, review: Review) -> int:
 def suppression_hits_record(*, rule_ids: Sequence[int], now: datetime) -> set[int]:
     """Count one hit per rule that suppressed something in a clip; returns the ids that still
     exist (a rule deleted while the clip was processed is dropped from its detections)."""
-    counts = Counter(rule_ids)
-    existing = set(SuppressionRule.objects.filter(id__in=counts).values_list("id", flat=True))
+    existing = set(SuppressionRule.objects.filter(id__in=set(rule_ids)).values_list("id", flat=True))
     if existing:
         SuppressionRule.objects.filter(id__in=existing).update(hits=F("hits") + 1, last_hit_at=now)
     return existing

@@ -259,12 +259,6 @@ def _is_permanent(clip: Clip) -> bool:
 # ------------------------------------------------------------------------- in the pipeline
 
 
-def _has_verifier_version() -> bool:
-    # Clip.verifier_version comes with migration 0005 (suppression rules, issue #6); until that
-    # is merged the version is only logged.
-    return any(f.name == "verifier_version" for f in Clip._meta.get_fields())
-
-
 class ClipVerification:
     """The verifier's part of processing one clip: crops of the boxes that could make it alert,
     cut while the frames are decoded (`on_frame`), then a veto on the decision (`verify`)."""
@@ -300,8 +294,7 @@ class ClipVerification:
 
     def record(self, clip: Clip) -> None:
         """Which verifier decided the clip ("" when it had nothing to decide)."""
-        if _has_verifier_version():
-            clip.verifier_version = self.model.version if self.checked else ""
+        clip.verifier_version = self.model.version if self.checked else ""
 
 
 def clip_verification_start(*, camera) -> ClipVerification | None:

@@ -37,8 +37,9 @@ def test_boxes_follow_the_image_and_stay_inside_it(tmp_path):
 def test_the_light_changes_within_realistic_limits(tmp_path):
     image = frame(tmp_path)
     augmenter = Augmenter(seed=1)
-    for _ in range(40):
-        r = augmenter(image, [], [])
+    results = [augmenter(image, [], []) for _ in range(40)]
+    assert sum(r is not None for r in results) >= 20, "most calls give an image"
+    for r in results:
         if r is None:
             continue
         assert abs(float(r.image.mean()) - float(image.mean())) < 0.25 * 255
@@ -55,13 +56,15 @@ def test_the_same_seed_gives_the_same_images(tmp_path):
             assert (ra.image == rb.image).all() and ra.boxes == rb.boxes
     other = Augmenter(seed=10)(image, [(20.0, 30.0, 120.0, 200.0)], [])
     first = Augmenter(seed=9)(image, [(20.0, 30.0, 120.0, 200.0)], [])
-    assert other is None or first is None or not (other.image == first.image).all()
+    assert other is not None and first is not None
+    assert not (other.image == first.image).all()
 
 
 def test_a_person_box_at_the_edge_is_never_lost(tmp_path):
     image = frame(tmp_path)
     augmenter = Augmenter(seed=2)
     edge = (290.0, 60.0, 320.0, 200.0)  # half a person at the right edge
-    for _ in range(40):
-        r = augmenter(image, [edge], [])
+    results = [augmenter(image, [edge], []) for _ in range(40)]
+    assert sum(r is not None for r in results) >= 20, "most calls give an image"
+    for r in results:
         assert r is None or len(r.boxes) == 1

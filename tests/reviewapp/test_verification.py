@@ -160,8 +160,7 @@ def test_a_verifier_that_rejects_the_boxes_vetoes_the_alert_and_sends_the_clip_t
     assert clip.score >= 0.2, "the detector alone would alert"
     assert clip.alert is False
     assert ReviewItem.objects.get(clip=clip).reason == ReviewItem.Reason.NEAR_THRESHOLD
-    if hasattr(clip, "verifier_version"):  # the field comes with migration 0005
-        assert clip.verifier_version.startswith("file:")
+    assert clip.verifier_version.startswith("file:")
 
 
 def test_a_verifier_that_accepts_lets_the_alert_through(astronaut_clip, settings, tmp_path):
