@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_descriptor.py [--trials 40]
 
-For several static objects made of the real photos in reviewapp/demo_data (a cat, a coffee cup,
+For several static objects made of the real photos in reviewapp/review/demo_data (a cat, a coffee cup,
 stretched to a person's aspect, which is what a detector mistakes for a person; and a drawn
 traffic cone) on a noisy background, it describes the object's crop in a first "clip", then:
 - SAME: the object in a later clip: new sensor noise, brightness x0.75..1.25, JPEG at quality
@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from inference import suppression as S  # noqa: E402
-from reviewapp.demo import photo  # noqa: E402
+from reviewapp.review.demo import photo  # noqa: E402
 
 SIZE = (640, 480)
 

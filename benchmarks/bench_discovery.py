@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-discovery-"))
 os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
+    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
     "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
     "LOG_LEVEL": "WARNING",
 })
@@ -31,9 +31,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from labeling import sync  # noqa: E402
+from labeling.sync import discovery  # noqa: E402
 from labeling.models import SyncState  # noqa: E402
-from reviewapp.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem  # noqa: E402
+from reviewapp.review.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem  # noqa: E402
 from tests.factories import make_user  # noqa: E402
 
 D = SyncState.Destination
@@ -80,12 +80,12 @@ def main() -> None:
             Review.objects.create(item=item, clip=c, verdict="no_person", reviewer=reviewer)
             FalseAlertReport.objects.create(clip=c, reported_by=customer)
         t0 = time.perf_counter()
-        found = sync.discover(D.DYNAMODB)
+        found = discovery.discover(D.DYNAMODB)
         times.append(time.perf_counter() - t0)
         print(f"tick {round_ + 1}: discovered {found} (expected {args.fresh + 50}) in {times[-1] * 1000:.0f} ms")
         assert found == args.fresh + 50, found
     t0 = time.perf_counter()
-    assert sync.discover(D.DYNAMODB) == 0
+    assert discovery.discover(D.DYNAMODB) == 0
     print(f"a tick with nothing new: {(time.perf_counter() - t0) * 1000:.0f} ms")
     print(f"median discovery with changes: {statistics.median(times) * 1000:.0f} ms")
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-export-"))
 os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.settings",
+    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
     "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
     "MEDIA_ROOT": str(TMP / "media"), "LOG_LEVEL": "WARNING",
 })
@@ -37,9 +37,9 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from labeling import export  # noqa: E402
+from labeling.export import service as export  # noqa: E402
 from labeling.models import ExportRun  # noqa: E402
-from reviewapp.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag  # noqa: E402
+from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag  # noqa: E402
 from tests.factories import make_user  # noqa: E402
 from tests.videos import write_video  # noqa: E402
 
@@ -91,7 +91,7 @@ AUGMENT_SECONDS = [0.0]
 def _timed_augmenter() -> None:
     """Count the time spent inside the augmentation itself (the transforms), apart from the
     decoding, encoding and writing every frame pays."""
-    from labeling.augment import Augmenter
+    from labeling.export.augment import Augmenter
 
     original = Augmenter.__call__
 

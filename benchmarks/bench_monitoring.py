@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}")
 os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.settings", "MEDIA_ROOT": str(TMP / "media"), "LOG_LEVEL": "WARNING",
+    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings", "MEDIA_ROOT": str(TMP / "media"), "LOG_LEVEL": "WARNING",
     "BROKER_DIR": str(TMP / "broker"),
 })
 
@@ -37,8 +37,11 @@ from django.http import QueryDict  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from labeling.models import SyncState  # noqa: E402
-from reviewapp import analysis, charts, drift, metrics  # noqa: E402
-from reviewapp.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem, Tag  # noqa: E402
+from reviewapp.monitoring import analysis
+from reviewapp.monitoring import charts
+from reviewapp.monitoring import drift
+from reviewapp.monitoring import metrics  # noqa: E402
+from reviewapp.review.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem, Tag  # noqa: E402
 from tests.factories import make_user  # noqa: E402
 
 

@@ -34,7 +34,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="vigia-bench-"))
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="reviewapp.settings", DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="reviewapp.project.settings", DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
         MEDIA_ROOT=str(tmp / "media"), BROKER_DIR=str(tmp / "broker"), AUDIT_SAMPLE_RATE="0",
         STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
     )
@@ -48,8 +48,9 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from inference.video import sample_frames
-    from reviewapp import demo, services  # noqa: F401
-    from reviewapp.models import Clip
+    from reviewapp.review import demo
+    from reviewapp.review import processing  # noqa: F401
+    from reviewapp.review.models import Clip
 
     call_command("migrate", verbosity=0)
     call_command("add_customer", "Bench", stdout=open(os.devnull, "w"))
@@ -99,7 +100,7 @@ def main() -> None:
     assert response.status_code == 201, response.content
     clip_id = response.json()["id"]
     t0 = time.perf_counter()
-    services.clip_process(clip_id=clip_id)
+    processing.clip_process(clip_id=clip_id)
     process_s = time.perf_counter() - t0
     clip = Clip.objects.get(id=clip_id)
     print(f"upload (validate + store): {upload_s:.2f} s")

@@ -29,7 +29,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="vigia-bench-rules-"))
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="reviewapp.settings", DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="reviewapp.project.settings", DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
         MEDIA_ROOT=str(tmp / "media"), BROKER_DIR=str(tmp / "broker"), AUDIT_SAMPLE_RATE="0",
         SUPPRESSION_AUDIT_RATE="0", STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
         LOG_LEVEL="WARNING",
@@ -44,8 +44,12 @@ def main() -> None:
 
     from inference.detector import load_detector
     from inference.suppression import match_frames
-    from reviewapp import services, suppression
-    from reviewapp.models import Camera, Customer, ReviewItem, SuppressionRule
+    from reviewapp.review import ingest
+    from reviewapp.review import processing
+    from reviewapp.review import queue
+    from reviewapp.tuning import suppression
+    from reviewapp.review.models import Camera, Customer, ReviewItem
+    from reviewapp.tuning.models import SuppressionRule
     from tests.factories import make_user
     from tests.scenes import write_scene_clip
 
@@ -58,16 +62,16 @@ def main() -> None:
 
     def process(name, seed):
         path = write_scene_clip(tmp / name, seconds=args.seconds, fps=15, seed=seed)
-        clip, _ = services.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
+        clip, _ = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
         t0 = time.perf_counter()
-        services.clip_process(clip_id=clip.id)
+        processing.clip_process(clip_id=clip.id)
         elapsed = time.perf_counter() - t0
         clip.refresh_from_db()
         return clip, elapsed
 
     first, first_s = process("1.mp4", 1)
     print(f"clip 1: {args.seconds:g} s, processed in {first_s:.2f} s, score {first.score:.3f}, alert {first.alert}")
-    item = services.review_item_enqueue(clip=first, reason=ReviewItem.Reason.CUSTOMER_REPORT)
+    item = queue.review_item_enqueue(clip=first, reason=ReviewItem.Reason.CUSTOMER_REPORT)
     t0 = time.perf_counter()
     response = client.post(f"/api/v1/review/{item.id}/decision/",
                            {"verdict": "no_person", "tags": ["other"], "suppress_similar": True}, format="json")
@@ -119,7 +123,7 @@ def main() -> None:
         print(f"{n:4d} rule(s) on the camera: read {read_ms:.1f} ms + match {match_ms:.2f} ms per clip")
 
     # The descriptors' cost where it is highest: a panning view, every sampled frame detected.
-    from reviewapp.demo import photo, write_clip
+    from reviewapp.review.demo import photo, write_clip
 
     pan = write_clip(tmp / "pan.mp4", photo("astronaut"), seconds=args.seconds, fps=15, size=(640, 480))
     for describe_boxes in (False, True):

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-sync-"))
 os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.settings", "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
+    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings", "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
     "MEDIA_ROOT": str(TMP / "media"), "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "LOG_LEVEL": "WARNING",
 })
 
@@ -32,11 +32,15 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from labeling import dynamo, sync  # noqa: E402
-from labeling import label_studio as ls  # noqa: E402
+from labeling.sync import dynamo
+from labeling.sync import discovery
+from labeling.sync import engine as sync
+from labeling.sync import senders
+from labeling.sync import state  # noqa: E402
+from labeling.sync import label_studio as ls  # noqa: E402
 from labeling.models import SyncState  # noqa: E402
-from reviewapp.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag  # noqa: E402
-from reviewapp.services import review_record  # noqa: E402
+from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag  # noqa: E402
+from reviewapp.review.queue import review_record
 from tests.factories import make_user  # noqa: E402
 from tests.labeling.servers import LS_TOKEN, label_studio_server  # noqa: E402
 
@@ -70,8 +74,8 @@ def make_reviews(n: int, camera, reviewer) -> None:
 def drain(destination: str, send=None) -> float:
     t0 = time.perf_counter()
     while True:
-        sync.discover(destination)
-        token, rows = sync.claim(destination, limit=settings.SYNC_BATCH)
+        discovery.discover(destination)
+        token, rows = state.claim(destination, limit=settings.SYNC_BATCH)
         if not rows:
             break
         (send or sync.SENDERS[destination])(rows, token)
@@ -169,7 +173,7 @@ def main():
     settings.DYNAMODB_TABLE = "bench-one"
     dynamo.table_create()
     make_reviews(args.one_by_one, camera, reviewer)
-    t = drain(D.DYNAMODB, send=lambda rows, token: sync.send_dynamodb(rows, token, batched=False))
+    t = drain(D.DYNAMODB, send=lambda rows, token: senders.send_dynamodb(rows, token, batched=False))
     print(f"DynamoDB one by one (conditional PutItem): {done(D.DYNAMODB)} in {t:.1f} s = {done(D.DYNAMODB) / t:.0f}/s")
 
     # --- Label Studio ---------------------------------------------------------------------
@@ -182,11 +186,11 @@ def main():
         settings.VIGIA_PUBLIC_URL = vigia_server()  # the webhook (its echo of our annotations) goes here
         ls.reset()
         call_command("label_studio_setup", verbosity=0)
-        for n, batch in ((args.ls_reviews, sync.LS_IMPORT_BATCH), (min(args.one_by_one, 500), 1)):
+        for n, batch in ((args.ls_reviews, senders.LS_IMPORT_BATCH), (min(args.one_by_one, 500), 1)):
             SyncState.objects.all().delete()
             Review.objects.all().delete(); ReviewItem.objects.all().delete(); Detection.objects.all().delete(); Clip.objects.all().delete()
             make_reviews(n, camera, reviewer)
-            t = drain(D.LS_TASK, send=lambda rows, token: sync.send_ls_tasks(rows, token, batch=batch))
+            t = drain(D.LS_TASK, send=lambda rows, token: senders.send_ls_tasks(rows, token, batch=batch))
             label = f"batched ({batch} tasks per import)" if batch > 1 else "one task per request"
             print(f"Label Studio tasks {label}: {done(D.LS_TASK)} in {t:.1f} s = {done(D.LS_TASK) / t:.0f}/s")
         t = drain(D.LS_ANNOTATION)

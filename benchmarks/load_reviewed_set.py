@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.project.settings")
 
 import django  # noqa: E402
 
@@ -25,8 +25,10 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from inference.labels import read_labels  # noqa: E402
-from reviewapp import services  # noqa: E402
-from reviewapp.models import Camera, Customer, Profile, Review, ReviewItem  # noqa: E402
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.review import queue  # noqa: E402
+from reviewapp.review.models import Camera, Customer, Profile, Review, ReviewItem  # noqa: E402
 
 
 def main() -> None:
@@ -47,11 +49,11 @@ def main() -> None:
         camera, _ = Camera.objects.get_or_create(
             name=row.camera, defaults={"customer": customer, "threshold": settings.DEFAULT_THRESHOLD,
                                        "review_band": settings.DEFAULT_REVIEW_BAND})
-        clip, created = services.clip_ingest(camera=camera, path=str(args.labels.parent / row.clip_file), recorded_at=row.recorded_at)
+        clip, created = ingest.clip_ingest(camera=camera, path=str(args.labels.parent / row.clip_file), recorded_at=row.recorded_at)
         if not created:
             continue
-        services.clip_process(clip_id=clip.id)
-        item = ReviewItem.objects.filter(clip=clip).first() or services.review_item_enqueue(
+        processing.clip_process(clip_id=clip.id)
+        item = ReviewItem.objects.filter(clip=clip).first() or queue.review_item_enqueue(
             clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
         Review.objects.create(item=item, clip=clip, reviewer=user, verdict="person" if row.person else "no_person")
         ReviewItem.objects.filter(id=item.id).update(state=ReviewItem.State.DONE)

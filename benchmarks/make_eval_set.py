@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/make_eval_set.py OUT_DIR
 
 No real camera footage is available to this project yet, so these are composites of the
-public-domain / CC0 photos in reviewapp/demo_data: still scenes (a cat, a coffee cup) with
+public-domain / CC0 photos in reviewapp/review/demo_data: still scenes (a cat, a coffee cup) with
 sensor noise, and the same scenes with a person (the astronaut photo, scaled down) walking
 through, at several sizes; plus slow pans. It checks the plumbing and catches gross misses;
 it is not a measure of accuracy on surveillance video.
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reviewapp.demo import photo, write_clip  # noqa: E402
+from reviewapp.review.demo import photo, write_clip  # noqa: E402
 
 SIZE = (640, 480)
 

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/make_replay_set.py OUT_DIR [--clips-per-camera N] [--seconds S] [--seed N]
 
 No real camera footage is available to this project yet, so these are composites of the
-public-domain / CC0 photos in reviewapp/demo_data (the only person is the astronaut photo):
+public-domain / CC0 photos in reviewapp/review/demo_data (the only person is the astronaut photo):
 
 - `shop-door`: a poster of a person on the wall (a sepia print of the astronaut) that CenterNet
   scores 0.35-0.5 in every clip: the recurring static false positive a suppression rule is for;
@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reviewapp.demo import photo  # noqa: E402
+from reviewapp.review.demo import photo  # noqa: E402
 
 SIZE = (640, 480)
 FPS = 10

@@ -10,23 +10,23 @@ export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/vigia-metrics}
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 case "$role" in
   web)
-    exec gunicorn reviewapp.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \
+    exec gunicorn reviewapp.project.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \
       --workers "${WEB_WORKERS:-3}" --timeout 120 --access-logfile - "$@" ;;
   migrate)
     exec python manage.py migrate --noinput "$@" ;;
   worker-inference)
     # One clip at a time per process; the detector is loaded once per process at start.
-    exec celery -A reviewapp worker -Q inference --concurrency "${INFERENCE_CONCURRENCY:-1}" \
+    exec celery -A reviewapp.project worker -Q inference --concurrency "${INFERENCE_CONCURRENCY:-1}" \
       --prefetch-multiplier 1 --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   worker)
-    exec celery -A reviewapp worker -Q default --concurrency "${WORKER_CONCURRENCY:-2}" \
+    exec celery -A reviewapp.project worker -Q default --concurrency "${WORKER_CONCURRENCY:-2}" \
       --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   worker-exports)
     # Training-set exports take hours: one at a time, apart from the default queue's short jobs.
-    exec celery -A reviewapp worker -Q exports --concurrency "${EXPORT_CONCURRENCY:-1}" \
+    exec celery -A reviewapp.project worker -Q exports --concurrency "${EXPORT_CONCURRENCY:-1}" \
       --prefetch-multiplier 1 --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
   beat)
-    exec celery -A reviewapp beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /tmp/celerybeat-schedule "$@" ;;
+    exec celery -A reviewapp.project beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /tmp/celerybeat-schedule "$@" ;;
   *)
     echo "unknown role '$role': use web, migrate, worker-inference, worker, worker-exports or beat" >&2
     exit 2 ;;

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from labeling import sync
+from labeling.sync import state
 from labeling.models import InboundAnnotation, SyncState
 
 
@@ -18,11 +18,11 @@ class SyncStateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send again (after fixing the cause)")
     def retry(self, request, queryset):
-        n = sync.sync_retry_failed(ids=list(queryset.values_list("id", flat=True)))
+        n = state.sync_retry_failed(ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"{n} failed row(s) queued again", messages.SUCCESS)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "title": f"Sync state — {sync.sync_counts()}"}
+        extra_context = {**(extra_context or {}), "title": f"Sync state — {state.sync_counts()}"}
         return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request):
@@ -40,9 +40,9 @@ class InboundAnnotationAdmin(admin.ModelAdmin):
 from django.conf import settings  # noqa: E402
 from django.utils.html import format_html  # noqa: E402
 
-from labeling import export  # noqa: E402
+from labeling.export import service as export  # noqa: E402
 from labeling.models import ExportRun, ExtractedClip, ExtractionPeriod  # noqa: E402
-from reviewapp.errors import ApplicationError  # noqa: E402
+from reviewapp.core.errors import ApplicationError  # noqa: E402
 
 
 @admin.register(ExportRun)

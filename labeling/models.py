@@ -8,7 +8,7 @@ the one it holds.
 from django.conf import settings
 from django.db import models
 
-from reviewapp.models import Clip, Review, ReviewItem
+from reviewapp.review.models import Clip, Review, ReviewItem
 
 
 class SyncState(models.Model):

@@ -19,9 +19,9 @@ $BIN/python manage.py demo_setup
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-$BIN/celery -A reviewapp worker -Q inference,default,exports --concurrency 1 --loglevel INFO >var/worker.log 2>&1 &
+$BIN/celery -A reviewapp.project worker -Q inference,default,exports --concurrency 1 --loglevel INFO >var/worker.log 2>&1 &
 pids+=($!)
-$BIN/celery -A reviewapp beat --loglevel INFO --schedule var/celerybeat-schedule >var/beat.log 2>&1 &
+$BIN/celery -A reviewapp.project beat --loglevel INFO --schedule var/celerybeat-schedule >var/beat.log 2>&1 &
 pids+=($!)
 
 cat <<TXT

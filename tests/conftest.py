@@ -80,7 +80,7 @@ def aws_endpoint():
 
 @pytest.fixture
 def aws_env(monkeypatch):
-    from reviewapp import sns
+    from reviewapp.review import sns
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from reviewapp.models import Camera, Clip, Customer, Profile, ReviewItem
+from reviewapp.review.models import Camera, Clip, Customer, Profile, ReviewItem
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):

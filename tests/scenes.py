@@ -1,5 +1,5 @@
 """Camera scenes with a static false positive, for the suppression tests: real photos (the cat
-and the astronaut from reviewapp/demo_data) composited on a noisy background, as frames or as
+and the astronaut from reviewapp/review/demo_data) composited on a noisy background, as frames or as
 MP4 clips. CenterNet scores the cat, stretched to a person's aspect, as a person at about 0.13."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reviewapp.demo import photo
+from reviewapp.review.demo import photo
 
 SIZE = (640, 480)
 OBJECT_BOX = (300, 210, 400, 470)  # where the static object stands (x1, y1, x2, y2), in pixels

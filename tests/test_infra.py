@@ -43,7 +43,7 @@ def test_the_entrypoint_knows_every_role_compose_uses():
 def test_exports_go_to_their_own_queue_and_every_queue_has_a_worker():
     # A training-set export runs for hours: on the default queue it would hold the processes the
     # sync ticks and scheduled checks need.
-    from reviewapp.celery import app
+    from reviewapp.project.celery import app
 
     route = app.amqp.router.route({}, "labeling.tasks.run_export")
     assert route["queue"].name == "exports"

@@ -142,8 +142,10 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
     from django.utils import timezone
 
     from labeling.models import SyncState
-    from reviewapp import metrics
-    from reviewapp.models import CameraDrift, FalseAlertReport, Review, SuppressionRule
+    from reviewapp.monitoring import metrics
+    from reviewapp.monitoring.models import CameraDrift
+    from reviewapp.review.models import FalseAlertReport, Review
+    from reviewapp.tuning.models import SuppressionRule
     from tests.factories import ClipFactory, ReviewItemFactory
 
     clip = ClipFactory(camera=world.cam_a, started_at=timezone.now(), finished_at=timezone.now(), decode_ms=10, detect_ms=20)
@@ -224,7 +226,7 @@ def test_cfn_lint_would_catch_a_broken_template(tmp_path):
 
 
 def test_the_dynamodb_table_is_the_one_the_code_defines():
-    from labeling.dynamo import table_definition
+    from labeling.sync.dynamo import table_definition
 
     table = template()["Resources"]["ClipTable"]["Properties"]
     code = table_definition("x")

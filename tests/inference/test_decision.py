@@ -32,7 +32,7 @@ def test_svm_margin_maps_to_0_1_around_one_half():
 
 
 def test_hog_returns_boxes_in_the_frame_coordinates():
-    from reviewapp.demo import photo  # the astronaut: HOG does fire on her
+    from reviewapp.review.demo import photo  # the astronaut: HOG does fire on her
 
     image = photo("astronaut")
     big = np.kron(image, np.ones((2, 2, 1), dtype=np.uint8))  # 1024 wide: HOG works on a downscaled copy

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reviewapp.demo import photo, write_clip
+from reviewapp.review.demo import photo, write_clip
 from tests.videos import write_video
 
 ROOT = Path(__file__).resolve().parents[2]

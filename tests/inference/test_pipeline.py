@@ -94,7 +94,7 @@ def test_corrupt_frames_in_the_middle_do_not_stop_sampling(tmp_path, scene):
 @pytest.mark.parametrize("size", [(320, 240), (1280, 720), (3840, 2160), (642, 362)])
 def test_odd_and_large_resolutions_give_boxes_inside_the_frame(tmp_path, size):
     from inference.detector import load_detector
-    from reviewapp.demo import photo
+    from reviewapp.review.demo import photo
 
     w, h = size
     frames = [cv2.resize(np.roll(photo("astronaut"), 4 * i, axis=1), (w, h)) for i in range(4)]

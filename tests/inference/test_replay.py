@@ -10,7 +10,7 @@ import pytest
 
 from inference import replay
 from inference.detector import Box
-from reviewapp.demo import photo, write_clip
+from reviewapp.review.demo import photo, write_clip
 from tests.videos import write_video
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import pytest
 
 from inference import suppression, tracking, verifier
 from inference.detector import Box
-from reviewapp.demo import photo
+from reviewapp.review.demo import photo
 
 
 def person_and_not(n=12, seed=0):

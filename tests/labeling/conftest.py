@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from labeling import dynamo
-from labeling import label_studio as ls
+from labeling.sync import dynamo
+from labeling.sync import label_studio as ls
 from tests.labeling import servers
 from tests.labeling.servers import LS_TOKEN
 

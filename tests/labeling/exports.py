@@ -9,8 +9,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from reviewapp import services
-from reviewapp.models import Detection
+from reviewapp.review import queue
+from reviewapp.review.models import Detection
 from tests.factories import ClipFactory, ReviewItemFactory
 from tests.videos import write_video
 
@@ -53,5 +53,5 @@ class ClipMaker:
                 kwargs["detections"] = [(4, FALSE_BOX, 0.2)]
         clip = self.clip(camera, **kwargs)
         item = ReviewItemFactory(clip=clip)
-        services.review_record(item=item, reviewer=reviewer, verdict=verdict, tags=list(tags))
+        queue.review_record(item=item, reviewer=reviewer, verdict=verdict, tags=list(tags))
         return clip

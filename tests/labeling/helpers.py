@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from reviewapp.models import Detection
+from reviewapp.review.models import Detection
 from tests.factories import ClipFactory, ReviewItemFactory
 
 

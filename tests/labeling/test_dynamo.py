@@ -4,10 +4,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling import dynamo, sync
+from labeling.sync import dynamo
+from labeling.sync import discovery
+from labeling.sync import engine as sync
+from labeling.sync import senders
+from labeling.sync import state
 from labeling.models import SyncState
-from reviewapp.models import FalseAlertReport, Review
-from reviewapp.services import review_record
+from reviewapp.review.models import FalseAlertReport, Review
+from reviewapp.review.queue import review_record
 from tests.labeling.helpers import processed_clip
 
 D = SyncState.Destination
@@ -86,7 +90,7 @@ def test_it_updates_the_item_after_every_review_change(world, dynamo_table):
     run_dynamo()
     review_record(item=clip.review_item, reviewer=world.reviewer, verdict="no_person", tags=["dog", "light-shadow"])
     FalseAlertReport.objects.create(clip=clip, reported_by=world.customer_a)
-    assert sync.discover(D.DYNAMODB) == 1
+    assert discovery.discover(D.DYNAMODB) == 1
     run_dynamo()
     item = dynamo.get(str(clip.id))
     assert item["verdict"] == "no_person" and item["tags"] == ["dog", "light-shadow"] and item["reviewer"] == "rita"
@@ -169,7 +173,7 @@ def test_an_older_update_never_overwrites_a_newer_one(world, dynamo_table):
     clip = processed_clip(world.cam_a)
     run_dynamo()
     review_record(item=clip.review_item, reviewer=world.reviewer, verdict="no_person", tags=["dog"])
-    newer, _ = sync.clip_items([clip.id])[clip.id]
+    newer, _ = senders.clip_items([clip.id])[clip.id]
     # An update computed earlier (before the review) arrives late.
     older = {**newer, "verdict": None, "tags": [], "version": newer["version"] - 1_000_000}
     assert dynamo.put_if_newer(newer) is True
@@ -188,9 +192,9 @@ def test_an_older_update_never_overwrites_a_newer_one(world, dynamo_table):
 @pytest.mark.django_db
 def test_a_worker_killed_mid_batch_leaves_its_rows_to_be_sent_again(world, dynamo_table):
     clips = [processed_clip(world.cam_a, item=False) for _ in range(5)]
-    sync.discover(D.DYNAMODB)
-    token, rows = sync.claim(D.DYNAMODB, limit=100)  # a worker takes the batch ...
-    dynamo.batch_put([sync.clip_items([rows[0].clip_id])[rows[0].clip_id][0]])  # ... sends one, and dies
+    discovery.discover(D.DYNAMODB)
+    token, rows = state.claim(D.DYNAMODB, limit=100)  # a worker takes the batch ...
+    dynamo.batch_put([senders.clip_items([rows[0].clip_id])[rows[0].clip_id][0]])  # ... sends one, and dies
     assert run_dynamo() == 0  # leased: nobody else sends them meanwhile
     SyncState.objects.update(leased_until=timezone.now() - timedelta(seconds=1))  # the lease runs out
     assert run_dynamo() == 5
@@ -205,13 +209,13 @@ def test_a_permanent_error_stops_and_shows_in_the_counts_until_an_operator_retri
     run_dynamo()
     row = SyncState.objects.get()
     assert row.status == S.FAILED and "ResourceNotFound" in row.last_error
-    assert sync.sync_counts() == {D.DYNAMODB: {S.FAILED: 1}}
+    assert state.sync_counts() == {D.DYNAMODB: {S.FAILED: 1}}
     assert client.get("/labeling/sync/status/").json() == {"sync": {"dynamodb": {"failed": 1}}}
     SyncState.objects.update(next_attempt_at=timezone.now() - timedelta(hours=1))
     assert run_dynamo() == 0  # failed rows are not retried by themselves
 
     settings.DYNAMODB_TABLE = dynamo_table
-    assert sync.sync_retry_failed() == 1
+    assert state.sync_retry_failed() == 1
     assert run_dynamo() == 1
     assert statuses() == [S.DONE]
 
@@ -228,7 +232,7 @@ def test_it_is_off_when_the_table_is_unset(world, settings):
 
 @pytest.mark.django_db
 def test_the_beat_task_sends_what_changed(world, dynamo_table, settings):
-    from labeling.tasks import sync_pending
+    from labeling.sync.tasks import sync_pending
 
     settings.LABEL_STUDIO_URL = ""
     clip = processed_clip(world.cam_a)

@@ -7,9 +7,10 @@ import cv2
 import pytest
 import yaml
 
-from labeling import export, storage
+from labeling.export import service as export
+from labeling.export import storage
 from labeling.models import ExportRun
-from reviewapp.errors import ApplicationError
+from reviewapp.core.errors import ApplicationError
 from tests.factories import CameraFactory
 from tests.labeling.exports import PERSON_BOX, ClipMaker
 
@@ -216,7 +217,7 @@ def test_without_augmentation_there_is_none(tmp_path, dataset):
 
 
 def test_a_missing_clip_file_is_skipped_and_counted(tmp_path, dataset, settings):
-    from reviewapp.models import Clip
+    from reviewapp.review.models import Clip
 
     lost = Clip.objects.filter(reviews__verdict="person").first()
     Path(settings.MEDIA_ROOT, lost.file.name).unlink()
@@ -329,7 +330,7 @@ def test_an_empty_selection_is_refused_and_starts_nothing(tmp_path, dataset):
 
 
 def test_a_selection_emptied_after_the_request_fails_the_run_with_the_reason(tmp_path, dataset):
-    from reviewapp.models import Review
+    from reviewapp.review.models import Review
 
     run = export.export_request(options={"out": str(tmp_path / "exports")})
     Review.objects.filter(verdict="person").update(verdict="no_person")

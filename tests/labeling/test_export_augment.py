@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 
-from labeling.augment import Augmenter
+from labeling.export.augment import Augmenter
 from tests.videos import write_video
 
 

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from labeling import export, tasks
+from labeling.export import tasks
+from labeling.export import service as export
 from labeling.models import ExportRun
 from tests.labeling.exports import ClipMaker
 

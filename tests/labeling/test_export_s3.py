@@ -8,7 +8,8 @@ import boto3
 import pytest
 import yaml
 
-from labeling import export, storage
+from labeling.export import service as export
+from labeling.export import storage
 from labeling.models import ExportRun
 from tests.factories import CameraFactory
 from tests.labeling.exports import ClipMaker

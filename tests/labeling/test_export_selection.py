@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.export import (
+from labeling.export.service import (
     HARD_NEGATIVE, NEGATIVE, POSITIVE, Candidate, ExportOptions, assign_splits, balance, export_candidates,
     export_options_clean,
 )
-from reviewapp import services
+from reviewapp.review import queue
 from tests.factories import CameraFactory, ClipFactory, ReviewItemFactory
 
 
@@ -80,14 +80,14 @@ def test_with_few_cameras_val_and_test_still_get_one_each():
 
 def _reviewed(camera, reviewer, verdict, *, alert=True, tags=(), **kw):
     clip = ClipFactory(camera=camera, alert=alert, **kw)
-    services.review_record(item=ReviewItemFactory(clip=clip), reviewer=reviewer, verdict=verdict, tags=list(tags))
+    queue.review_record(item=ReviewItemFactory(clip=clip), reviewer=reviewer, verdict=verdict, tags=list(tags))
     return clip
 
 
 def test_candidates_use_the_newest_review_and_the_filters(world):
     yard = CameraFactory(customer=world.acme, name="acme-yard")
     changed = _reviewed(world.cam_a, world.reviewer, "no_person", tags=["dog"])
-    services.review_record(item=changed.review_item, reviewer=world.reviewer2, verdict="person", tags=[])
+    queue.review_record(item=changed.review_item, reviewer=world.reviewer2, verdict="person", tags=[])
     old = _reviewed(world.cam_a, world.reviewer, "person", recorded_at=timezone.now() - timedelta(days=40))
     fp = _reviewed(yard, world.reviewer, "no_person", tags=["insect"])
     plain = _reviewed(world.cam_b, world.reviewer, "no_person", alert=False)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-import labeling.tasks  # noqa: F401  (its time limits are read now, before the test shortens the wait)
+import labeling.export.tasks  # noqa: F401  (its time limits are read now, before the test shortens the wait)
 from labeling.models import ExportRun
 from tests.labeling.exports import ClipMaker
 from tests.reviewapp.test_worker import worker  # noqa: F401  (the fixture)

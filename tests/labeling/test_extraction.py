@@ -10,10 +10,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from labeling import extraction, storage, tasks
+from labeling.export import tasks
+from labeling.export import extraction
+from labeling.export import storage
 from labeling.models import ExtractedClip, ExtractionPeriod
-from reviewapp.errors import ApplicationError
-from reviewapp.models import ReviewItem
+from reviewapp.core.errors import ApplicationError
+from reviewapp.review.models import ReviewItem
 from tests.labeling.exports import ClipMaker
 
 START = datetime(2026, 5, 4, 9, 0, tzinfo=dt_timezone.utc)
@@ -105,10 +107,10 @@ def test_running_the_same_period_again_adds_nothing_twice(world, maker, out):
 
 
 def test_a_clip_already_reviewed_keeps_its_review_item_state(world, maker, out):
-    from reviewapp import services
+    from reviewapp.review import queue
 
     clip = maker.clip(world.cam_a, score=0.52, recorded_at=at(1))
-    item = services.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
+    item = queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
     extraction.extraction_run(start=START, end=END, out=str(out))
     item.refresh_from_db()
     assert item.reason == ReviewItem.Reason.CUSTOMER_REPORT, "a stronger reason is not downgraded"
@@ -172,13 +174,14 @@ def test_the_beat_task_runs_the_last_two_periods(world, maker, out, settings, mo
 
 
 def test_with_the_dynamodb_index_it_selects_the_same_clips(world, maker, out, dynamo_table):
-    from labeling import dynamo, sync
+    from labeling.sync import dynamo
+    from labeling.sync import senders
 
     clips = [maker.clip(world.cam_a, score=0.5 + d, recorded_at=at(i)) for i, d in enumerate([0.09, 0.01, 0.05, 0.2])]
     other_day = maker.clip(world.cam_b, score=0.5, recorded_at=START - timedelta(days=1))
     far = maker.clip(world.cam_b, score=0.9, recorded_at=at(40))
     b_near = maker.clip(world.cam_b, score=0.45, recorded_at=at(41))
-    items = [item for item, _ in sync.clip_items([c.id for c in clips + [other_day, far, b_near]]).values()]
+    items = [item for item, _ in senders.clip_items([c.id for c in clips + [other_day, far, b_near]]).values()]
     assert dynamo.batch_put(items) == []
 
     from_index = extraction.near_threshold_candidates_dynamo(start=START, end=END, band=0.1, cap=2)
@@ -190,7 +193,7 @@ def test_with_the_dynamodb_index_it_selects_the_same_clips(world, maker, out, dy
 
 
 def test_when_dynamodb_fails_it_selects_from_the_database(world, maker, out, settings, monkeypatch):
-    from labeling import dynamo
+    from labeling.sync import dynamo
 
     settings.DYNAMODB_TABLE = "not-there"
 

@@ -9,11 +9,14 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from labeling import label_studio as ls
-from labeling import sync
+from labeling.sync import label_studio as ls
+from labeling.sync import discovery
+from labeling.sync import engine as sync
+from labeling.sync import senders
+from labeling.sync import state
 from labeling.models import SyncState
-from reviewapp.models import Review, ReviewItem, Tag
-from reviewapp.services import review_record
+from reviewapp.review.models import Review, ReviewItem, Tag
+from reviewapp.review.queue import review_record
 from tests.factories import CameraFactory, CustomerFactory, make_user
 from tests.labeling.servers import LS_USER
 from tests.labeling.helpers import processed_clip
@@ -128,11 +131,11 @@ def test_label_studio_down_then_back_everything_pending_arrives_once(setup, tmp_
 
 def test_a_batch_that_reached_label_studio_before_its_worker_died_is_not_imported_twice(setup, world_users):
     clips = [processed_clip(setup) for _ in range(3)]
-    sync.discover(D.LS_TASK)
-    token, rows = sync.claim(D.LS_TASK, limit=10)
+    discovery.discover(D.LS_TASK)
+    token, rows = state.claim(D.LS_TASK, limit=10)
     items = {i.id: i for i in ReviewItem.objects.select_related("clip", "clip__camera")}
     # The worker's import went through, then the worker was killed before saving the ids.
-    ids = ls.tasks_import(project=ls.project_id(), tasks=[sync.task_payload(items[r.item_id], []) for r in rows[:2]])
+    ids = ls.tasks_import(project=ls.project_id(), tasks=[senders.task_payload(items[r.item_id], []) for r in rows[:2]])
     SyncState.objects.update(leased_until=timezone.now())
     assert sync.sync_all()[D.LS_TASK] == 3
     assert len(project_tasks()) == 3
@@ -169,4 +172,4 @@ def test_a_tag_added_in_vigia_reaches_the_project_at_the_next_tick(setup):
     Tag.objects.create(slug="bird", name="Bird", key="9")
     sync.sync_all(budget_seconds=5)
     assert 'value="bird"' in choices() and 'hint="Bird"' in choices()
-    assert not ls.config_ensure(project=ls.project_id(), config=sync.labelling_config())  # no request: nothing changed
+    assert not ls.config_ensure(project=ls.project_id(), config=senders.labelling_config())  # no request: nothing changed

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from label_studio_sdk.core.api_error import ApiError
 
-from labeling import label_studio as ls
+from labeling.sync import label_studio as ls
 
 
 class Projects:

@@ -6,7 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling import dynamo, sync
+from labeling.sync import dynamo
+from labeling.sync import engine as sync
+from labeling.sync import state
 from labeling.models import SyncState
 from tests.labeling.helpers import processed_clip
 from tests.reviewapp.test_metrics import scrape, value
@@ -55,7 +57,7 @@ def test_a_permanent_failure_counts_as_failed_and_recovery_clears_it(world, staf
     assert value(samples, "vigia_sync_erroring_rows", destination="dynamodb") == 1
 
     settings.DYNAMODB_TABLE = dynamo_table
-    sync.sync_retry_failed()
+    state.sync_retry_failed()
     SyncState.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     sync.sync_destination(D.DYNAMODB)
     samples = scrape(staff_client)

@@ -1,8 +1,8 @@
 """The Label Studio webhook: secret, payload checks, reviews from annotations, duplicates."""
 import pytest
 
-from labeling import label_studio as ls
-from reviewapp.models import Review, ReviewItem
+from labeling.sync import label_studio as ls
+from reviewapp.review.models import Review, ReviewItem
 from tests.labeling.helpers import processed_clip
 
 URL = "/labeling/label-studio/webhook/"
@@ -122,11 +122,11 @@ def test_other_actions_and_cancelled_annotations_are_ignored(client, item):
 
 @pytest.mark.django_db
 def test_signed_media_urls_expire_and_cannot_be_forged(client, world, settings):
-    from labeling import sync
+    from labeling.sync import senders
 
     settings.VIGIA_PUBLIC_URL = "http://vigia.test"
     clip = processed_clip(world.cam_a)
-    path = sync.media_url(clip.id).removeprefix("http://vigia.test")
+    path = senders.media_url(clip.id).removeprefix("http://vigia.test")
     assert client.get(path + "x/").status_code == 404
     assert client.get(path[:-5] + "AAAA/").status_code == 404
     settings.LABELING_MEDIA_URL_SECONDS = -1

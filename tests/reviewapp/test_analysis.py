@@ -8,9 +8,11 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
-from reviewapp import analysis, services
-from reviewapp.errors import ApplicationError
-from reviewapp.models import Clip, FalseAlertReport, Review, Tag
+from reviewapp.monitoring import analysis
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.core.errors import ApplicationError
+from reviewapp.review.models import Clip, FalseAlertReport, Review, Tag
 from tests.factories import ClipFactory, ReviewItemFactory
 
 NIGHT, DAY = 4.0, 90.0
@@ -205,7 +207,7 @@ def test_the_page_opens_on_the_last_30_days_in_its_url(world, client, settings):
 
 
 def test_a_label_cannot_inject_markup_into_a_chart():
-    from reviewapp import charts
+    from reviewapp.monitoring import charts
 
     row = analysis.Row(key="k", label="<script>alert(1)</script>", alerts_reviewed=1, false_alerts=1)
     svg = charts.rate_bars([row], title="t", urls=["/x?a=1&b=2"])
@@ -230,10 +232,10 @@ def grey_video(path, *, frames=20, size=(320, 240)):
 
 
 def test_the_pipeline_measures_day_and_night_from_the_frames(world, video, tmp_path, settings):
-    colour, _ = services.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=timezone.now())
-    night, _ = services.clip_ingest(camera=world.cam_a, path=str(grey_video(tmp_path / "ir.mp4")), recorded_at=timezone.now())
+    colour, _ = ingest.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=timezone.now())
+    night, _ = ingest.clip_ingest(camera=world.cam_a, path=str(grey_video(tmp_path / "ir.mp4")), recorded_at=timezone.now())
     for clip in (colour, night):
-        services.clip_process(clip_id=clip.id)
+        processing.clip_process(clip_id=clip.id)
     lighting = dict(analysis.annotated_clips().values_list("id", "lighting"))
     assert lighting == {colour.id: "day", night.id: "night"}
     colour.refresh_from_db()

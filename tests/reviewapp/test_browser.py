@@ -3,9 +3,11 @@ item with the keyboard, and see the next one."""
 import pytest
 from django.utils import timezone
 
-from reviewapp import services
-from reviewapp.demo import photo, write_clip
-from reviewapp.models import Review, ReviewItem
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.review import queue
+from reviewapp.review.demo import photo, write_clip
+from reviewapp.review.models import Review, ReviewItem
 from tests.factories import CameraFactory, make_user
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,9 +45,9 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
     items = []
     for i, name in enumerate(["chelsea", "coffee"]):
         path = write_clip(tmp_path / f"{name}.mp4", photo(name), seconds=2, fps=5)
-        clip, _ = services.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
-        services.clip_process(clip_id=clip.id)
-        items.append(services.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD))
+        clip, _ = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
+        processing.clip_process(clip_id=clip.id)
+        items.append(queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD))
     # Make the order known: the first item is the closest to the threshold.
     ReviewItem.objects.filter(id=items[0].id).update(distance=0.01)
     ReviewItem.objects.filter(id=items[1].id).update(distance=0.02)
@@ -81,7 +83,7 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_suppress_similar_is_ticked_by_a_static_object_tag_and_dropped_for_a_person(live_server, browser_page, default_tags):
-    from reviewapp.models import SuppressionRule
+    from reviewapp.tuning.models import SuppressionRule
     from tests.reviewapp.test_rules_api import clip_with_cat
 
     camera = CameraFactory(name="acme-door")

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
-from reviewapp.models import Camera, Customer, Profile
+from reviewapp.review.models import Camera, Customer, Profile
 
 
 def run(*args) -> str:

@@ -1,6 +1,6 @@
 from django.test import Client
 
-from reviewapp.models import FalseAlertReport, ReviewItem
+from reviewapp.review.models import FalseAlertReport, ReviewItem
 from tests.conftest import api_client
 from tests.factories import ClipFactory, ReviewItemFactory
 

@@ -5,8 +5,10 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 import numpy as np
 import pytest
 
-from reviewapp import drift, tasks
-from reviewapp.models import CameraDrift, Clip, ReviewItem
+from reviewapp.monitoring import drift
+from reviewapp.monitoring import tasks
+from reviewapp.monitoring.models import CameraDrift
+from reviewapp.review.models import Clip, ReviewItem
 from tests.factories import CameraFactory, ClipFactory, CustomerFactory
 from tests.reviewapp.test_metrics import scrape, value
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewapp.models import Clip
+from reviewapp.review.models import Clip
 from tests.conftest import api_client
 
 URL = "/api/v1/clips/"
@@ -68,7 +68,7 @@ def _truncated(tmp_path, video):
 
 def _png_renamed(tmp_path, video):
     path = tmp_path / "image.mp4"
-    path.write_bytes((Path(__file__).parents[2] / "reviewapp/demo_data/coffee_512.png").read_bytes())
+    path.write_bytes((Path(__file__).parents[2] / "tests/data/centernet/coffee_512.png").read_bytes())
     return path
 
 

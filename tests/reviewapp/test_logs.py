@@ -13,8 +13,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from reviewapp import logs, services
-from reviewapp.models import Clip
+from reviewapp.monitoring import logs
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.review.models import Clip
 from tests.conftest import api_client
 from tests.factories import CameraFactory, CustomerFactory, make_user
 from tests.reviewapp.test_metrics import _free_port, parse, value
@@ -45,8 +47,8 @@ def captured():
 
 def test_every_line_of_a_clips_journey_carries_its_id_and_camera(world, video, captured, settings):
     stream = captured("json")
-    clip, _ = services.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=timezone.now())
-    services.clip_process(clip_id=clip.id)
+    clip, _ = ingest.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=timezone.now())
+    processing.clip_process(clip_id=clip.id)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     ours = [line for line in lines if line["logger"].startswith("reviewapp")]
     assert len(ours) >= 2  # ingested, done
@@ -64,10 +66,10 @@ def test_every_line_of_a_clips_journey_carries_its_id_and_camera(world, video, c
 def test_a_failed_clip_logs_its_error_with_its_context(world, video, captured, settings):
     from pathlib import Path
 
-    from reviewapp import tasks
+    from reviewapp.review import tasks
 
     stream = captured("json")
-    clip, _ = services.clip_ingest(camera=world.cam_b, path=str(video()), recorded_at=timezone.now())
+    clip, _ = ingest.clip_ingest(camera=world.cam_b, path=str(video()), recorded_at=timezone.now())
     (Path(settings.MEDIA_ROOT) / clip.file.name).write_bytes(b"garbage")
     tasks.process_clip(str(clip.id))
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
@@ -87,7 +89,7 @@ def test_plain_lines_are_readable_and_keep_the_context(captured):
 
 
 def test_log_format_is_json_or_plain_and_nothing_else():
-    env = {**os.environ, "LOG_FORMAT": "yaml", "DJANGO_SETTINGS_MODULE": "reviewapp.settings"}
+    env = {**os.environ, "LOG_FORMAT": "yaml", "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings"}
     proc = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode != 0 and "LOG_FORMAT must be json or plain" in proc.stderr
 
@@ -108,7 +110,7 @@ def test_a_real_worker_logs_json_with_the_task_id_and_serves_its_childrens_metri
         "WORKER_METRICS_PORT": str(port), "WORKER_METRICS_ADDR": "127.0.0.1",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "-Q", "inference,default", "--concurrency", "1",
+        [sys.executable, "-m", "celery", "-A", "reviewapp.project", "worker", "-Q", "inference,default", "--concurrency", "1",
          "--pool", "prefork", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

@@ -13,8 +13,13 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from reviewapp import metrics, services, tasks
-from reviewapp.models import Clip
+from reviewapp.monitoring import metrics
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.review import queue
+from reviewapp.review import reports
+from reviewapp.review import tasks
+from reviewapp.review.models import Clip
 from tests.conftest import api_client
 from tests.factories import CameraFactory, ClipFactory, CustomerFactory, ReviewItemFactory
 
@@ -46,8 +51,8 @@ def staff_client(client, world):
     return client
 
 
-def ingest(camera, path):
-    clip, created = services.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
+def ingest_clip(camera, path):
+    clip, created = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
     assert created
     return clip
 
@@ -57,8 +62,8 @@ def ingest(camera, path):
 
 def test_it_counts_a_clip_received_and_processed_with_its_timings(world, staff_client, video):
     before = scrape(staff_client)
-    clip = ingest(world.cam_a, video(frames=20))
-    services.clip_process(clip_id=clip.id)
+    clip = ingest_clip(world.cam_a, video(frames=20))
+    processing.clip_process(clip_id=clip.id)
     clip.refresh_from_db()
     after = scrape(staff_client)
 
@@ -81,7 +86,7 @@ def test_it_counts_a_clip_received_and_processed_with_its_timings(world, staff_c
 
 
 def test_it_counts_a_failed_clip(world, staff_client, video, settings):
-    clip = ingest(world.cam_b, video())
+    clip = ingest_clip(world.cam_b, video())
     (Path(settings.MEDIA_ROOT) / clip.file.name).write_bytes(b"not a video any more")
     before = scrape(staff_client)
     tasks.process_clip(str(clip.id))
@@ -91,7 +96,7 @@ def test_it_counts_a_failed_clip(world, staff_client, video, settings):
         before, "vigia_clips_failed_total", camera_group="Globex"
     ) == 1
     # failing an already-failed clip again does not count twice
-    services.clip_fail(clip_id=clip.id, error="again")
+    processing.clip_fail(clip_id=clip.id, error="again")
     assert value(scrape(staff_client), "vigia_clips_failed_total", camera_group="Globex") == value(
         after, "vigia_clips_failed_total", camera_group="Globex"
     )
@@ -100,8 +105,8 @@ def test_it_counts_a_failed_clip(world, staff_client, video, settings):
 def test_it_counts_alerts_sent_once(world, staff_client):
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.9)
     before = scrape(staff_client)
-    services.alert_publish(clip=clip)
-    services.alert_publish(clip=clip)  # the second is a no-op
+    processing.alert_publish(clip=clip)
+    processing.alert_publish(clip=clip)  # the second is a no-op
     after = scrape(staff_client)
     assert value(after, "vigia_alerts_sent_total", camera_group="Acme") - value(
         before, "vigia_alerts_sent_total", camera_group="Acme"
@@ -116,7 +121,7 @@ def test_a_decision_moves_the_counter_the_queue_and_the_reviewers_gauge(world, s
     assert value(before, "vigia_review_queue_oldest_seconds", reason="near_threshold") >= 0
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.review_record(item=item, reviewer=world.reviewer, verdict="no_person", tags=["dog"])
+        queue.review_record(item=item, reviewer=world.reviewer, verdict="no_person", tags=["dog"])
     after = scrape(staff_client)
     labels = {"verdict": "no_person", "source": "vigia"}
     assert value(after, "vigia_review_decisions_total", **labels) - value(before, "vigia_review_decisions_total", **labels) == 1
@@ -126,12 +131,12 @@ def test_a_decision_moves_the_counter_the_queue_and_the_reviewers_gauge(world, s
 
 
 def test_a_rejected_decision_counts_nothing(world, staff_client, django_capture_on_commit_callbacks):
-    from reviewapp.errors import ApplicationError
+    from reviewapp.core.errors import ApplicationError
 
     item = ReviewItemFactory(clip=ClipFactory(camera=world.cam_a, score=0.55))
     before = scrape(staff_client)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError):
-        services.review_record(item=item, reviewer=world.reviewer, verdict="maybe", tags=[])
+        queue.review_record(item=item, reviewer=world.reviewer, verdict="maybe", tags=[])
     after = scrape(staff_client)
     assert sum(v for (n, _), v in after.items() if n == "vigia_review_decisions_total") == sum(
         v for (n, _), v in before.items() if n == "vigia_review_decisions_total"
@@ -142,8 +147,8 @@ def test_a_false_alert_report_moves_the_counter_and_the_queue(world, staff_clien
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.9)
     before = scrape(staff_client)
     with django_capture_on_commit_callbacks(execute=True):
-        services.false_alert_report(clip=clip, user=world.customer_a)
-        services.false_alert_report(clip=clip, user=world.customer_a)  # the same report again
+        reports.false_alert_report(clip=clip, user=world.customer_a)
+        reports.false_alert_report(clip=clip, user=world.customer_a)  # the same report again
     after = scrape(staff_client)
     assert value(after, "vigia_false_alert_reports_total", camera_group="Acme") - value(
         before, "vigia_false_alert_reports_total", camera_group="Acme"
@@ -224,22 +229,22 @@ def test_a_failing_collector_is_reported_and_the_rest_still_scraped(world, staff
 
 
 def test_the_broker_queue_length_is_read_from_the_broker(world, staff_client, settings):
-    from reviewapp.celery import app
+    from reviewapp.project.celery import app
 
     settings.METRICS_CELERY_QUEUES = ["metrics-test-queue"]
     with app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("metrics-test-queue")
-        queue.put({"n": 1})
-        queue.put({"n": 2})
+        broker_queue = conn.SimpleQueue("metrics-test-queue")
+        broker_queue.put({"n": 1})
+        broker_queue.put({"n": 2})
         try:
             samples = scrape(staff_client)
         finally:
             while True:
                 try:
-                    queue.get(block=False).ack()
-                except queue.Empty:
+                    broker_queue.get(block=False).ack()
+                except broker_queue.Empty:
                     break
-            queue.close()
+            broker_queue.close()
     assert value(samples, "vigia_metrics_collector_up", collector="broker") == 1
     assert value(samples, "vigia_celery_queue_length", queue="metrics-test-queue") == 2
 
@@ -291,16 +296,16 @@ def test_multiprocess_mode_sums_the_counters_of_every_process(tmp_path):
     PROMETHEUS_MULTIPROC_DIR; the exposition (another process) sums them."""
     folder = tmp_path / "prom"
     folder.mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "DJANGO_SETTINGS_MODULE": "reviewapp.settings"}
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings"}
     bump = textwrap.dedent("""
         import django; django.setup()
-        from reviewapp import metrics
+        from reviewapp.monitoring import metrics
         metrics.DECISIONS.labels("no_person", "vigia").inc({n})
         metrics.DETECT_SECONDS.observe(1.5)
     """)
     for n in (2, 3):
         subprocess.run([sys.executable, "-c", bump.format(n=n)], cwd=ROOT, env=env, check=True, timeout=120)
-    show = "import django; django.setup()\nfrom reviewapp import metrics\nprint(metrics.exposition(include_db=False).decode())"
+    show = "import django; django.setup()\nfrom reviewapp.monitoring import metrics\nprint(metrics.exposition(include_db=False).decode())"
     out = subprocess.run([sys.executable, "-c", show], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, text=True)
     samples = parse(out.stdout)
     assert value(samples, "vigia_review_decisions_total", verdict="no_person", source="vigia") == 5
@@ -340,7 +345,7 @@ def test_a_taken_port_does_not_stop_the_worker(settings):
 
 
 def _rule(camera, **kwargs):
-    from reviewapp.models import SuppressionRule
+    from reviewapp.tuning.models import SuppressionRule
 
     return SuppressionRule.objects.create(
         camera=camera, x1=0.1, y1=0.1, x2=0.3, y2=0.4, descriptor=b"\0" * 8, descriptor_version=1, iou_min=0.5,

@@ -3,16 +3,19 @@ from pathlib import Path
 import boto3
 import pytest
 
-from reviewapp import services, sns, tasks
-from reviewapp.demo import photo, write_clip
-from reviewapp.models import Clip, ReviewItem
+from reviewapp.core import errors
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.review import tasks
+from reviewapp.review.demo import photo, write_clip
+from reviewapp.review.models import Clip, ReviewItem
 from tests.factories import ClipFactory
 
 
-def ingest(camera, path, **kwargs):
+def ingest_clip(camera, path, **kwargs):
     from django.utils import timezone
 
-    clip, created = services.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now(), **kwargs)
+    clip, created = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now(), **kwargs)
     assert created
     return clip
 
@@ -23,8 +26,8 @@ def astronaut_clip(tmp_path):
 
 
 def test_it_detects_decides_and_records_timings(world, astronaut_clip):
-    clip = ingest(world.cam_a, astronaut_clip)
-    services.clip_process(clip_id=clip.id)
+    clip = ingest_clip(world.cam_a, astronaut_clip)
+    processing.clip_process(clip_id=clip.id)
     clip.refresh_from_db()
     assert clip.status == Clip.Status.DONE
     assert clip.frames_sampled == 6  # 3 s at 2 fps
@@ -41,14 +44,14 @@ def test_it_detects_decides_and_records_timings(world, astronaut_clip):
 
 
 def test_a_clip_near_the_threshold_goes_to_the_review_queue(world, astronaut_clip):
-    clip = ingest(world.cam_a, astronaut_clip)
-    services.clip_process(clip_id=clip.id)
+    clip = ingest_clip(world.cam_a, astronaut_clip)
+    processing.clip_process(clip_id=clip.id)
     clip.refresh_from_db()
     # Put the threshold just above the score: not an alert, but close enough to look at.
     world.cam_a.threshold = min(clip.score + 0.05, 1.0)
     world.cam_a.save()
     Clip.objects.filter(id=clip.id).update(status=Clip.Status.QUEUED)
-    services.clip_process(clip_id=clip.id)
+    processing.clip_process(clip_id=clip.id)
     clip.refresh_from_db()
     assert clip.alert is False
     item = ReviewItem.objects.get(clip=clip)
@@ -57,28 +60,28 @@ def test_a_clip_near_the_threshold_goes_to_the_review_queue(world, astronaut_cli
 
 
 def test_a_clip_far_from_the_threshold_is_not_queued_unless_audited(world, video, settings):
-    clip = ingest(world.cam_a, video(frames=10))  # noise and a white box: no person
-    services.clip_process(clip_id=clip.id)
+    clip = ingest_clip(world.cam_a, video(frames=10))  # noise and a white box: no person
+    processing.clip_process(clip_id=clip.id)
     assert not ReviewItem.objects.filter(clip=clip).exists()
 
     settings.AUDIT_SAMPLE_RATE = 1.0
     Clip.objects.filter(id=clip.id).update(status=Clip.Status.QUEUED)
-    services.clip_process(clip_id=clip.id)
+    processing.clip_process(clip_id=clip.id)
     assert ReviewItem.objects.get(clip=clip).reason == ReviewItem.Reason.AUDIT_SAMPLE
 
 
 def test_processing_twice_does_not_duplicate_detections(world, astronaut_clip):
-    clip = ingest(world.cam_a, astronaut_clip)
-    services.clip_process(clip_id=clip.id)
+    clip = ingest_clip(world.cam_a, astronaut_clip)
+    processing.clip_process(clip_id=clip.id)
     count = clip.detections.count()
-    assert services.clip_process(clip_id=clip.id) is None  # done: left alone
+    assert processing.clip_process(clip_id=clip.id) is None  # done: left alone
     Clip.objects.filter(id=clip.id).update(status=Clip.Status.PROCESSING)  # a redelivered task
-    services.clip_process(clip_id=clip.id)
+    processing.clip_process(clip_id=clip.id)
     assert clip.detections.count() == count
 
 
 def test_a_clip_that_cannot_be_read_fails_with_its_error_and_the_task_returns(world, video, settings):
-    clip = ingest(world.cam_a, video())
+    clip = ingest_clip(world.cam_a, video())
     (Path(settings.MEDIA_ROOT) / clip.file.name).write_bytes(b"corrupted on disk")
     tasks.process_clip(str(clip.id))  # the task body, run in this process
     clip.refresh_from_db()
@@ -87,7 +90,7 @@ def test_a_clip_that_cannot_be_read_fails_with_its_error_and_the_task_returns(wo
 
 
 def test_a_missing_file_fails_the_clip(world, video, settings):
-    clip = ingest(world.cam_a, video())
+    clip = ingest_clip(world.cam_a, video())
     (Path(settings.MEDIA_ROOT) / clip.file.name).unlink()
     tasks.process_clip(str(clip.id))
     clip.refresh_from_db()
@@ -96,9 +99,9 @@ def test_a_missing_file_fails_the_clip(world, video, settings):
 
 def test_an_alert_is_published_once(world, caplog):
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.9)
-    with caplog.at_level("INFO", logger="reviewapp.sns"):
-        assert services.alert_publish(clip=clip) is True
-        assert services.alert_publish(clip=clip) is False
+    with caplog.at_level("INFO", logger="reviewapp.review.sns"):
+        assert processing.alert_publish(clip=clip) is True
+        assert processing.alert_publish(clip=clip) is False
     assert sum("alert (no SNS topic configured)" in r.message for r in caplog.records) == 1
     clip.refresh_from_db()
     assert clip.alert_sent_at is not None
@@ -106,7 +109,7 @@ def test_an_alert_is_published_once(world, caplog):
 
 def test_a_clip_that_did_not_alert_publishes_nothing(world):
     clip = ClipFactory(camera=world.cam_a, alert=False, score=0.1)
-    assert services.alert_publish(clip=clip) is False
+    assert processing.alert_publish(clip=clip) is False
 
 
 def test_stuck_clips_are_sent_again(world, monkeypatch):
@@ -118,8 +121,8 @@ def test_stuck_clips_are_sent_again(world, monkeypatch):
     Clip.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(hours=1))
     ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED)  # fresh: its task is on its way
     sent = []
-    monkeypatch.setattr(services, "_enqueue_processing", sent.append)  # the broker's edge
-    assert services.clips_requeue_stuck(older_than=timedelta(minutes=15)) == 1
+    monkeypatch.setattr(processing, "clip_enqueue", sent.append)  # the broker's edge
+    assert processing.clips_requeue_stuck(older_than=timedelta(minutes=15)) == 1
     assert sent == [old.id]
 
 
@@ -137,7 +140,7 @@ def test_an_alert_reaches_an_sns_topic_over_http(world, settings, aws_endpoint, 
     settings.AWS_SNS_ENDPOINT_URL = aws_endpoint
 
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
-    assert services.alert_publish(clip=clip) is True
+    assert processing.alert_publish(clip=clip) is True
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     assert len(messages) == 1
     import json
@@ -150,7 +153,7 @@ def test_a_permanent_sns_error_is_logged_and_not_retried(world, settings, aws_en
     settings.ALERT_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:does-not-exist"
     settings.AWS_SNS_ENDPOINT_URL = aws_endpoint
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
-    assert services.alert_publish(clip=clip) is False
+    assert processing.alert_publish(clip=clip) is False
     clip.refresh_from_db()
     assert clip.alert_sent_at is None  # not sent: an operator can send it again
 
@@ -164,7 +167,7 @@ def test_an_unreachable_sns_is_a_transient_error_and_the_alert_stays_unsent(worl
     settings.ALERT_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:vigia-alerts"
     settings.AWS_SNS_ENDPOINT_URL = f"http://127.0.0.1:{port}"
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
-    with pytest.raises(services.TransientError):
-        services.alert_publish(clip=clip)
+    with pytest.raises(errors.OutsideError):
+        processing.alert_publish(clip=clip)
     clip.refresh_from_db()
     assert clip.alert_sent_at is None

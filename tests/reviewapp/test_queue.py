@@ -5,15 +5,15 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from reviewapp import services
-from reviewapp.models import Review, ReviewItem
+from reviewapp.review import queue
+from reviewapp.review.models import Review, ReviewItem
 from tests.conftest import api_client
-from tests.factories import CameraFactory, ClipFactory, ReviewItemFactory, make_user
+from tests.factories import CameraFactory, ClipFactory, make_user
 
 
 def item(camera, score, reason=ReviewItem.Reason.NEAR_THRESHOLD):
     clip = ClipFactory(camera=camera, score=score, alert=score >= camera.threshold)
-    return services.review_item_enqueue(clip=clip, reason=reason)
+    return queue.review_item_enqueue(clip=clip, reason=reason)
 
 
 def test_customer_reports_come_first_then_the_clips_closest_to_the_threshold(world):
@@ -21,31 +21,31 @@ def test_customer_reports_come_first_then_the_clips_closest_to_the_threshold(wor
     close = item(world.cam_a, 0.51)
     audit = item(world.cam_b, 0.50, ReviewItem.Reason.AUDIT_SAMPLE)
     reported = item(world.cam_b, 0.95, ReviewItem.Reason.CUSTOMER_REPORT)
-    order = [services.review_next(reviewer=make_user(f"r{i}", "reviewer")) for i in range(5)]
+    order = [queue.review_next(reviewer=make_user(f"r{i}", "reviewer")) for i in range(5)]
     assert [o.id if o else None for o in order] == [reported.id, close.id, far.id, audit.id, None]
 
 
 def test_a_reviewer_gets_back_the_item_they_hold(world):
     first = item(world.cam_a, 0.55)
     item(world.cam_a, 0.56)
-    assert services.review_next(reviewer=world.reviewer).id == first.id
-    assert services.review_next(reviewer=world.reviewer).id == first.id
+    assert queue.review_next(reviewer=world.reviewer).id == first.id
+    assert queue.review_next(reviewer=world.reviewer).id == first.id
 
 
 def test_an_item_is_not_handed_to_a_second_reviewer_until_the_claim_expires(world):
     only = item(world.cam_a, 0.55)
-    assert services.review_next(reviewer=world.reviewer).id == only.id
-    assert services.review_next(reviewer=world.reviewer2) is None
+    assert queue.review_next(reviewer=world.reviewer).id == only.id
+    assert queue.review_next(reviewer=world.reviewer2) is None
     ReviewItem.objects.filter(id=only.id).update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert services.review_next(reviewer=world.reviewer2).id == only.id
+    assert queue.review_next(reviewer=world.reviewer2).id == only.id
 
 
 def test_a_skipped_item_goes_to_someone_else(world):
     only = item(world.cam_a, 0.55)
-    services.review_next(reviewer=world.reviewer)
-    services.review_skip(item=only, reviewer=world.reviewer)
-    assert services.review_next(reviewer=world.reviewer) is None
-    assert services.review_next(reviewer=world.reviewer2).id == only.id
+    queue.review_next(reviewer=world.reviewer)
+    queue.review_skip(item=only, reviewer=world.reviewer)
+    assert queue.review_next(reviewer=world.reviewer) is None
+    assert queue.review_next(reviewer=world.reviewer2).id == only.id
 
 
 def test_a_decision_closes_the_item_and_the_latest_decision_wins(world):
@@ -71,7 +71,7 @@ def test_a_decision_closes_the_item_and_the_latest_decision_wins(world):
 
 def test_a_reviewer_cannot_decide_an_item_someone_else_holds(world):
     it = item(world.cam_a, 0.55)
-    services.review_next(reviewer=world.reviewer)
+    queue.review_next(reviewer=world.reviewer)
     response = api_client(world.reviewer2).post(f"/api/v1/review/{it.id}/decision/", {"verdict": "person"}, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "claimed"
@@ -130,10 +130,10 @@ def test_two_reviewers_asking_at_once_never_get_the_same_item():
         def ask(i):
             try:
                 barrier.wait()
-                claimed = services.review_next(reviewer=reviewers[i])
+                claimed = queue.review_next(reviewer=reviewers[i])
                 got[i] = claimed.id if claimed else None
                 if claimed:
-                    services.review_record(item=claimed, reviewer=reviewers[i], verdict="person", tags=[])
+                    queue.review_record(item=claimed, reviewer=reviewers[i], verdict="person", tags=[])
             except Exception as exc:  # surfaced below
                 errors.append(exc)
             finally:

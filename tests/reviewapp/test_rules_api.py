@@ -7,8 +7,9 @@ from django.test import Client
 from django.utils import timezone
 
 from inference.suppression import describe, to_bytes
-from reviewapp import services
-from reviewapp.models import Detection, Review, ReviewItem, SuppressionRule
+from reviewapp.review import queue
+from reviewapp.review.models import Detection, Review, ReviewItem
+from reviewapp.tuning.models import SuppressionRule
 from tests.conftest import api_client
 from tests.factories import ClipFactory
 from tests.scenes import OBJECT_BOX, background, with_object
@@ -23,7 +24,7 @@ def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58)):
                   y2=OBJECT_BOX[3], score=s, descriptor=to_bytes(describe(frame, OBJECT_BOX)))
         for i, s in enumerate(scores)
     ])
-    return clip, services.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
+    return clip, queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
 
 
 def decide(user, item, payload):
@@ -193,7 +194,7 @@ def test_an_operator_edits_rules_in_the_admin(world, rule):
 
 
 def test_the_worker_uses_active_unexpired_unflagged_rules_of_the_current_descriptor_only(world, rule, settings):
-    from reviewapp.suppression import rules_for_camera
+    from reviewapp.tuning.suppression import rules_for_camera
 
     assert [r.id for r in rules_for_camera(camera=world.cam_a)] == [rule.id]
     assert rules_for_camera(camera=world.cam_b) == []
@@ -208,7 +209,7 @@ def test_the_worker_uses_active_unexpired_unflagged_rules_of_the_current_descrip
 
 
 def test_hits_are_counted_once_per_clip_and_a_deleted_rule_is_skipped(world, rule):
-    from reviewapp.suppression import suppression_hits_record
+    from reviewapp.tuning.suppression import suppression_hits_record
 
     now = timezone.now()
     assert suppression_hits_record(rule_ids=[rule.id, rule.id, 999999], now=now) == {rule.id}
@@ -229,7 +230,7 @@ def test_a_person_verdict_on_the_clip_a_rule_was_made_from_flags_it(world, rule)
 
 
 def test_the_refresh_job_is_scheduled_and_registered(settings):
-    from reviewapp.celery import app
+    from reviewapp.project.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-threshold-recommendations"]
     app.loader.import_default_modules()

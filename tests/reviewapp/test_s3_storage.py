@@ -8,9 +8,10 @@ from django.core.files.storage import storages
 from django.test import Client
 from django.utils import timezone
 
-from reviewapp import services
-from reviewapp.errors import ApplicationError
-from reviewapp.models import Clip
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.core.errors import ApplicationError
+from reviewapp.review.models import Clip
 
 
 @pytest.fixture
@@ -33,12 +34,12 @@ def s3_storage(settings, aws_endpoint, aws_env):
 
 def test_a_clip_goes_to_s3_is_processed_from_s3_and_served_presigned(world, video, s3_storage):
     s3, bucket = s3_storage
-    clip, created = services.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=timezone.now())
+    clip, created = ingest.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=timezone.now())
     assert created
     head = s3.head_object(Bucket=bucket, Key=clip.file.name)
     assert head["ContentLength"] == clip.size_bytes
 
-    services.clip_process(clip_id=clip.id)
+    processing.clip_process(clip_id=clip.id)
     clip.refresh_from_db()
     assert clip.status == Clip.Status.DONE and clip.frames_sampled == 4
 
@@ -56,5 +57,5 @@ def test_a_refused_upload_leaves_nothing_in_the_bucket(world, tmp_path, s3_stora
     bad = tmp_path / "x.mp4"
     bad.write_text("not a video")
     with pytest.raises(ApplicationError):
-        services.clip_ingest(camera=world.cam_a, path=str(bad), recorded_at=timezone.now())
+        ingest.clip_ingest(camera=world.cam_a, path=str(bad), recorded_at=timezone.now())
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0

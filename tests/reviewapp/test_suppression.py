@@ -6,8 +6,11 @@ import pytest
 from django.utils import timezone
 
 from inference.suppression import iou, normalise_box
-from reviewapp import services
-from reviewapp.models import Clip, Review, ReviewItem, SuppressionRule
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.review import queue
+from reviewapp.review.models import Clip, Review, ReviewItem
+from reviewapp.tuning.models import SuppressionRule
 from tests.conftest import api_client
 from tests.scenes import OBJECT_BOX, SIZE, write_scene_clip
 
@@ -24,18 +27,18 @@ def cameras(world):
 
 
 def process(camera, path, minutes_ago=0):
-    clip, created = services.clip_ingest(
+    clip, created = ingest.clip_ingest(
         camera=camera, path=str(path), recorded_at=timezone.now() - timedelta(minutes=minutes_ago)
     )
     assert created
-    services.clip_process(clip_id=clip.id)
+    processing.clip_process(clip_id=clip.id)
     clip.refresh_from_db()
     assert clip.status == Clip.Status.DONE, clip.error
     return clip
 
 
 def decide_suppress(world, clip):
-    item = services.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
+    item = queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
     response = api_client(world.reviewer).post(
         f"/api/v1/review/{item.id}/decision/",
         {"verdict": "no_person", "tags": ["other"], "suppress_similar": True}, format="json",
@@ -102,7 +105,7 @@ def test_a_rule_whose_suppressed_clip_is_confirmed_as_a_person_is_flagged_and_pa
     hidden = process(w.cam_a, write_scene_clip(tmp_path / "2.mp4", seed=2))
     assert hidden.detections.filter(suppressed_by=rule).exists()
 
-    item = services.review_item_enqueue(clip=hidden, reason=ReviewItem.Reason.AUDIT_SAMPLE)
+    item = queue.review_item_enqueue(clip=hidden, reason=ReviewItem.Reason.AUDIT_SAMPLE)
     response = api_client(w.reviewer2).post(f"/api/v1/review/{item.id}/decision/", {"verdict": "person"}, format="json")
     assert response.status_code == 201
     rule.refresh_from_db()

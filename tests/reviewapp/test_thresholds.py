@@ -5,8 +5,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from reviewapp import thresholds, tasks
-from reviewapp.models import Camera, Review, ReviewItem, ThresholdChange, ThresholdRecommendation
+from reviewapp.tuning import thresholds
+from reviewapp.tuning import tasks
+from reviewapp.review.models import Camera, Review, ReviewItem
+from reviewapp.tuning.models import ThresholdChange, ThresholdRecommendation
 from tests.factories import ClipFactory
 
 

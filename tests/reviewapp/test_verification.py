@@ -11,9 +11,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from inference import tracking, verifier
-from reviewapp import services
-from reviewapp.demo import photo
-from reviewapp.models import Clip, Detection, Review, ReviewItem
+from reviewapp.review import ingest
+from reviewapp.review import processing
+from reviewapp.review.demo import photo
+from reviewapp.review.models import Clip, Detection, Review, ReviewItem
 from tests.factories import CameraFactory, ClipFactory, ReviewItemFactory
 
 PERSON_BOX = (40, 40, 200, 400)  # where the astronaut is in every frame
@@ -144,18 +145,18 @@ def model_file(path: Path, *, threshold: float) -> Path:
 
 @pytest.fixture
 def astronaut_clip(world, tmp_path):
-    from reviewapp.demo import write_clip
+    from reviewapp.review.demo import write_clip
 
     world.cam_a.threshold = 0.2
     world.cam_a.save()
     path = write_clip(tmp_path / "astronaut.mp4", photo("astronaut"), seconds=2, fps=10)
-    clip, _ = services.clip_ingest(camera=world.cam_a, path=str(path), recorded_at=timezone.now())
+    clip, _ = ingest.clip_ingest(camera=world.cam_a, path=str(path), recorded_at=timezone.now())
     return clip
 
 
 def test_a_verifier_that_rejects_the_boxes_vetoes_the_alert_and_sends_the_clip_to_review(astronaut_clip, settings, tmp_path):
     settings.VERIFIER = str(model_file(tmp_path / "never.pt", threshold=1.01))
-    services.clip_process(clip_id=astronaut_clip.id)
+    processing.clip_process(clip_id=astronaut_clip.id)
     clip = Clip.objects.get(id=astronaut_clip.id)
     assert clip.score >= 0.2, "the detector alone would alert"
     assert clip.alert is False
@@ -165,12 +166,12 @@ def test_a_verifier_that_rejects_the_boxes_vetoes_the_alert_and_sends_the_clip_t
 
 def test_a_verifier_that_accepts_lets_the_alert_through(astronaut_clip, settings, tmp_path):
     settings.VERIFIER = str(model_file(tmp_path / "always.pt", threshold=0.0))
-    services.clip_process(clip_id=astronaut_clip.id)
+    processing.clip_process(clip_id=astronaut_clip.id)
     assert Clip.objects.get(id=astronaut_clip.id).alert is True
 
 
 def test_a_configured_verifier_that_cannot_load_fails_the_clip_with_the_reason(astronaut_clip, settings, tmp_path):
-    from reviewapp import tasks
+    from reviewapp.review import tasks
 
     settings.VERIFIER = str(tmp_path / "missing.pt")
     tasks.process_clip.run(str(astronaut_clip.id))

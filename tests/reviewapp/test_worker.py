@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-from reviewapp.models import Clip
+from reviewapp.review.models import Clip
 from tests.conftest import api_client
 from tests.factories import CameraFactory, CustomerFactory, make_user
 
@@ -37,7 +37,7 @@ def worker(settings, tmp_path):
         "AUDIT_SAMPLE_RATE": "0",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "reviewapp", "worker", "-Q", "inference,default,exports",
+        [sys.executable, "-m", "celery", "-A", "reviewapp.project", "worker", "-Q", "inference,default,exports",
          "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip",
          "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

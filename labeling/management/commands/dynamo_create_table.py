@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling import dynamo
+from labeling.sync import dynamo
 
 
 class Command(BaseCommand):

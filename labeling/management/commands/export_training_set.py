@@ -9,9 +9,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling import export
+from labeling.export import service as export
 from labeling.models import ExportRun
-from reviewapp.errors import ApplicationError
+from reviewapp.core.errors import ApplicationError
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from labeling import label_studio as ls
-from labeling import sync
+from labeling.sync import label_studio as ls
+from labeling.sync import senders
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
             raise CommandError("LABEL_STUDIO_URL is not set")
         if not settings.LABEL_STUDIO_WEBHOOK_SECRET:
             raise CommandError("LABEL_STUDIO_WEBHOOK_SECRET is not set")
-        config = sync.labelling_config()
+        config = senders.labelling_config()
         try:
             project = ls.project_ensure(title=settings.LABEL_STUDIO_PROJECT, config=config)
             ls.config_ensure(project=project, config=config)  # an existing project gets today's tags

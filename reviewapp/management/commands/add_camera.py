@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
-from reviewapp.models import Camera, Customer
+from reviewapp.review.models import Camera, Customer
 
 
 def unit_interval(value: str) -> float:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from reviewapp.models import Customer
+from reviewapp.review.models import Customer
 
 
 class Command(BaseCommand):

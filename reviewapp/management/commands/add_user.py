@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from reviewapp.models import Customer, Profile
+from reviewapp.review.models import Customer, Profile
 
 
 class Command(BaseCommand):

@@ -8,8 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from reviewapp import demo, services
-from reviewapp.models import Camera
+from reviewapp.review import demo
+from reviewapp.review import ingest
+from reviewapp.review.models import Camera
 
 USERS = [
     ("reviewer", "reviewer", None),
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory() as tmp:
             for minutes_ago, name in enumerate(demo.PHOTOS):
                 path = demo.write_clip(Path(tmp) / f"{name}.mp4", demo.photo(name))
-                clip, created = services.clip_ingest(
+                clip, created = ingest.clip_ingest(
                     camera=camera, path=str(path), recorded_at=now - timedelta(minutes=minutes_ago + 1),
                     external_id=f"demo-{name}",
                 )

@@ -1,8 +1,8 @@
 """Run the per-camera drift check now (beat runs it every DRIFT_CHECK_SECONDS) and print it."""
 from django.core.management.base import BaseCommand
 
-from reviewapp import drift
-from reviewapp.models import CameraDrift
+from reviewapp.monitoring import drift
+from reviewapp.monitoring.models import CameraDrift
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from reviewapp.models import ThresholdRecommendation
-from reviewapp.thresholds import recommendations_refresh_all
+from reviewapp.tuning.models import ThresholdRecommendation
+from reviewapp.tuning.thresholds import recommendations_refresh_all
 
 
 def _fmt(value, spec=".3f") -> str:

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from inference import replay
-from reviewapp.verification import reviewed_labels_write
+from reviewapp.tuning.verifier_training import reviewed_labels_write
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from reviewapp.errors import ApplicationError
-from reviewapp.verification import verifier_train
+from reviewapp.core.errors import ApplicationError
+from reviewapp.tuning.verifier_training import verifier_train
 
 
 class Command(BaseCommand):

@@ -1,0 +1,109 @@
+"""What the sync must send: one anti-join per destination finds the objects without a SyncState
+row whose `version` is at least the object's last change (for DynamoDB, whose objects are all
+clips, only over the clips changed since its cursor), and upserts those rows as pending.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Exists, F, Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from labeling.models import SyncCursor, SyncState
+from labeling.sync.state import D, S
+from reviewapp.review.models import (
+    Clip,
+    FalseAlertReport,
+    Review,
+    ReviewItem,
+)
+
+
+def clip_changed_at():
+    """A clip's last change that DynamoDB must show: processed, reviewed, or reported."""
+    last_review = Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    last_report = FalseAlertReport.objects.filter(clip=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    return Greatest(
+        F("finished_at"), Coalesce(Subquery(last_review), F("finished_at")), Coalesce(Subquery(last_report), F("finished_at"))
+    )
+
+
+def _held(destination: str, field: str, version: str):
+    """The SyncState row of the outer object that already wants (or holds) its latest change."""
+    return SyncState.objects.filter(destination=destination, **{field: OuterRef("pk")}, version__gte=OuterRef(version))
+
+
+def recently_changed_clips(*, limit: int) -> list | None:
+    """The clips that may have changed since the newest change DynamoDB already has a row for
+    (less SYNC_DISCOVERY_MARGIN_SECONDS, for transactions that commit late): three indexed range
+    reads, so a tick costs what changed, not how many clips exist. None means "look at every
+    clip": the first tick (no row yet), or more changes than `limit` since then (a long stop)."""
+    newest = SyncCursor.objects.filter(destination=D.DYNAMODB).values_list("discovered_until", flat=True).first()
+    if newest is None:  # no cursor yet (a new deployment or an upgrade): from the rows there are, once
+        newest = SyncState.objects.filter(destination=D.DYNAMODB).aggregate(v=Max("version"))["v"]
+    if newest is None:
+        return None
+    since = newest - timedelta(seconds=settings.SYNC_DISCOVERY_MARGIN_SECONDS)
+    sources = [
+        Clip.objects.filter(finished_at__gte=since).order_by("finished_at").values_list("pk", flat=True),
+        Review.objects.filter(created_at__gte=since).order_by("created_at").values_list("clip_id", flat=True),
+        FalseAlertReport.objects.filter(created_at__gte=since).order_by("created_at").values_list("clip_id", flat=True),
+    ]
+    ids: set = set()
+    for source in sources:
+        found = list(source[: limit + 1])
+        if len(found) > limit:
+            return None
+        ids.update(found)
+    return list(ids)
+
+
+def unsynced(destination: str, *, limit: int = 5000):
+    """The anti-join: objects this destination has not got (or not asked for) in their latest
+    version, oldest change first. Returns a queryset of the objects, annotated with `changed_at`."""
+    if destination == D.DYNAMODB:
+        qs = Clip.objects.filter(status=Clip.Status.DONE, finished_at__isnull=False)
+        recent = recently_changed_clips(limit=limit)
+        if recent is not None:
+            qs = qs.filter(pk__in=recent)
+        qs = qs.annotate(changed_at=clip_changed_at())
+        # Oldest first: what a limited tick leaves behind is newer than what it took, so the
+        # next tick's window (from the newest row) still covers it.
+        return qs.filter(~Exists(_held(destination, "clip", "changed_at"))).order_by("changed_at")
+    if destination == D.LS_TASK:
+        qs = ReviewItem.objects.filter(clip__status=Clip.Status.DONE).annotate(changed_at=F("created_at"))
+        return qs.filter(~Exists(_held(destination, "item", "changed_at")))
+    if destination == D.LS_ANNOTATION:
+        # A Vigia decision becomes an annotation once its item's task exists.
+        task_done = SyncState.objects.filter(destination=D.LS_TASK, item=OuterRef("item_id"), status=S.DONE)
+        qs = Review.objects.filter(source=Review.Source.VIGIA).filter(Exists(task_done)).annotate(changed_at=F("created_at"))
+        return qs.filter(~Exists(_held(destination, "review", "changed_at")))
+    raise ValueError(destination)
+
+
+_FK = {D.DYNAMODB: "clip_id", D.LS_TASK: "item_id", D.LS_ANNOTATION: "review_id"}
+
+
+def discover(destination: str, *, limit: int = 5000) -> int:
+    """Upsert a pending row for every object the anti-join returns. Returns how many."""
+    now = timezone.now()
+    found = list(unsynced(destination, limit=limit).values_list("pk", "changed_at")[:limit])
+    rows = [
+        SyncState(
+            destination=destination, object_key=str(pk), **{_FK[destination]: pk}, version=changed_at,
+            status=S.PENDING, attempts=0, last_error="", next_attempt_at=now,
+        )
+        for pk, changed_at in found
+    ]
+    if rows:
+        SyncState.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["destination", "object_key"],
+            update_fields=["version", "status", "attempts", "last_error", "next_attempt_at"],
+        )
+        newest = max(changed_at for _, changed_at in found)
+        cursor, created = SyncCursor.objects.get_or_create(destination=destination, defaults={"discovered_until": newest})
+        if not created:  # only forward: a slower concurrent tick must not move it back
+            SyncCursor.objects.filter(id=cursor.id, discovered_until__lt=newest).update(discovered_until=newest)
+    return len(rows)

@@ -1,0 +1,94 @@
+"""The JSON API: thin views that validate, call a service, and serialize."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviewapp.review import selectors
+from reviewapp.review import ingest
+from reviewapp.review import queue
+from reviewapp.review import reports
+from reviewapp.review.serializers import (
+    ClipDetailSerializer, ClipSerializer, ClipUploadSerializer, DecisionSerializer, FalseAlertSerializer,
+    ReviewerClipSerializer, ReviewItemSerializer, ReviewSerializer,
+)
+from reviewapp.core.errors import ApplicationError
+from reviewapp.review.models import Camera, ReviewItem
+from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_reviewer
+
+
+class ClipUploadView(APIView):
+    permission_classes = [IsIngest]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=ClipUploadSerializer, responses={201: ClipSerializer, 200: ClipSerializer})
+    def post(self, request):
+        form = ClipUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        camera = Camera.objects.filter(name=data["camera"]).select_related("customer").first()
+        if camera is None:
+            raise ApplicationError(f"unknown camera {data['camera']!r}", fields={"camera": ["unknown camera"]})
+        upload = data["file"]
+        clip, created = ingest.clip_ingest(
+            camera=camera, path=upload.temporary_file_path(), recorded_at=data["recorded_at"],
+            external_id=data.get("external_id"),
+        )
+        return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ClipDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=ReviewerClipSerializer)
+    def get(self, request, clip_id):
+        clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
+        serializer = ReviewerClipSerializer if is_reviewer(request.user) else ClipDetailSerializer
+        return Response(serializer(clip).data)
+
+
+class AlertListView(ListAPIView):
+    permission_classes = [IsCustomer]
+    serializer_class = ClipSerializer
+
+    def get_queryset(self):
+        return selectors.alerts_for_customer(user=self.request.user).prefetch_related("reports", "reviews")
+
+
+class FalseAlertView(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(request=FalseAlertSerializer, responses={201: ClipSerializer, 200: ClipSerializer})
+    def post(self, request, clip_id):
+        clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
+        form = FalseAlertSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        _report, created = reports.false_alert_report(clip=clip, user=request.user, reason=form.validated_data["reason"])
+        return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ReviewNextView(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(responses={200: ReviewItemSerializer, 204: OpenApiResponse(description="The queue is empty.")})
+    def get(self, request):
+        item = queue.review_next(reviewer=request.user)
+        if item is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ReviewItemSerializer(item).data)
+
+
+class ReviewDecisionView(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=DecisionSerializer, responses={201: ReviewSerializer})
+    def post(self, request, item_id):
+        item = get_object_or_404(ReviewItem, id=item_id)
+        form = DecisionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        review = queue.review_record(item=item, reviewer=request.user, **form.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)

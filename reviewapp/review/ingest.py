@@ -1,0 +1,101 @@
+"""Ingest: check an uploaded clip, store it and queue it for detection."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from datetime import datetime
+
+from celery import current_app
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from inference.video import InvalidVideo, probe
+from reviewapp.core.errors import ApplicationError
+from reviewapp.core.storage import clip_storage_name
+from reviewapp.monitoring import logs, metrics
+from reviewapp.review.models import Camera, Clip
+
+log = logging.getLogger(__name__)
+
+PROCESS_CLIP_TASK = "reviewapp.tasks.process_clip"  # reviewapp.review.tasks.process_clip
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def clip_ingest(
+    *, camera: Camera, path: str, recorded_at: datetime, external_id: str | None = None
+) -> tuple[Clip, bool]:
+    """Check and store one uploaded clip and queue it for detection.
+
+    Returns (clip, created). The same external_id, or the same bytes for the same camera,
+    returns the clip already stored. A file that is not a decodable video within the limits
+    raises ApplicationError and nothing is stored.
+    """
+    if external_id:
+        existing = Clip.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            if existing.camera_id != camera.id:
+                raise ApplicationError(
+                    f"external_id {external_id!r} is already used by another camera's clip",
+                    code="conflict", status_code=409,
+                )
+            return existing, False
+
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ApplicationError("the file is empty", code="invalid_video", fields={"file": ["empty file"]})
+    if size > settings.CLIP_MAX_BYTES:
+        raise ApplicationError(
+            f"the file has {size} bytes; the limit is {settings.CLIP_MAX_BYTES}",
+            code="file_too_large", fields={"file": ["too large"]},
+        )
+    sha = _sha256(path)
+    existing = Clip.objects.filter(camera=camera, sha256=sha).first()
+    if existing is not None:
+        return existing, False
+    try:
+        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS)
+    except InvalidVideo as exc:
+        raise ApplicationError(str(exc), code="invalid_video", fields={"file": [str(exc)]}) from exc
+
+    clip = Clip(
+        camera=camera, recorded_at=recorded_at, external_id=external_id or None, sha256=sha,
+        size_bytes=size, duration=info.duration, fps=info.fps, width=info.width, height=info.height,
+    )
+    name = clip_storage_name(camera_name=camera.name, clip_id=clip.id, recorded_at=recorded_at, ext=info.container)
+    # Upload before the row exists, outside any transaction: it can take long on S3.
+    with open(path, "rb") as f:
+        clip.file.name = default_storage.save(name, File(f))
+    try:
+        with transaction.atomic():
+            clip.save(force_insert=True)
+            transaction.on_commit(lambda: clip_enqueue(clip.id))
+    except IntegrityError:
+        # Another upload of the same clip won the race: keep theirs, drop our copy.
+        default_storage.delete(clip.file.name)
+        existing = Clip.objects.filter(Q(camera=camera, sha256=sha) | Q(external_id=external_id or None)).first()
+        if existing is None:
+            raise
+        return existing, False
+    except BaseException:
+        default_storage.delete(clip.file.name)  # nothing stored half-way
+        raise
+    with logs.log_context(clip_id=clip.id, camera=camera.name):
+        log.info("clip %s ingested for camera %s (%d bytes, %.1f s)", clip.id, camera.name, size, info.duration)
+    metrics.clip_received(camera)
+    return clip, True
+
+
+def clip_enqueue(clip_id) -> None:
+    """Queue the clip for the worker, by the task's name: services never import their tasks."""
+    current_app.send_task(PROCESS_CLIP_TASK, args=[str(clip_id)])

@@ -1,0 +1,241 @@
+"""The review domain: customers, cameras, clips and their detections, the review queue, reviews,
+customers' false-alert reports."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Customer(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Profile(models.Model):
+    """What a user may do. Operators are Django staff; everyone else has one role here."""
+
+    class Role(models.TextChoices):
+        REVIEWER = "reviewer"
+        CUSTOMER = "customer"
+        INGEST = "ingest"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="customer_role_has_customer",
+                condition=~Q(role="customer") | Q(customer__isnull=False),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.role})"
+
+
+class Camera(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="cameras")
+    # The camera's id in the monitoring company's system; unique across customers.
+    name = models.SlugField(max_length=100, unique=True)
+    threshold = models.FloatField(default=0.5)
+    review_band = models.FloatField(default=0.15, help_text="Clips scoring within ± this of the threshold are reviewed.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The `camera_group` label of the metrics (blank: the customer's name). Metrics never carry a
+    # camera or clip id, so an operator groups cameras (a site, a region) to see them apart.
+    metrics_group = models.CharField(max_length=50, blank=True, help_text="Metrics label; blank: the customer's name.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="threshold_0_1", condition=Q(threshold__gte=0) & Q(threshold__lte=1)),
+            models.CheckConstraint(name="review_band_0_1", condition=Q(review_band__gte=0) & Q(review_band__lte=1)),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Clip(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PROCESSING = "processing"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="clips")
+    recorded_at = models.DateTimeField()
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    file = models.FileField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    duration = models.FloatField()
+    fps = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    score = models.FloatField(null=True, blank=True)
+    alert = models.BooleanField(null=True, blank=True)
+    alert_sent_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.CharField(max_length=100, blank=True)
+    frames_sampled = models.PositiveIntegerField(null=True, blank=True)
+    frames_detected = models.PositiveIntegerField(null=True, blank=True, help_text="Sampled frames that changed enough to run the detector on.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    decode_ms = models.FloatField(null=True, blank=True)
+    detect_ms = models.FloatField(null=True, blank=True)
+    # What the clip would have scored without the camera's suppression rules (0: nothing suppressed).
+    suppressed_score = models.FloatField(null=True, blank=True)
+    verifier_version = models.CharField(max_length=100, blank=True)
+    # Measured by the pipeline on the sampled frames (monitoring): infrared (night) footage is
+    # nearly grey, so a low mean saturation means night; detections_count feeds the drift check.
+    saturation = models.FloatField(null=True, blank=True, help_text="Mean HSV saturation of the sampled frames, 0-255.")
+    brightness = models.FloatField(null=True, blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255.")
+    detections_count = models.PositiveIntegerField(null=True, blank=True, help_text="Person boxes stored for the clip.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["camera", "-recorded_at"]),
+            models.Index(fields=["status", "created_at"]),
+            # Error analysis and the drift check select clips by time across all cameras.
+            models.Index(fields=["recorded_at"], name="clip_recorded_at"),
+            # What changed lately, by time: the label sync's discovery window.
+            models.Index(fields=["finished_at"], name="clip_finished_at"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "sha256"], name="clip_unique_file_per_camera"),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=Q(external_id__isnull=False), name="clip_unique_external_id"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.camera} {self.recorded_at:%Y-%m-%d %H:%M} ({self.id})"
+
+    @property
+    def processing_ms(self):
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds() * 1000
+        return None
+
+
+class Detection(models.Model):
+    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="detections")
+    frame_index = models.PositiveIntegerField()
+    frame_time = models.FloatField(help_text="Seconds from the start of the clip.")
+    x1 = models.FloatField()
+    y1 = models.FloatField()
+    x2 = models.FloatField()
+    y2 = models.FloatField()
+    score = models.FloatField()
+    label = models.CharField(max_length=50, default="person")
+    # inference.suppression.describe of the box's crop (float32 bytes), kept so a reviewer's
+    # "suppress similar" can make a rule from it without decoding the video again.
+    descriptor = models.BinaryField(null=True, blank=True, editable=False)
+    suppressed_by = models.ForeignKey(
+        "SuppressionRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="suppressed_detections"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["clip", "-score"])]
+        ordering = ["frame_time", "-score"]
+
+
+class Tag(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    key = models.CharField(max_length=1, blank=True, help_text="Keyboard shortcut on the review page.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["key", "slug"]
+
+    def __str__(self):
+        return self.name
+
+
+class ReviewItem(models.Model):
+    """A clip waiting for (or given) a human decision. One per clip; a stronger reason upgrades it."""
+
+    class Reason(models.TextChoices):
+        CUSTOMER_REPORT = "customer_report"
+        NEAR_THRESHOLD = "near_threshold"
+        AUDIT_SAMPLE = "audit_sample"
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        DONE = "done"
+
+    # Lower comes first in the queue.
+    PRIORITY = {Reason.CUSTOMER_REPORT: 0, Reason.NEAR_THRESHOLD: 1, Reason.AUDIT_SAMPLE: 2}
+
+    clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="review_item")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    priority = models.PositiveSmallIntegerField()
+    # |score - threshold| when the item was queued: closest to the threshold first.
+    distance = models.FloatField(default=1.0)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    skipped_by = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "priority", "distance", "created_at"], name="queue_order")]
+
+    def __str__(self):
+        return f"{self.reason} {self.clip_id}"
+
+
+class Review(models.Model):
+    """One decision. The history is kept; the newest one for a clip is its verdict."""
+
+    class Verdict(models.TextChoices):
+        PERSON = "person"
+        NO_PERSON = "no_person"
+
+    class Source(models.TextChoices):
+        VIGIA = "vigia"
+        LABEL_STUDIO = "label_studio"
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="reviews")
+    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="reviews")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    note = models.TextField(blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.VIGIA)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clip", "-created_at"]),
+            models.Index(fields=["reviewer", "-created_at"]),
+            models.Index(fields=["created_at"], name="review_created_at"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+
+class FalseAlertReport(models.Model):
+    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="reports")
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reason = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clip", "reported_by"], name="one_report_per_user")]
+        indexes = [models.Index(fields=["created_at"], name="report_created_at")]

@@ -1,0 +1,175 @@
+"""The worker's part: detect people in a clip, decide, store the result, queue it for review, alert."""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from inference.decision import decide
+from inference.detector import load_detector
+from inference.pipeline import detect_clip
+from inference.suppression import match_frames, to_bytes
+from reviewapp.core.storage import clip_local_file
+from reviewapp.monitoring import logs, metrics
+from reviewapp.review import sns
+from reviewapp.review.ingest import clip_enqueue
+from reviewapp.review.models import Camera, Clip, Detection, ReviewItem
+from reviewapp.review.queue import review_item_enqueue
+from reviewapp.tuning import suppression
+
+log = logging.getLogger(__name__)
+
+
+def clip_process(*, clip_id) -> Clip | None:
+    """Detect people in a clip, decide, store the result, queue it for review and alert.
+
+    Safe to run twice (a redelivered task): a clip already done or failed is left alone, and a
+    clip found half-processed is processed again from scratch.
+    """
+    with logs.log_context(clip_id=clip_id):  # every line logged on the way names the clip
+        return _clip_process(clip_id=clip_id)
+
+
+def _clip_process(*, clip_id) -> Clip | None:
+    claimed = Clip.objects.filter(id=clip_id, status__in=[Clip.Status.QUEUED, Clip.Status.PROCESSING]).update(
+        status=Clip.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
+    )
+    if not claimed:
+        return None
+    # The customer too: the metrics' camera group reads it.
+    clip = Clip.objects.select_related("camera__customer").get(id=clip_id)
+    camera = clip.camera
+    logs.bind(camera=camera.name)  # undone when clip_process's context ends
+    detector = load_detector(settings.DETECTOR)
+    verification = None
+    if settings.VERIFIER:  # imported here: verification imports this module, and loads torch
+        from reviewapp.tuning.verification import clip_verification_start
+
+        verification = clip_verification_start(camera=camera)
+
+    with clip_local_file(clip) as path:
+        result = detect_clip(
+            path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=settings.DETECT_BATCH,
+            min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
+            # Boxes below the review band can neither alert nor be reviewed: no descriptor needed.
+            describe_min_score=suppression.rule_source_cutoff(camera),
+            on_frame=verification.on_frame if verification else None,
+        )
+    # Rules are read after detection, just before deciding: a review recorded while this clip
+    # was being detected already applies to it.
+    matched = match_frames(
+        suppression.rules_for_camera(camera=camera), [(f.boxes, f.descriptors, f.size) for f in result.frames]
+    )
+    suppressed_by = [[r.id if r is not None else None for r in row] for row in matched]
+    detections = [
+        Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2,
+                  score=b.score, label=b.label, suppressed_by_id=rule_ids[j],
+                  descriptor=to_bytes(f.descriptors[j]) if j < len(f.descriptors) and f.descriptors[j] is not None else None)
+        for f, rule_ids in zip(result.frames, suppressed_by)
+        for j, b in enumerate(f.boxes)
+    ]
+
+    decision = decide(
+        result.boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band, suppressed_by=suppressed_by
+    )
+    if verification is not None:  # sees only the boxes no rule suppressed
+        decision = verification.verify(decision, suppressed=lambda pos, j: suppressed_by[pos][j] is not None)
+    audit = not decision.near_threshold and (
+        random.random() < settings.AUDIT_SAMPLE_RATE
+        or (  # a rule changed the outcome: sometimes a human checks that it was right
+            decision.suppressed_score >= camera.threshold - camera.review_band
+            and random.random() < settings.SUPPRESSION_AUDIT_RATE
+        )
+    )
+    with transaction.atomic():
+        Detection.objects.filter(clip=clip).delete()
+        hit_rules = {d.suppressed_by_id for d in detections if d.suppressed_by_id is not None}
+        if hit_rules:
+            kept = suppression.suppression_hits_record(rule_ids=sorted(hit_rules), now=timezone.now())
+            for d in detections:
+                if d.suppressed_by_id is not None and d.suppressed_by_id not in kept:
+                    d.suppressed_by_id = None  # the rule was deleted meanwhile
+        Detection.objects.bulk_create(detections)
+        clip.suppressed_score = decision.suppressed_score
+        clip.status = Clip.Status.DONE
+        clip.score = decision.score
+        clip.alert = decision.alert
+        clip.model_version = detector.version
+        if verification is not None:
+            verification.record(clip)
+        clip.frames_sampled = result.sampled
+        clip.frames_detected = len(result.frames)
+        clip.decode_ms = result.decode_s * 1000
+        clip.detect_ms = result.detect_s * 1000
+        clip.saturation, clip.brightness = result.saturation, result.brightness
+        clip.detections_count = len(detections)
+        clip.finished_at = timezone.now()
+        clip.save()
+        if camera.width is None:
+            Camera.objects.filter(id=camera.id, width=None).update(width=clip.width, height=clip.height)
+        if decision.near_threshold:
+            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD)
+        elif audit:
+            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
+    log.info(
+        "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
+        clip.id, decision.score, decision.alert, clip.frames_sampled, clip.frames_detected, clip.decode_ms,
+        clip.detect_ms,
+    )
+    metrics.clip_processed(clip)
+    if decision.alert:
+        alert_publish(clip=clip)
+    return clip
+
+
+def clip_fail(*, clip_id, error: str) -> None:
+    # A clip already failed keeps its first error (and is not counted twice).
+    failed = Clip.objects.filter(id=clip_id).exclude(status__in=[Clip.Status.DONE, Clip.Status.FAILED]).update(
+        status=Clip.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+    log.warning("clip %s failed: %s", clip_id, error)
+    camera = Camera.objects.select_related("customer").filter(clips__id=clip_id).first() if failed else None
+    if camera is not None:
+        metrics.clip_failed(camera)
+
+
+def alert_publish(*, clip: Clip) -> bool:
+    """Send the clip's alert once. The conditional update makes a second call (a retried task,
+    a second worker) a no-op; a failed publish gives the mark back so a retry can send it."""
+    now = timezone.now()
+    if not Clip.objects.filter(id=clip.id, alert=True, alert_sent_at=None).update(alert_sent_at=now):
+        return False
+    message = {
+        "clip_id": str(clip.id), "camera": clip.camera.name, "customer": clip.camera.customer.name,
+        "recorded_at": clip.recorded_at.isoformat(), "score": clip.score, "model_version": clip.model_version,
+    }
+    try:
+        sns.publish_alert(message=message, group_id=clip.camera.name)
+    except sns.SNSError as exc:
+        Clip.objects.filter(id=clip.id, alert_sent_at=now).update(alert_sent_at=None)
+        metrics.alert_error(retryable=exc.retryable)
+        if exc.retryable:
+            raise
+        log.error("alert for clip %s not sent: %s", clip.id, exc)
+        return False
+    metrics.alert_sent(clip.camera)
+    return True
+
+
+def clips_requeue_stuck(*, older_than: timedelta) -> int:
+    """Send again the clips whose task was lost (queued or processing for too long)."""
+    cutoff = timezone.now() - older_than
+    stuck = list(
+        Clip.objects.filter(
+            Q(status=Clip.Status.QUEUED, created_at__lt=cutoff)
+            | Q(status=Clip.Status.PROCESSING, started_at__lt=cutoff)
+        ).values_list("id", flat=True)[:1000]
+    )
+    for clip_id in stuck:
+        clip_enqueue(clip_id)
+    return len(stuck)

@@ -1,0 +1,23 @@
+"""Customers' "this is a false alert" reports."""
+from __future__ import annotations
+
+from django.db import transaction
+
+from reviewapp.core.errors import ApplicationError
+from reviewapp.monitoring import metrics
+from reviewapp.review.models import Clip, FalseAlertReport, ReviewItem
+from reviewapp.review.queue import review_item_enqueue
+
+
+def false_alert_report(*, clip: Clip, user, reason: str = "") -> tuple[FalseAlertReport, bool]:
+    """Record a customer's "this is a false alert" and put the clip on top of the review queue."""
+    if not clip.alert:
+        raise ApplicationError("this clip did not alert", code="not_an_alert")
+    with transaction.atomic():
+        report, created = FalseAlertReport.objects.get_or_create(
+            clip=clip, reported_by=user, defaults={"reason": reason}
+        )
+        if created:
+            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
+            transaction.on_commit(lambda: metrics.false_alert_reported(clip.camera))
+    return report, created

@@ -1,0 +1,98 @@
+from rest_framework import serializers
+
+from reviewapp.review import selectors
+from reviewapp.review.models import Clip, Detection, Review, ReviewItem, Tag
+
+
+class ClipUploadSerializer(serializers.Serializer):
+    camera = serializers.SlugField(max_length=100)
+    file = serializers.FileField(allow_empty_file=True)  # the service says why an empty file is refused
+    recorded_at = serializers.DateTimeField()
+    external_id = serializers.CharField(max_length=200, required=False, allow_blank=False)
+
+
+class DetectionSerializer(serializers.ModelSerializer):
+    box = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Detection
+        fields = ["frame_index", "frame_time", "box", "score", "label", "suppressed_by"]
+
+    def get_box(self, obj) -> list[float]:
+        return [round(obj.x1, 1), round(obj.y1, 1), round(obj.x2, 1), round(obj.y2, 1)]
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    tags = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    reviewer = serializers.CharField(source="reviewer.username")
+
+    class Meta:
+        model = Review
+        fields = ["id", "verdict", "tags", "reviewer", "note", "created_at"]
+
+
+class ClipSerializer(serializers.ModelSerializer):
+    camera = serializers.CharField(source="camera.name")
+    review = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Clip
+        fields = [
+            "id", "camera", "recorded_at", "external_id", "status", "error", "score", "alert",
+            "model_version", "duration", "fps", "width", "height", "size_bytes", "created_at", "review",
+        ]
+
+    def get_review(self, clip) -> dict:
+        item = getattr(clip, "review_item", None)  # the reverse one-to-one raises an AttributeError when absent
+        latest = selectors.latest_review(clip)
+        return {
+            "state": item.state if item else None,
+            "reason": item.reason if item else None,
+            "verdict": latest.verdict if latest else None,
+            "tags": [t.slug for t in latest.tags.all()] if latest else [],
+            "reported": clip.reports.exists(),
+        }
+
+
+class ClipDetailSerializer(ClipSerializer):
+    detections = DetectionSerializer(many=True, read_only=True)
+
+    class Meta(ClipSerializer.Meta):
+        fields = ClipSerializer.Meta.fields + ["frames_sampled", "decode_ms", "detect_ms", "detections"]
+
+
+class ReviewerClipSerializer(ClipDetailSerializer):
+    """What a reviewer sees: the customer's words too."""
+
+    reports = serializers.SerializerMethodField()
+
+    class Meta(ClipDetailSerializer.Meta):
+        fields = ClipDetailSerializer.Meta.fields + ["reports"]
+
+    def get_reports(self, clip) -> list[dict]:
+        return [{"reason": r.reason, "created_at": r.created_at} for r in clip.reports.all()]
+
+
+class ReviewItemSerializer(serializers.ModelSerializer):
+    clip = ReviewerClipSerializer(read_only=True)
+
+    class Meta:
+        model = ReviewItem
+        fields = ["id", "reason", "priority", "state", "claimed_until", "clip"]
+
+
+class DecisionSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Review.Verdict.choices)
+    tags = serializers.ListField(child=serializers.SlugField(), required=False, default=list, max_length=20)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    suppress_similar = serializers.BooleanField(required=False, default=False)
+
+
+class FalseAlertSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class TagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["slug", "name", "key"]

@@ -1,0 +1,50 @@
+"""Alerts to customers through SNS (boto3). Off (logged only) when no topic is configured."""
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from django.conf import settings
+
+from reviewapp.core.errors import OutsideError
+
+log = logging.getLogger(__name__)
+
+# Throttling and server-side errors are worth another try; a bad topic or a denied permission is not.
+_RETRYABLE_CODES = {"Throttling", "ThrottlingException", "InternalError", "InternalFailure", "ServiceUnavailable"}
+
+
+class SNSError(OutsideError):
+    service = "SNS"
+
+
+@lru_cache(maxsize=4)
+def _client(endpoint_url: str | None, region: str):
+    return boto3.client(
+        "sns", endpoint_url=endpoint_url, region_name=region,
+        config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 2}),
+    )
+
+
+def publish_alert(*, message: dict, group_id: str) -> str | None:
+    """Publish one alert. Returns the SNS message id, or None when alerts are only logged."""
+    topic = settings.ALERT_SNS_TOPIC_ARN
+    if not topic:
+        log.info("alert (no SNS topic configured): %s", json.dumps(message))
+        return None
+    try:
+        response = _client(settings.AWS_SNS_ENDPOINT_URL, settings.AWS_REGION).publish(
+            TopicArn=topic,
+            Message=json.dumps(message),
+            MessageAttributes={"camera": {"DataType": "String", "StringValue": group_id}},
+        )
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise SNSError(f"SNS publish failed: {code}: {exc}", retryable=code in _RETRYABLE_CODES) from exc
+    except (BotoConnectionError, BotoCoreError) as exc:
+        raise SNSError(f"SNS unreachable: {exc}", retryable=True) from exc
+    return response["MessageId"]

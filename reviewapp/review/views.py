@@ -1,0 +1,201 @@
+"""Server-rendered pages for reviewers and customers (session auth, CSRF on every form)."""
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from inference.detector import Box
+from inference.render import draw_boxes
+from inference.video import InvalidVideo, read_frame
+from reviewapp.review import selectors
+from reviewapp.core import storage
+from reviewapp.review import queue
+from reviewapp.review import reports
+from reviewapp.tuning import suppression
+from reviewapp.core.errors import ApplicationError
+from reviewapp.review.models import Clip, Review, ReviewItem, Tag
+from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
+
+STRIP_FRAMES = 8
+
+
+def can_see_clips(user):
+    return is_reviewer(user) or is_customer(user)
+
+
+@login_required
+def home(request):
+    if is_reviewer(request.user):
+        return redirect("review")
+    if is_customer(request.user):
+        return redirect("alerts")
+    if is_ingest(request.user):
+        return redirect("api-docs")
+    raise PermissionDenied
+
+
+# ------------------------------------------------------------------------------- reviewers
+
+
+@role_required(is_reviewer)
+@require_GET
+def review(request):
+    item = queue.review_next(reviewer=request.user)
+    context = {"item": item, "tags": Tag.objects.filter(active=True)}
+    if item is not None:
+        context.update(_clip_context(item.clip))
+        context["suppressible"] = suppression.suppressible_detections(item.clip).exists()
+        context["static_tags"] = suppression.STATIC_TAGS
+    return render(request, "review/queue.html", context)
+
+
+@role_required(is_reviewer)
+@require_POST
+def review_decide(request, item_id):
+    item = get_object_or_404(ReviewItem, id=item_id)
+    action = request.POST.get("action", "decide")
+    if action == "skip":
+        queue.review_skip(item=item, reviewer=request.user)
+        return redirect("review")
+    try:
+        queue.review_record(
+            item=item, reviewer=request.user, verdict=request.POST.get("verdict", ""),
+            tags=request.POST.getlist("tags"), note=request.POST.get("note", "")[:2000],
+            suppress_similar=bool(request.POST.get("suppress_similar")),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(request.POST.get("next") or "review")
+    messages.success(request, f"Saved: {request.POST.get('verdict').replace('_', ' ')}.")
+    return HttpResponseRedirect(request.POST.get("next") or "/review/")
+
+
+@role_required(is_reviewer)
+@require_GET
+def review_history(request):
+    reviews = Review.objects.select_related("clip__camera", "reviewer", "item").prefetch_related("tags")
+    if request.GET.get("mine"):
+        reviews = reviews.filter(reviewer=request.user)
+    page = Paginator(reviews, 50).get_page(request.GET.get("page"))
+    return render(request, "review/history.html", {"page": page, "mine": bool(request.GET.get("mine"))})
+
+
+# ------------------------------------------------------------------------------------ clips
+
+
+def _strip_indices(clip: Clip, detections) -> list[int]:
+    """The frames a reviewer sees: those with the strongest detections, then evenly spread ones."""
+    best: dict[int, float] = {}
+    for d in detections:
+        best[d.frame_index] = max(best.get(d.frame_index, 0.0), d.score)
+    chosen = sorted(best, key=best.get, reverse=True)[:STRIP_FRAMES]
+    total = max(int(clip.duration * clip.fps), 1)
+    step = max(total // STRIP_FRAMES, 1)
+    for index in range(0, total, step):
+        if len(chosen) >= STRIP_FRAMES:
+            break
+        if index not in chosen:
+            chosen.append(index)
+    return sorted(chosen)
+
+
+def _suppressed_by_rule(detections) -> list[dict]:
+    """Detections a suppression rule kept out of the decision, per rule: shown, never hidden."""
+    by_rule: dict[int, dict] = {}
+    for d in detections:
+        if d.suppressed_by_id is not None:
+            row = by_rule.setdefault(d.suppressed_by_id, {"rule": d.suppressed_by_id, "count": 0, "best": 0.0})
+            row["count"] += 1
+            row["best"] = max(row["best"], d.score)
+    return sorted(by_rule.values(), key=lambda r: -r["best"])
+
+
+def _clip_context(clip: Clip) -> dict:
+    detections = list(clip.detections.all())
+    return {
+        "clip": clip,
+        "detections": detections,
+        "strip": [
+            {"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)
+        ] if clip.status == Clip.Status.DONE else [],
+        "reviews": clip.reviews.select_related("reviewer").prefetch_related("tags"),
+        "suppressed": _suppressed_by_rule(detections),
+        "reports": clip.reports.all(),
+    }
+
+
+@role_required(can_see_clips)
+@require_GET
+def clip_page(request, clip_id):
+    clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
+    context = _clip_context(clip)
+    context["tags"] = Tag.objects.filter(active=True)
+    context["item"] = getattr(clip, "review_item", None) if is_reviewer(request.user) else None
+    return render(request, "clips/detail.html", context)
+
+
+@role_required(can_see_clips)
+@require_GET
+def clip_video(request, clip_id):
+    clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
+    if settings.CLIP_BUCKET:
+        return HttpResponseRedirect(default_storage.url(clip.file.name))  # presigned, expiring
+    try:
+        video = default_storage.open(clip.file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("the clip's file is missing")
+    return FileResponse(video, content_type=f"video/{clip.file.name.rsplit('.', 1)[-1]}")
+
+
+@role_required(can_see_clips)
+@require_GET
+def clip_frame(request, clip_id, frame_index):
+    clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
+    boxes = [
+        Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in clip.detections.filter(frame_index=frame_index)
+    ]
+    try:
+        with storage.clip_local_file(clip) as path:
+            image = read_frame(path, frame_index)
+    except InvalidVideo:
+        return HttpResponse(status=404)
+    response = HttpResponse(draw_boxes(image, boxes, threshold=clip.camera.threshold), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# -------------------------------------------------------------------------------- customers
+
+
+@role_required(is_customer)
+@require_GET
+def alerts(request):
+    page = Paginator(selectors.alerts_for_customer(user=request.user).prefetch_related("reports"), 50)
+    return render(request, "alerts/list.html", {"page": page.get_page(request.GET.get("page"))})
+
+
+@role_required(can_see_clips)
+@require_GET
+def alert_page(request, clip_id):
+    clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
+    context = _clip_context(clip)
+    context["reported"] = clip.reports.filter(reported_by=request.user).exists()
+    return render(request, "alerts/detail.html", context)
+
+
+@role_required(is_customer)
+@require_POST
+def alert_report(request, clip_id):
+    clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
+    try:
+        _report, created = reports.false_alert_report(clip=clip, user=request.user, reason=request.POST.get("reason", "")[:2000])
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Thank you: a reviewer will look at this clip." if created else "You had already reported this clip.")
+    return redirect("alert", clip_id=clip.id)

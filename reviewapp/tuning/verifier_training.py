@@ -1,0 +1,257 @@
+"""The verifier from the reviews: training it from reviewed clips, the promotion decision, and
+the replay of the reviewed clips. Services in the `<entity>_<action>(*, ...)` style; the commands
+`train_verifier` and `replay_reviewed` call these.
+
+Training data come from the database: a reviewed clip's latest verdict labels its Detection rows
+(boxes); their crops are cut from the clip's own frames (`clip_local_file`, S3 or disk). Cameras
+are split: the model is trained on some and judged on clips of the others, so a promotion says
+something about cameras it has never seen.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
+
+from inference import suppression, tracking, verifier
+from inference.detector import Box
+from inference.labels import counts
+from inference.video import InvalidVideo, read_frame
+from reviewapp.core.errors import ApplicationError, OutsideError
+from reviewapp.core.storage import clip_local_file
+from reviewapp.review.models import Clip, Detection, Review
+
+log = logging.getLogger(__name__)
+
+
+MAX_FRAMES_PER_CLIP = 12  # the frames with the best boxes: enough views of one clip, bounded cost
+
+
+def clips_reviewed():
+    """Done clips with at least one review, annotated with their latest verdict, oldest first."""
+    latest = Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at", "-id").values("verdict")[:1]
+    return (
+        Clip.objects.filter(status=Clip.Status.DONE, reviews__isnull=False)
+        .distinct()
+        .annotate(verdict=Subquery(latest))
+        .select_related("camera")
+        .order_by("recorded_at", "id")
+    )
+
+
+@dataclass
+class ClipBoxes:
+    clip: Clip
+    person: bool
+    threshold: float
+    examples: list[verifier.Example] = field(default_factory=list)
+
+
+def clip_examples_collect(*, clip: Clip, person: bool, min_score: float) -> ClipBoxes:
+    """Crops and descriptors of a reviewed clip's person detections with score >= min_score (or the
+    camera's threshold, if lower), from at most MAX_FRAMES_PER_CLIP frames. A clip whose file
+    is gone or unreadable gives no examples (logged), never a half-built set."""
+    threshold = clip.camera.threshold
+    floor = min(min_score, threshold)
+    dets = list(Detection.objects.filter(clip=clip, label="person", score__gte=floor).order_by("-score"))
+    by_frame: dict[int, list[Detection]] = defaultdict(list)
+    for d in dets:
+        if d.frame_index in by_frame or len(by_frame) < MAX_FRAMES_PER_CLIP:
+            by_frame[d.frame_index].append(d)
+    out = ClipBoxes(clip, person, threshold)
+    if not by_frame:
+        return out
+    try:
+        with clip_local_file(clip) as path:
+            for index, frame_dets in sorted(by_frame.items()):
+                image = read_frame(path, index)
+                h, w = image.shape[:2]
+                for d in frame_dets:
+                    box = Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label)
+                    out.examples.append(verifier.Example(
+                        clip.camera.name, str(clip.id), person, suppression.normalise_box(box, (w, h)),
+                        suppression.describe(image, box), verifier.crop(image, box), d.score,
+                    ))
+    except (InvalidVideo, FileNotFoundError, OutsideError) as exc:
+        log.warning("clip %s left out of the verifier's data: %s", clip.id, exc)
+        out.examples = []
+    return out
+
+
+def split_cameras(cameras: list[str], holdout: list[str] | None) -> tuple[list[str], list[str]]:
+    """Held-out cameras: the ones named, else about a quarter chosen by a stable hash of the name
+    (the same cameras every run, whatever the order the database returns)."""
+    if holdout:
+        unknown = sorted(set(holdout) - set(cameras))
+        if unknown:
+            raise ApplicationError(f"no reviewed clips for held-out camera(s) {', '.join(unknown)}", code="invalid")
+        held = sorted(set(holdout))
+    else:
+        ranked = sorted(cameras, key=lambda c: hashlib.sha256(c.encode()).hexdigest())
+        held = sorted(ranked[: max(1, len(cameras) // 4)]) if len(cameras) > 1 else []
+    return sorted(set(cameras) - set(held)), held
+
+
+def clip_alerts(boxes: ClipBoxes, model: verifier.Verifier | None) -> bool:
+    """Would this clip alert: a box at or above its camera's threshold that the verifier (if any) accepts."""
+    counting = [e for e in boxes.examples if e.score >= boxes.threshold]
+    if not counting:
+        return False
+    if model is None:
+        return True
+    return model.accepts(np.stack([e.crop for e in counting]))
+
+
+def _write_export(path: Path, data: list[ClipBoxes], train_cameras: set[str]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["clip_id", "camera", "recorded_at", "person", "split", "x1", "y1", "x2", "y2", "score"])
+        for cb in data:
+            split = "train" if cb.clip.camera.name in train_cameras else "holdout"
+            for e in cb.examples:
+                w.writerow([cb.clip.id, cb.clip.camera.name, cb.clip.recorded_at.isoformat(), int(cb.person), split,
+                            *(round(v, 5) for v in e.norm_box), round(e.score, 4)])
+
+
+@dataclass
+class TrainingReport:
+    run_id: str
+    version: str
+    promoted: bool
+    reason: str
+    train_cameras: list[str]
+    holdout_cameras: list[str]
+    examples: dict
+    baseline: dict
+    candidate: dict
+
+
+def verifier_train(
+    *, holdout: list[str] | None = None, epochs: int = 20, seed: int = 0, min_score: float = verifier.MIN_SCORE,
+    tracking_uri: str | None = None, promote: bool = True,
+) -> TrainingReport:
+    """Train a verifier on the reviewed clips of the training cameras, log and register it in
+    MLflow, judge it on the held-out cameras' clips against what runs now, and promote it (the
+    registry's production alias) only if it gives fewer false alerts there at equal recall."""
+    tracking_uri = tracking_uri or settings.MLFLOW_TRACKING_URI
+    reviewed = list(clips_reviewed())
+    if not reviewed:
+        raise ApplicationError("no reviewed clips yet: nothing to train on", code="no_data")
+    data = [clip_examples_collect(clip=c, person=c.verdict == Review.Verdict.PERSON, min_score=min_score) for c in reviewed]
+    train_cams, held_cams = split_cameras(sorted({c.camera.name for c in reviewed}), holdout)
+    train_set = [e for cb in data if cb.clip.camera.name in train_cams for e in cb.examples]
+    crops, labels = verifier.build_examples(train_set, min_score=min_score)
+    try:
+        result = verifier.train(crops, labels, epochs=epochs, seed=seed)
+    except ValueError as exc:
+        raise ApplicationError(str(exc), code="no_data") from exc
+
+    held = [cb for cb in data if cb.clip.camera.name in held_cams]
+    held_crops, held_labels = verifier.build_examples([e for cb in held for e in cb.examples], min_score=min_score)
+    held_scores = verifier.predict(result.model, held_crops)
+    candidate_model = verifier.Verifier(result.model, threshold=result.threshold, version="candidate")
+    current_version = tracking.production_version(tracking_uri=tracking_uri)
+    current = None
+    if current_version:
+        try:
+            current = verifier.load_verifier(f"models:/{tracking.MODEL_NAME}/{current_version}", tracking_uri=tracking_uri)
+        except verifier.VerifierUnavailable as exc:
+            # Without the production model there is nothing fair to compare with: no promotion.
+            raise ApplicationError(f"production verifier {current_version}: {exc}", code="unavailable") from exc
+    baseline = counts((cb.person, clip_alerts(cb, current)) for cb in held)
+    candidate = counts((cb.person, clip_alerts(cb, candidate_model)) for cb in held)
+    if not held:
+        ok, reason = False, "no held-out camera with reviewed clips: nothing to judge the model on"
+    else:
+        ok, reason = verifier.promotion_decision(baseline, candidate)
+        if current_version:
+            reason += f" (against production version {current_version})"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_file = verifier.save(result, Path(tmp) / tracking.MODEL_FILE)
+        export = Path(tmp) / "examples.csv"
+        _write_export(export, data, set(train_cams))
+        params = {
+            "epochs": epochs, "seed": seed, "min_score": min_score, "crop_size": verifier.CROP_SIZE,
+            "architecture": verifier.ARCHITECTURE, "train_cameras": ",".join(train_cams),
+            "holdout_cameras": ",".join(held_cams), "reviewed_clips": len(reviewed),
+            "train_examples": len(labels), "train_people": int(labels.sum()), "detector": settings.DETECTOR,
+            "data_sha256": hashlib.sha256(export.read_bytes()).hexdigest(),  # which export, at a glance
+        }
+        metrics = {
+            "train_accuracy": result.train_accuracy, "final_loss": result.losses[-1], "threshold": result.threshold,
+            "holdout_crop_accuracy": float(((held_scores >= result.threshold) == (held_labels == 1)).mean()) if len(held_labels) else None,
+            **{f"holdout_baseline_{k}": v for k, v in baseline.items() if v is not None},
+            **{f"holdout_candidate_{k}": v for k, v in candidate.items() if v is not None},
+        }
+        run = tracking.log_training_run(
+            tracking_uri=tracking_uri, params=params, metrics=metrics, model_file=model_file, data_files=[export],
+            tags={"vigia.task": "train_verifier"},
+        )
+    promoted = ok and promote
+    if ok and not promote:
+        reason += "; not promoted (--no-promote)"
+    tracking.record_decision(
+        tracking_uri=tracking_uri, run_id=run.run_id, version=run.version, promote=promoted, reason=reason,
+        evidence={"baseline": baseline, "candidate": candidate, "holdout_cameras": held_cams,
+                  "baseline_verifier": current_version or "none"},
+    )
+    log.info("verifier version %s: %s (%s)", run.version, "promoted" if promoted else "not promoted", reason)
+    return TrainingReport(run.run_id, run.version, promoted, reason, train_cams, held_cams,
+                          {"train": len(labels), "train_people": int(labels.sum()), "holdout": len(held_labels)},
+                          baseline, candidate)
+
+
+def reviewed_labels_write(*, out: Path) -> tuple[Path, int]:
+    """LABELS.csv of the reviewed clips (latest verdict) for `inference.replay`, the clip files
+    linked (local storage) or downloaded (S3) under out/clips/. Returns (csv path, rows)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "clips").mkdir(exist_ok=True)
+    rows = 0
+    path = out / "labels.csv"
+    tmp = out / "labels.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["clip_file", "person", "camera", "recorded_at", "clip_id"])
+        for clip in clips_reviewed():
+            name = f"clips/{clip.id}{Path(clip.file.name).suffix}"
+            target = out / name
+            try:
+                with clip_local_file(clip) as local:
+                    if target.exists() or target.is_symlink():
+                        target.unlink()
+                    if _is_permanent(clip):
+                        try:  # a link: no copy of a disk full of clips
+                            os.symlink(os.path.abspath(local), target)
+                        except OSError:  # a filesystem without links
+                            shutil.copyfile(local, target)
+                    else:  # a temporary download from S3: keep it
+                        shutil.copyfile(local, target)
+            except (FileNotFoundError, OutsideError) as exc:
+                log.warning("clip %s left out of the replay: %s", clip.id, exc)
+                continue
+            w.writerow([name, int(clip.verdict == Review.Verdict.PERSON), clip.camera.name, clip.recorded_at.isoformat(), clip.id])
+            rows += 1
+    tmp.replace(path)
+    return path, rows
+
+
+def _is_permanent(clip: Clip) -> bool:
+    """True when the storage has the file on local disk (a link to it stays valid)."""
+    from django.core.files.storage import default_storage
+
+    try:
+        default_storage.path(clip.file.name)
+        return True
+    except NotImplementedError:
+        return False
