@@ -13,6 +13,7 @@ It prints, for colour only, shape (gradient orientation) only and the combinatio
 `inference.suppression.describe`, the cosine similarity range of each set, the threshold that
 separates them best and the error rates at the configured SIMILARITY_MIN. Also the time per box.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -21,8 +22,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from inference import suppression as S  # noqa: E402
-from reviewapp.review.demo import photo  # noqa: E402
+from inference import suppression as S
+from reviewapp.review.demo import photo
 
 SIZE = (640, 480)
 
@@ -43,10 +44,11 @@ def objects(bg: np.ndarray) -> dict[str, tuple[np.ndarray, tuple[int, int, int, 
     out = {}
     for name, (w, h, x) in {"cat": (100, 260, 300), "cup": (140, 300, 150), "cone": (90, 200, 450)}.items():
         y = 470 - h
-        if name == "cone":
-            sprite = cone(w, h, bg[y:y + h, x:x + w])
-        else:
-            sprite = cv2.resize(photo("chelsea" if name == "cat" else "coffee"), (w, h))
+        sprite = (
+            cone(w, h, bg[y : y + h, x : x + w])
+            if name == "cone"
+            else cv2.resize(photo("chelsea" if name == "cat" else "coffee"), (w, h))
+        )
         out[name] = (sprite, (x, y, x + w, y + h))
     return out
 
@@ -58,7 +60,7 @@ def person_sprite(w: int, h: int) -> np.ndarray:
 def perturb(img: np.ndarray, rng) -> np.ndarray:
     out = img.astype(np.float32) * rng.uniform(0.75, 1.25) + rng.normal(0, rng.uniform(1, 4), img.shape)
     out = np.clip(out, 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 91))])
+    _ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 91))])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
@@ -93,24 +95,30 @@ def main() -> None:
             pw = max(int(w * rng.uniform(0.6, 1.0)), 20)
             px = x1 + int(rng.integers(0, w - pw + 1))
             with_person = scene.copy()
-            with_person[y1:y2, px:px + pw] = person_sprite(pw, y2 - y1)
+            with_person[y1:y2, px : px + pw] = person_sprite(pw, y2 - y1)
             seen = descriptors(perturb(with_person, rng), jitter((px, y1, px + pw, y2), rng))
             for k in person:
                 person[k].append(S.similarity(ref[k], seen[k]))
-        print(f"{name}: combined SAME min {min(same['combined'][-args.trials:]):.3f}, "
-              f"PERSON max {max(person['combined'][-args.trials:]):.3f}")
+        print(
+            f"{name}: combined SAME min {min(same['combined'][-args.trials :]):.3f}, "
+            f"PERSON max {max(person['combined'][-args.trials :]):.3f}"
+        )
 
     print(f"\n{len(same['combined'])} same-object pairs, {len(person['combined'])} person-at-the-spot pairs")
-    print(f"{'descriptor':<10} {'same min':>9} {'same p5':>8} {'person p95':>10} {'person max':>10} "
-          f"{'best cut':>8} {'errors':>7} | at {S.SIMILARITY_MIN}: {'same missed':>11} {'person suppressed':>17}")
+    print(
+        f"{'descriptor':<10} {'same min':>9} {'same p5':>8} {'person p95':>10} {'person max':>10} "
+        f"{'best cut':>8} {'errors':>7} | at {S.SIMILARITY_MIN}: {'same missed':>11} {'person suppressed':>17}"
+    )
     for k in same:
         s, p = np.array(same[k]), np.array(person[k])
         cuts = np.unique(np.concatenate([s, p]))
         errors = [(np.sum(s < c) + np.sum(p >= c), c) for c in cuts]
         best_err, best_cut = min(errors)
-        print(f"{k:<10} {s.min():9.3f} {np.percentile(s, 5):8.3f} {np.percentile(p, 95):10.3f} {p.max():10.3f} "
-              f"{best_cut:8.3f} {best_err:7d} | {'':>5}{np.mean(s < S.SIMILARITY_MIN):11.1%} "
-              f"{np.mean(p >= S.SIMILARITY_MIN):17.1%}")
+        print(
+            f"{k:<10} {s.min():9.3f} {np.percentile(s, 5):8.3f} {np.percentile(p, 95):10.3f} {p.max():10.3f} "
+            f"{best_cut:8.3f} {best_err:7d} | {'':>5}{np.mean(s < S.SIMILARITY_MIN):11.1%} "
+            f"{np.mean(p >= S.SIMILARITY_MIN):17.1%}"
+        )
 
     print("\ncolour weight sweep (cosine = w * colour + (1 - w) * shape):")
     for w in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
@@ -122,10 +130,14 @@ def main() -> None:
 
     frame = perturb(bg, rng)
     print("\ndescribe() per box, best of 7 runs (the machine is shared):")
-    for label, box in (("person-sized 100x260", (300, 210, 400, 470)), ("full frame 640x480", (0, 0, 640, 480)),
-                       ("small 20x50", (10, 10, 30, 60))):
-        t = min(timeit.repeat(lambda: S.describe(frame, box), number=100, repeat=7)) / 100
+    for label, box in (
+        ("person-sized 100x260", (300, 210, 400, 470)),
+        ("full frame 640x480", (0, 0, 640, 480)),
+        ("small 20x50", (10, 10, 30, 60)),
+    ):
+        t = min(timeit.repeat(lambda box=box: S.describe(frame, box), number=100, repeat=7)) / 100
         print(f"  {label}: {t * 1e6:.0f} us")
+
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,7 @@ The compile warm-up (first call, once per process and input size) is reported se
 set TORCHINDUCTOR_CACHE_DIR to keep compiled code between processes.
 Needs the model files (scripts/fetch_models.sh).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference.detectors.centernet import CenterNetDetector  # noqa: E402
-from inference.detectors.runtime import onnxruntime_session  # noqa: E402
+from inference.detectors.centernet import CenterNetDetector
+from inference.detectors.runtime import onnxruntime_session
 
 FRAME_SIZE = (640, 480)
 
@@ -89,9 +90,7 @@ def _ms_per_frame(detector: CenterNetDetector, seconds: float) -> tuple[float, f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 384, 320])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--modes", nargs="+", default=["eager", "trace", "compile-freeze"])

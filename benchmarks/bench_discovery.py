@@ -6,6 +6,7 @@ new reviews and reports on old clips) that it must find.
 
 Uses its own SQLite file in a temporary folder, or BENCH_DATABASE_URL (PostgreSQL).
 """
+
 import argparse
 import os
 import statistics
@@ -19,31 +20,47 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-discovery-"))
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
-    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
-    "LOG_LEVEL": "WARNING",
-})
-import django  # noqa: E402
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
+        "LOG_LEVEL": "WARNING",
+    }
+)
+import django
 
 django.setup()
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 
-from labeling.sync import discovery  # noqa: E402
-from labeling.models import SyncState  # noqa: E402
-from reviewapp.review.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem  # noqa: E402
-from tests.factories import make_user  # noqa: E402
+from labeling.models import SyncState
+from labeling.sync import discovery
+from reviewapp.review.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem
+from tests.factories import make_user
 
 D = SyncState.Destination
 
 
 def clips(n: int, camera, when) -> list[Clip]:
     made = [
-        Clip(id=uuid.uuid4(), camera=camera, recorded_at=when, file=f"clips/b/{uuid.uuid4()}.mp4", sha256=uuid.uuid4().hex,
-             size_bytes=1000, duration=60, fps=10, width=640, height=480, status=Clip.Status.DONE, score=0.1,
-             alert=False, started_at=when, finished_at=when)
+        Clip(
+            id=uuid.uuid4(),
+            camera=camera,
+            recorded_at=when,
+            file=f"clips/b/{uuid.uuid4()}.mp4",
+            sha256=uuid.uuid4().hex,
+            size_bytes=1000,
+            duration=60,
+            fps=10,
+            width=640,
+            height=480,
+            status=Clip.Status.DONE,
+            score=0.1,
+            alert=False,
+            started_at=when,
+            finished_at=when,
+        )
         for _ in range(n)
     ]
     return Clip.objects.bulk_create(made, batch_size=2000)
@@ -64,18 +81,28 @@ def main() -> None:
     customer = make_user(f"c-{uuid.uuid4().hex[:6]}", role="customer", customer=owner)
     old = timezone.now() - timedelta(days=3)
     synced = clips(args.clips, camera, old)
-    SyncState.objects.bulk_create([
-        SyncState(destination=D.DYNAMODB, object_key=str(c.id), clip=c, version=old, sent_version=old,
-                  status=SyncState.Status.DONE, next_attempt_at=old)
-        for c in synced
-    ], batch_size=2000)
+    SyncState.objects.bulk_create(
+        [
+            SyncState(
+                destination=D.DYNAMODB,
+                object_key=str(c.id),
+                clip=c,
+                version=old,
+                sent_version=old,
+                status=SyncState.Status.DONE,
+                next_attempt_at=old,
+            )
+            for c in synced
+        ],
+        batch_size=2000,
+    )
     print(f"{args.clips} processed clips, all synced to DynamoDB ({connection.vendor})")
 
     times = []
     for round_ in range(3):
         now = timezone.now()
         clips(args.fresh, camera, now)  # new clips
-        for c in synced[round_ * 50:(round_ + 1) * 50]:  # new reviews and reports on old clips
+        for c in synced[round_ * 50 : (round_ + 1) * 50]:  # new reviews and reports on old clips
             item, _ = ReviewItem.objects.get_or_create(clip=c, defaults={"reason": "audit_sample", "priority": 2})
             Review.objects.create(item=item, clip=c, verdict="no_person", reviewer=reviewer)
             FalseAlertReport.objects.create(clip=c, reported_by=customer)

@@ -11,6 +11,7 @@ the scarce negatives are augmented in train until they match the positives). Who
 timed: selection, frame decoding (OpenCV seeks), JPEG encoding, augmentation, COCO/YOLO/manifest
 writing and the atomic publication.
 """
+
 import argparse
 import os
 import random
@@ -24,24 +25,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-export-"))
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
-    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
-    "MEDIA_ROOT": str(TMP / "media"), "LOG_LEVEL": "WARNING",
-})
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
+        "MEDIA_ROOT": str(TMP / "media"),
+        "LOG_LEVEL": "WARNING",
+    }
+)
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.core.management import call_command
+from django.utils import timezone
 
-from labeling.export import service as export  # noqa: E402
-from labeling.models import ExportRun  # noqa: E402
-from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag  # noqa: E402
-from tests.factories import make_user  # noqa: E402
-from tests.videos import write_video  # noqa: E402
+from labeling.export import service as export
+from labeling.models import ExportRun
+from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag
+from tests.factories import make_user
+from tests.videos import write_video
 
 
 def make_data(args) -> None:
@@ -63,26 +67,51 @@ def make_data(args) -> None:
     person = (w * 0.1, h * 0.2, w * 0.35, h * 0.9)
     false = (w * 0.6, h * 0.1, w * 0.75, h * 0.3)
     for n, kind in enumerate(kinds):
-        clip = Clip(id=uuid.uuid4(), camera=cameras[n % len(cameras)], recorded_at=now, file=files[n % len(files)],
-                    sha256=uuid.uuid4().hex, size_bytes=1, duration=4.0, fps=10.0, width=w, height=h,
-                    status=Clip.Status.DONE, score=0.6 if kind != "plain" else 0.3, alert=kind != "plain",
-                    model_version="bench")
+        clip = Clip(
+            id=uuid.uuid4(),
+            camera=cameras[n % len(cameras)],
+            recorded_at=now,
+            file=files[n % len(files)],
+            sha256=uuid.uuid4().hex,
+            size_bytes=1,
+            duration=4.0,
+            fps=10.0,
+            width=w,
+            height=h,
+            status=Clip.Status.DONE,
+            score=0.6 if kind != "plain" else 0.3,
+            alert=kind != "plain",
+            model_version="bench",
+        )
         clips.append(clip)
         box = person if kind == "person" else false
         for frame in (5, 15, 25):
-            detections.append(Detection(clip=clip, frame_index=frame, frame_time=frame / 10, x1=box[0], y1=box[1],
-                                        x2=box[2], y2=box[3], score=0.7 if kind != "plain" else 0.2))
+            detections.append(
+                Detection(
+                    clip=clip,
+                    frame_index=frame,
+                    frame_time=frame / 10,
+                    x1=box[0],
+                    y1=box[1],
+                    x2=box[2],
+                    y2=box[3],
+                    score=0.7 if kind != "plain" else 0.2,
+                )
+            )
         verdicts.append("person" if kind == "person" else "no_person")
     Clip.objects.bulk_create(clips, batch_size=500)
     Detection.objects.bulk_create(detections, batch_size=1000)
     items = ReviewItem.objects.bulk_create(
-        [ReviewItem(clip=c, reason="near_threshold", priority=1, state="done") for c in clips], batch_size=500)
+        [ReviewItem(clip=c, reason="near_threshold", priority=1, state="done") for c in clips], batch_size=500
+    )
     reviews = Review.objects.bulk_create(
         [Review(item=it, clip_id=it.clip_id, verdict=v, reviewer=reviewer) for it, v in zip(items, verdicts)],
-        batch_size=500)
+        batch_size=500,
+    )
     Review.tags.through.objects.bulk_create(
         [Review.tags.through(review=r, tag=rng.choice(tags)) for r, k in zip(reviews, kinds) if k == "fp"],
-        batch_size=1000)
+        batch_size=1000,
+    )
 
 
 AUGMENT_SECONDS = [0.0]
@@ -131,8 +160,10 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         t0 = time.perf_counter()
         make_data(args)
-        print(f"set-up: {args.positives + args.hard + args.plain} reviewed clips ({args.size}) in "
-              f"{time.perf_counter() - t0:.1f} s; out {TMP / 'out'}")
+        print(
+            f"set-up: {args.positives + args.hard + args.plain} reviewed clips ({args.size}) in "
+            f"{time.perf_counter() - t0:.1f} s; out {TMP / 'out'}"
+        )
         base = {"out": str(TMP / "out"), "frames_per_clip": args.frames_per_clip, "ratio": 1, "easy_share": 0.25}
         _timed_augmenter()
         plain_times, aug_times, aug_inside = [], [], []
@@ -145,14 +176,18 @@ def main() -> None:
             aug_inside.append(AUGMENT_SECONDS[0])
         images = plain_run.counts["images"]
         plain_s = min(plain_times)
-        print(f"no augmentation:   {images} frames in {plain_s:.1f} s = {images / plain_s:.1f} frames/s "
-              f"({plain_run.counts['by_class']}; runs {', '.join(f'{t:.1f}' for t in plain_times)} s)")
+        print(
+            f"no augmentation:   {images} frames in {plain_s:.1f} s = {images / plain_s:.1f} frames/s "
+            f"({plain_run.counts['by_class']}; runs {', '.join(f'{t:.1f}' for t in plain_times)} s)"
+        )
         total, augmented = aug_run.counts["images"], aug_run.counts["augmented"]
         aug_s = min(aug_times)
         inside = min(aug_inside)
-        print(f"with augmentation: {total} frames ({augmented} augmented) in {aug_s:.1f} s = {total / aug_s:.1f} frames/s "
-              f"(runs {', '.join(f'{t:.1f}' for t in aug_times)} s); the transforms alone take "
-              f"{inside / max(augmented, 1) * 1000:.1f} ms per augmented frame")
+        print(
+            f"with augmentation: {total} frames ({augmented} augmented) in {aug_s:.1f} s = {total / aug_s:.1f} frames/s "
+            f"(runs {', '.join(f'{t:.1f}' for t in aug_times)} s); the transforms alone take "
+            f"{inside / max(augmented, 1) * 1000:.1f} ms per augmented frame"
+        )
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
 

@@ -7,6 +7,7 @@ scrape with its database gauges (Prometheus, every 15 s), and the error-analysis
 Without DATABASE_URL it uses its own SQLite file in a temporary folder. With DATABASE_URL the
 database must exist and is EMPTIED (flush) first: point it at a database made for this.
 """
+
 import argparse
 import os
 import random
@@ -22,37 +23,45 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}")
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings", "MEDIA_ROOT": str(TMP / "media"), "LOG_LEVEL": "WARNING",
-    "BROKER_DIR": str(TMP / "broker"),
-})
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
+        "MEDIA_ROOT": str(TMP / "media"),
+        "LOG_LEVEL": "WARNING",
+        "BROKER_DIR": str(TMP / "broker"),
+    }
+)
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.http import QueryDict  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.core.management import call_command
+from django.db import connection
+from django.http import QueryDict
+from django.utils import timezone
 
-from labeling.models import SyncState  # noqa: E402
-from reviewapp.monitoring import analysis
-from reviewapp.monitoring import charts
-from reviewapp.monitoring import drift
-from reviewapp.monitoring import metrics  # noqa: E402
-from reviewapp.review.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem, Tag  # noqa: E402
-from tests.factories import make_user  # noqa: E402
+from labeling.models import SyncState
+from reviewapp.monitoring import (
+    analysis,
+    charts,
+    drift,
+    metrics,
+)
+from reviewapp.review.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem, Tag
+from tests.factories import make_user
 
 
 def populate(n_clips: int, n_cameras: int, n_customers: int) -> None:
     rng = random.Random(7)
     now = timezone.now()
     customers = Customer.objects.bulk_create([Customer(name=f"customer-{i}") for i in range(n_customers)])
-    cameras = Camera.objects.bulk_create([
-        Camera(customer=customers[i % n_customers], name=f"cam-{i}", threshold=0.4, width=640, height=480)
-        for i in range(n_cameras)
-    ])
+    cameras = Camera.objects.bulk_create(
+        [
+            Camera(customer=customers[i % n_customers], name=f"cam-{i}", threshold=0.4, width=640, height=480)
+            for i in range(n_cameras)
+        ]
+    )
     reviewers = [make_user(f"reviewer-{i}", "reviewer") for i in range(5)]
     reporter = make_user("reporter", "customer", customers[0])
     tags = list(Tag.objects.all())
@@ -67,39 +76,76 @@ def populate(n_clips: int, n_cameras: int, n_customers: int) -> None:
         mean = 0.55 if (cam_index in drifting and recent) else 0.3
         score = min(max(rng.gauss(mean, 0.12), 0.0), 1.0)
         w, h = sizes[cam_index % 4]
-        clips.append(Clip(
-            id=uuid.uuid4(), camera=cameras[cam_index], recorded_at=now - timedelta(seconds=age),
-            file=f"clips/bench/{i}.mp4", sha256=uuid.uuid4().hex, size_bytes=1000, duration=60, fps=10, width=w, height=h,
-            status=Clip.Status.DONE if rng.random() > 0.01 else Clip.Status.FAILED, score=score, alert=score >= 0.4,
-            model_version=rng.choice(["centernet-320", "centernet-384"]), started_at=now, finished_at=now,
-            saturation=rng.choice([3.0, 60.0]), brightness=100.0, detections_count=rng.choice([0, 1, 1, 2, 3, 5]),
-            decode_ms=600, detect_ms=1200,
-        ))
+        clips.append(
+            Clip(
+                id=uuid.uuid4(),
+                camera=cameras[cam_index],
+                recorded_at=now - timedelta(seconds=age),
+                file=f"clips/bench/{i}.mp4",
+                sha256=uuid.uuid4().hex,
+                size_bytes=1000,
+                duration=60,
+                fps=10,
+                width=w,
+                height=h,
+                status=Clip.Status.DONE if rng.random() > 0.01 else Clip.Status.FAILED,
+                score=score,
+                alert=score >= 0.4,
+                model_version=rng.choice(["centernet-320", "centernet-384"]),
+                started_at=now,
+                finished_at=now,
+                saturation=rng.choice([3.0, 60.0]),
+                brightness=100.0,
+                detections_count=rng.choice([0, 1, 1, 2, 3, 5]),
+                decode_ms=600,
+                detect_ms=1200,
+            )
+        )
     Clip.objects.bulk_create(clips, batch_size=2000)
     reviewed = [c for c in clips if c.status == Clip.Status.DONE and rng.random() < 0.2]
-    items = ReviewItem.objects.bulk_create([
-        ReviewItem(clip=c, reason="near_threshold", priority=1, state="done", distance=abs(c.score - 0.4)) for c in reviewed
-    ], batch_size=2000)
-    reviews = Review.objects.bulk_create([
-        Review(item=it, clip_id=it.clip_id, verdict=rng.choice(["person", "no_person"]), reviewer=rng.choice(reviewers))
-        for it in items
-    ], batch_size=2000)
-    Review.tags.through.objects.bulk_create([
-        Review.tags.through(review=r, tag=rng.choice(tags)) for r in reviews if r.verdict == "no_person"
-    ], batch_size=2000)
+    items = ReviewItem.objects.bulk_create(
+        [
+            ReviewItem(clip=c, reason="near_threshold", priority=1, state="done", distance=abs(c.score - 0.4))
+            for c in reviewed
+        ],
+        batch_size=2000,
+    )
+    reviews = Review.objects.bulk_create(
+        [
+            Review(
+                item=it, clip_id=it.clip_id, verdict=rng.choice(["person", "no_person"]), reviewer=rng.choice(reviewers)
+            )
+            for it in items
+        ],
+        batch_size=2000,
+    )
+    Review.tags.through.objects.bulk_create(
+        [Review.tags.through(review=r, tag=rng.choice(tags)) for r in reviews if r.verdict == "no_person"],
+        batch_size=2000,
+    )
     reviewed_ids = {c.id for c in reviewed}
     open_clips = [c for c in clips if c.status == Clip.Status.DONE and c.id not in reviewed_ids][: n_clips // 100]
-    ReviewItem.objects.bulk_create([
-        ReviewItem(clip=c, reason="near_threshold", priority=1, distance=0.05) for c in open_clips
-    ], batch_size=2000)
-    FalseAlertReport.objects.bulk_create([
-        FalseAlertReport(clip=c, reported_by=reporter) for c in clips[: n_clips // 50] if c.alert
-    ], batch_size=2000)
-    SyncState.objects.bulk_create([
-        SyncState(destination="dynamodb", object_key=str(c.id), clip=c, version=now, next_attempt_at=now,
-                  status=rng.choice(["done"] * 97 + ["pending", "pending", "failed"]))
-        for c in clips if c.status == Clip.Status.DONE
-    ], batch_size=2000)
+    ReviewItem.objects.bulk_create(
+        [ReviewItem(clip=c, reason="near_threshold", priority=1, distance=0.05) for c in open_clips], batch_size=2000
+    )
+    FalseAlertReport.objects.bulk_create(
+        [FalseAlertReport(clip=c, reported_by=reporter) for c in clips[: n_clips // 50] if c.alert], batch_size=2000
+    )
+    SyncState.objects.bulk_create(
+        [
+            SyncState(
+                destination="dynamodb",
+                object_key=str(c.id),
+                clip=c,
+                version=now,
+                next_attempt_at=now,
+                status=rng.choice(["done"] * 97 + ["pending", "pending", "failed"]),
+            )
+            for c in clips
+            if c.status == Clip.Status.DONE
+        ],
+        batch_size=2000,
+    )
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:
@@ -138,8 +184,10 @@ def main() -> None:
         t0 = time.perf_counter()
         populate(args.clips, args.cameras, args.customers)
         print(f"populated in {time.perf_counter() - t0:.1f} s")
-    print(f"{Clip.objects.count()} clips, {Review.objects.count()} reviews, {SyncState.objects.count()} sync rows, "
-          f"{Camera.objects.count()} cameras")
+    print(
+        f"{Clip.objects.count()} clips, {Review.objects.count()} reviews, {SyncState.objects.count()} sync rows, "
+        f"{Camera.objects.count()} cameras"
+    )
     if vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
@@ -161,22 +209,34 @@ def main() -> None:
     for family in text_string_to_metric_families(body.decode()):
         if family.name == "vigia_metrics_collector_seconds":
             collector_times = {s.labels["collector"]: s.value for s in family.samples}
-    print("    -> per collector (last scrape): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in collector_times.items()))
+    print(
+        "    -> per collector (last scrape): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in collector_times.items())
+    )
     bench("error analysis, all clips: summary + 8 breakdowns", lambda: analysis_page(""))
     since = (timezone.now() - timedelta(days=7)).date().isoformat()
     bench(f"error analysis, since={since}", lambda: analysis_page(f"since={since}"))
     bench("error analysis, one camera", lambda: analysis_page("camera=cam-3"))
     bench("error analysis, tag=dog", lambda: analysis_page("tag=dog"))
-    bench("click-through list, false alerts, first page + count", lambda: (
-        analysis.clips_in_slice(analysis.Slice(outcome="false_alert")).count(),
-        list(analysis.clips_in_slice(analysis.Slice(outcome="false_alert")).order_by("-recorded_at")[:50]),
-    ))
+    bench(
+        "click-through list, false alerts, first page + count",
+        lambda: (
+            analysis.clips_in_slice(analysis.Slice(outcome="false_alert")).count(),
+            list(analysis.clips_in_slice(analysis.Slice(outcome="false_alert")).order_by("-recorded_at")[:50]),
+        ),
+    )
     _total, sections = analysis_page("")
-    bench("charts: render the 8 SVGs", lambda: [
-        charts.over_time(rows_, urls=["#"] * len(rows_)) if name == "day" else charts.rate_bars(rows_, title=name, urls=["#"] * len(rows_))
-        for name, rows_ in sections.items()
-    ])
-    print(f"\n{vendor}, {args.clips} clips, median of {args.repeat} runs; the machine is shared (2 cores), expect ±30%.")
+    bench(
+        "charts: render the 8 SVGs",
+        lambda: [
+            charts.over_time(rows_, urls=["#"] * len(rows_))
+            if name == "day"
+            else charts.rate_bars(rows_, title=name, urls=["#"] * len(rows_))
+            for name, rows_ in sections.items()
+        ],
+    )
+    print(
+        f"\n{vendor}, {args.clips} clips, median of {args.repeat} runs; the machine is shared (2 cores), expect ±30%."
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ on the first 10 s and scaled), clips per minute per worker, and the process's pe
 
 Runs against a throwaway SQLite database and media folder; prints one line per phase.
 """
+
 import argparse
+import io
 import os
 import sys
 import tempfile
@@ -34,8 +36,11 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="vigia-bench-"))
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="reviewapp.project.settings", DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "media"), BROKER_DIR=str(tmp / "broker"), AUDIT_SAMPLE_RATE="0",
+        DJANGO_SETTINGS_MODULE="reviewapp.project.settings",
+        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        MEDIA_ROOT=str(tmp / "media"),
+        BROKER_DIR=str(tmp / "broker"),
+        AUDIT_SAMPLE_RATE="0",
         STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
     )
     if args.detector:
@@ -48,14 +53,17 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from inference.video import sample_frames
-    from reviewapp.review import demo
-    from reviewapp.review import processing  # noqa: F401
+    from reviewapp.review import (
+        demo,
+        processing,
+    )
     from reviewapp.review.models import Clip
 
     call_command("migrate", verbosity=0)
-    call_command("add_customer", "Bench", stdout=open(os.devnull, "w"))
-    call_command("add_camera", "Bench", "bench-cam", stdout=open(os.devnull, "w"))
-    out = tempfile.SpooledTemporaryFile(mode="w+")
+    out = io.StringIO()
+    call_command("add_customer", "Bench", stdout=out)
+    call_command("add_camera", "Bench", "bench-cam", stdout=out)
+    out = io.StringIO()
     call_command("add_user", "bench-ingest", "--role", "ingest", stdout=out)
     out.seek(0)
     token = out.read().strip().splitlines()[-1]
@@ -63,16 +71,29 @@ def main() -> None:
     from django.conf import settings
 
     if args.scene == "pan":
-        video = demo.write_clip(tmp / "clip.mp4", demo.photo("astronaut"), seconds=args.seconds, fps=args.fps, size=(width, height))
+        video = demo.write_clip(
+            tmp / "clip.mp4", demo.photo("astronaut"), seconds=args.seconds, fps=args.fps, size=(width, height)
+        )
     else:
         from benchmarks.make_eval_set import walker_clip
 
         video = tmp / "clip.mp4"
-        walker_clip(video, demo.photo("coffee"), demo.photo("astronaut"), seconds=args.seconds, fps=args.fps,
-                    person_height=height * 3 // 4, enter_s=args.seconds / 3, cross_s=args.seconds / 3, seed=0)
-    print(f"clip: {args.scene}, {args.seconds:g} s, {args.fps} fps, {width}x{height}, "
-          f"{video.stat().st_size / 1e6:.1f} MB, detector {settings.DETECTOR}, sampling {settings.SAMPLE_FPS:g} fps, "
-          f"min change {settings.MIN_CHANGE:g}, torch threads {os.environ.get('TORCH_THREADS', 'default')}")
+        walker_clip(
+            video,
+            demo.photo("coffee"),
+            demo.photo("astronaut"),
+            seconds=args.seconds,
+            fps=args.fps,
+            person_height=height * 3 // 4,
+            enter_s=args.seconds / 3,
+            cross_s=args.seconds / 3,
+            seed=0,
+        )
+    print(
+        f"clip: {args.scene}, {args.seconds:g} s, {args.fps} fps, {width}x{height}, "
+        f"{video.stat().st_size / 1e6:.1f} MB, detector {settings.DETECTOR}, sampling {settings.SAMPLE_FPS:g} fps, "
+        f"min change {settings.MIN_CHANGE:g}, torch threads {os.environ.get('TORCH_THREADS', 'default')}"
+    )
 
     t0 = time.perf_counter()
     decoded = sum(1 for _ in sample_frames(video, fps=1000))
@@ -90,12 +111,14 @@ def main() -> None:
 
     from django.urls import get_resolver
 
-    get_resolver().url_patterns  # a running server has imported its views (scipy, matplotlib) already
+    _ = get_resolver().url_patterns  # a running server has imported its views (scipy, matplotlib) already
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     t0 = time.perf_counter()
     with open(video, "rb") as f:
-        response = client.post("/api/v1/clips/", {"camera": "bench-cam", "file": f, "recorded_at": timezone.now().isoformat()})
+        response = client.post(
+            "/api/v1/clips/", {"camera": "bench-cam", "file": f, "recorded_at": timezone.now().isoformat()}
+        )
     upload_s = time.perf_counter() - t0
     assert response.status_code == 201, response.content
     clip_id = response.json()["id"]
@@ -104,11 +127,15 @@ def main() -> None:
     process_s = time.perf_counter() - t0
     clip = Clip.objects.get(id=clip_id)
     print(f"upload (validate + store): {upload_s:.2f} s")
-    print(f"process: {process_s:.2f} s  (sampled {clip.frames_sampled} frames; decode {clip.decode_ms / 1000:.2f} s, "
-          f"detect {clip.detect_ms / 1000:.2f} s = {clip.detect_ms / clip.frames_detected:.0f} ms per detected frame)")
+    print(
+        f"process: {process_s:.2f} s  (sampled {clip.frames_sampled} frames; decode {clip.decode_ms / 1000:.2f} s, "
+        f"detect {clip.detect_ms / 1000:.2f} s = {clip.detect_ms / clip.frames_detected:.0f} ms per detected frame)"
+    )
     total = upload_s + process_s
-    print(f"upload to done: {total:.2f} s = {args.seconds / total:.1f}x real time; status {clip.status}, "
-          f"score {clip.score:.3f}; {clip.frames_detected} of {clip.frames_sampled} sampled frames detected")
+    print(
+        f"upload to done: {total:.2f} s = {args.seconds / total:.1f}x real time; status {clip.status}, "
+        f"score {clip.score:.3f}; {clip.frames_detected} of {clip.frames_sampled} sampled frames detected"
+    )
     print(f"clips per minute per worker: {60 / process_s:.1f}")
 
     from inference.video import sample_frames as frames_of
@@ -122,8 +149,10 @@ def main() -> None:
         if frame.time >= 10:
             break
     naive = (time.perf_counter() - t0) * decoded / n
-    print(f"naive path (every decoded frame, {n} frames timed, scaled to {decoded}): {naive:.1f} s "
-          f"= {naive / process_s:.0f}x the pipeline's time")
+    print(
+        f"naive path (every decoded frame, {n} frames timed, scaled to {decoded}): {naive:.1f} s "
+        f"= {naive / process_s:.0f}x the pipeline's time"
+    )
     import resource
 
     print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

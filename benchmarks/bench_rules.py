@@ -10,6 +10,7 @@ suppressed it, then the cost of reading and matching N rules per clip (N = --rul
 descriptors. "Decision to effect" is decision + processing of the next clip: the rule needs no
 training, only the next clip to be processed (add the queue wait of a real deployment).
 """
+
 import argparse
 import os
 import sys
@@ -29,9 +30,13 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="vigia-bench-rules-"))
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="reviewapp.project.settings", DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "media"), BROKER_DIR=str(tmp / "broker"), AUDIT_SAMPLE_RATE="0",
-        SUPPRESSION_AUDIT_RATE="0", STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
+        DJANGO_SETTINGS_MODULE="reviewapp.project.settings",
+        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
+        MEDIA_ROOT=str(tmp / "media"),
+        BROKER_DIR=str(tmp / "broker"),
+        AUDIT_SAMPLE_RATE="0",
+        SUPPRESSION_AUDIT_RATE="0",
+        STATICFILES_BACKEND="django.contrib.staticfiles.storage.StaticFilesStorage",
         LOG_LEVEL="WARNING",
     )
     import django
@@ -44,17 +49,17 @@ def main() -> None:
 
     from inference.detector import load_detector
     from inference.suppression import match_frames
-    from reviewapp.review import ingest
-    from reviewapp.review import processing
-    from reviewapp.review import queue
-    from reviewapp.tuning import suppression
+    from reviewapp.review import ingest, processing, queue
     from reviewapp.review.models import Camera, Customer, ReviewItem
+    from reviewapp.tuning import suppression
     from reviewapp.tuning.models import SuppressionRule
     from tests.factories import make_user
     from tests.scenes import write_scene_clip
 
     call_command("migrate", verbosity=0)
-    camera = Camera.objects.create(customer=Customer.objects.create(name="Bench"), name="bench-cam", threshold=0.1, review_band=0.05)
+    camera = Camera.objects.create(
+        customer=Customer.objects.create(name="Bench"), name="bench-cam", threshold=0.1, review_band=0.05
+    )
     reviewer = make_user("bench-reviewer", "reviewer")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {reviewer.auth_token.key}")
@@ -73,30 +78,44 @@ def main() -> None:
     print(f"clip 1: {args.seconds:g} s, processed in {first_s:.2f} s, score {first.score:.3f}, alert {first.alert}")
     item = queue.review_item_enqueue(clip=first, reason=ReviewItem.Reason.CUSTOMER_REPORT)
     t0 = time.perf_counter()
-    response = client.post(f"/api/v1/review/{item.id}/decision/",
-                           {"verdict": "no_person", "tags": ["other"], "suppress_similar": True}, format="json")
+    response = client.post(
+        f"/api/v1/review/{item.id}/decision/",
+        {"verdict": "no_person", "tags": ["other"], "suppress_similar": True},
+        format="json",
+    )
     decision_s = time.perf_counter() - t0
     assert response.status_code == 201, response.content
     rule = SuppressionRule.objects.get()
-    print(f"decision with suppress_similar (API, review + rule in one transaction): {decision_s * 1000:.0f} ms; rule {rule.id}")
+    print(
+        f"decision with suppress_similar (API, review + rule in one transaction): {decision_s * 1000:.0f} ms; rule {rule.id}"
+    )
 
     second, second_s = process("2.mp4", 2)
     suppressed = second.detections.filter(suppressed_by=rule).count()
-    print(f"clip 2 processed in {second_s:.2f} s: score {second.score:.3f}, alert {second.alert}, "
-          f"{suppressed} detection(s) suppressed by rule {rule.id} (would have scored {second.suppressed_score:.3f})")
+    print(
+        f"clip 2 processed in {second_s:.2f} s: score {second.score:.3f}, alert {second.alert}, "
+        f"{suppressed} detection(s) suppressed by rule {rule.id} (would have scored {second.suppressed_score:.3f})"
+    )
     print(f"decision to effect (decision + next clip processed, no queue wait): {decision_s + second_s:.2f} s")
 
     # The per-clip cost of rules: read them fresh, match every box of every detected frame.
     from inference.pipeline import detect_clip
 
     path = tmp / "2.mp4"
-    result = detect_clip(path, load_detector(settings.DETECTOR), sample_fps=settings.SAMPLE_FPS,
-                         min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
-                         describe_min_score=suppression.rule_source_cutoff(camera))
+    result = detect_clip(
+        path,
+        load_detector(settings.DETECTOR),
+        sample_fps=settings.SAMPLE_FPS,
+        min_change=settings.MIN_CHANGE,
+        max_still_s=settings.MAX_STILL_SECONDS,
+        describe_min_score=suppression.rule_source_cutoff(camera),
+    )
     boxes = sum(len(f.boxes) for f in result.frames)
     described = sum(d is not None for f in result.frames for d in f.descriptors)
-    print(f"descriptors: {described} of {boxes} boxes in {len(result.frames)} detected frames, "
-          f"{result.describe_s * 1000:.1f} ms per clip (detector: {result.detect_s * 1000:.0f} ms)")
+    print(
+        f"descriptors: {described} of {boxes} boxes in {len(result.frames)} detected frames, "
+        f"{result.describe_s * 1000:.1f} ms per clip (detector: {result.detect_s * 1000:.0f} ms)"
+    )
     template = SuppressionRule.objects.values().get(id=rule.id)
     import random
 
@@ -127,14 +146,22 @@ def main() -> None:
 
     pan = write_clip(tmp / "pan.mp4", photo("astronaut"), seconds=args.seconds, fps=15, size=(640, 480))
     for describe_boxes in (False, True):
-        r = detect_clip(pan, load_detector(settings.DETECTOR), sample_fps=settings.SAMPLE_FPS,
-                        min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
-                        describe_boxes=describe_boxes, describe_min_score=settings.SUPPRESSION_MIN_SCORE)  # the lowest cutoff: worst case
+        r = detect_clip(
+            pan,
+            load_detector(settings.DETECTOR),
+            sample_fps=settings.SAMPLE_FPS,
+            min_change=settings.MIN_CHANGE,
+            max_still_s=settings.MAX_STILL_SECONDS,
+            describe_boxes=describe_boxes,
+            describe_min_score=settings.SUPPRESSION_MIN_SCORE,
+        )  # the lowest cutoff: worst case
         described = sum(d is not None for f in r.frames for d in f.descriptors)
-        print(f"pan clip, descriptors {'on ' if describe_boxes else 'off'}: decode {r.decode_s:.2f} s, detect {r.detect_s:.2f} s, "
-              f"describe {r.describe_s * 1000:.0f} ms for {described} boxes "
-              f"({r.describe_s / max(described, 1) * 1000:.2f} ms a box; "
-              f"{r.describe_s / max(r.decode_s + r.detect_s, 1e-9):.1%} of decode + detect)")
+        print(
+            f"pan clip, descriptors {'on ' if describe_boxes else 'off'}: decode {r.decode_s:.2f} s, detect {r.detect_s:.2f} s, "
+            f"describe {r.describe_s * 1000:.0f} ms for {described} boxes "
+            f"({r.describe_s / max(described, 1) * 1000:.2f} ms a box; "
+            f"{r.describe_s / max(r.decode_s + r.detect_s, 1e-9):.1%} of decode + detect)"
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ against one by one, and the delay from a decision to its arrival with the beat i
 
 Uses its own SQLite file in a temporary folder; starts and stops its own servers.
 """
+
 import argparse
 import os
 import random
@@ -19,30 +20,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="bench-sync-"))
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings", "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
-    "MEDIA_ROOT": str(TMP / "media"), "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "LOG_LEVEL": "WARNING",
-})
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{TMP / 'bench.sqlite3'}"),
+        "MEDIA_ROOT": str(TMP / "media"),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "LOG_LEVEL": "WARNING",
+    }
+)
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
 
-from labeling.sync import dynamo
-from labeling.sync import discovery
+from labeling.models import SyncState
+from labeling.sync import (
+    discovery,
+    dynamo,
+    senders,
+    state,
+)
 from labeling.sync import engine as sync
-from labeling.sync import senders
-from labeling.sync import state  # noqa: E402
-from labeling.sync import label_studio as ls  # noqa: E402
-from labeling.models import SyncState  # noqa: E402
-from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag  # noqa: E402
+from labeling.sync import label_studio as ls
+from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag
 from reviewapp.review.queue import review_record
-from tests.factories import make_user  # noqa: E402
-from tests.labeling.servers import LS_TOKEN, label_studio_server  # noqa: E402
+from tests.factories import make_user
+from tests.labeling.servers import LS_TOKEN, label_studio_server
 
 D = SyncState.Destination
 
@@ -51,20 +60,39 @@ def make_reviews(n: int, camera, reviewer) -> None:
     """n processed clips, each in the queue and decided once (bulk inserts: this is set-up)."""
     now = timezone.now()
     clips = [
-        Clip(id=uuid.uuid4(), camera=camera, recorded_at=now, file=f"clips/bench/{i}.mp4", sha256=uuid.uuid4().hex,
-             size_bytes=1000, duration=60, fps=10, width=640, height=480, status=Clip.Status.DONE,
-             score=random.uniform(0.35, 0.65), alert=True, model_version="hog-bench", started_at=now, finished_at=now)
+        Clip(
+            id=uuid.uuid4(),
+            camera=camera,
+            recorded_at=now,
+            file=f"clips/bench/{i}.mp4",
+            sha256=uuid.uuid4().hex,
+            size_bytes=1000,
+            duration=60,
+            fps=10,
+            width=640,
+            height=480,
+            status=Clip.Status.DONE,
+            score=random.uniform(0.35, 0.65),
+            alert=True,
+            model_version="hog-bench",
+            started_at=now,
+            finished_at=now,
+        )
         for i in range(n)
     ]
     Clip.objects.bulk_create(clips, batch_size=1000)
     Detection.objects.bulk_create(
-        [Detection(clip=c, frame_index=3, frame_time=1.5, x1=10, y1=10, x2=200, y2=300, score=c.score) for c in clips], batch_size=1000
+        [Detection(clip=c, frame_index=3, frame_time=1.5, x1=10, y1=10, x2=200, y2=300, score=c.score) for c in clips],
+        batch_size=1000,
     )
     items = ReviewItem.objects.bulk_create(
         [ReviewItem(clip=c, reason="near_threshold", priority=1, state="done") for c in clips], batch_size=1000
     )
     reviews = Review.objects.bulk_create(
-        [Review(item=it, clip_id=it.clip_id, verdict=random.choice(["person", "no_person"]), reviewer=reviewer) for it in items],
+        [
+            Review(item=it, clip_id=it.clip_id, verdict=random.choice(["person", "no_person"]), reviewer=reviewer)
+            for it in items
+        ],
         batch_size=1000,
     )
     dog = Tag.objects.get(slug="dog")
@@ -102,16 +130,35 @@ def delay_run(camera, reviewer, destinations: list[str], *, decisions: int, inte
     made = []
     for i in range(decisions):
         time.sleep(random.uniform(0.2, interval))
-        clip = Clip.objects.create(camera=camera, recorded_at=timezone.now(), file=f"clips/bench/d{i}.mp4", sha256=uuid.uuid4().hex,
-                                   size_bytes=1, duration=60, fps=10, width=640, height=480, status="done", score=0.5,
-                                   alert=True, model_version="hog-bench", started_at=timezone.now(), finished_at=timezone.now())
+        clip = Clip.objects.create(
+            camera=camera,
+            recorded_at=timezone.now(),
+            file=f"clips/bench/d{i}.mp4",
+            sha256=uuid.uuid4().hex,
+            size_bytes=1,
+            duration=60,
+            fps=10,
+            width=640,
+            height=480,
+            status="done",
+            score=0.5,
+            alert=True,
+            model_version="hog-bench",
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+        )
         item = ReviewItem.objects.create(clip=clip, reason="near_threshold", priority=1)
         made.append(review_record(item=item, reviewer=reviewer, verdict="no_person", tags=["dog"]))
     deadline = time.time() + 6 * interval + 30
     key = {D.DYNAMODB: "clip_id", D.LS_TASK: "item_id", D.LS_ANNOTATION: "id"}
     fk = {D.DYNAMODB: "clip_id", D.LS_TASK: "item_id", D.LS_ANNOTATION: "review_id"}
     while time.time() < deadline:
-        rows = {d: SyncState.objects.filter(destination=d, status="done", **{f"{fk[d]}__in": [getattr(r, key[d]) for r in made]}) for d in destinations}
+        rows = {
+            d: SyncState.objects.filter(
+                destination=d, status="done", **{f"{fk[d]}__in": [getattr(r, key[d]) for r in made]}
+            )
+            for d in destinations
+        }
         if all(q.count() == len(made) for q in rows.values()):
             break
         time.sleep(0.2)
@@ -120,7 +167,9 @@ def delay_run(camera, reviewer, destinations: list[str], *, decisions: int, inte
     delays = {}
     for d in destinations:
         states = {getattr(s, fk[d]): s.updated_at for s in SyncState.objects.filter(destination=d, status="done")}
-        delays[d] = [(states[getattr(r, key[d])] - r.created_at).total_seconds() for r in made if getattr(r, key[d]) in states]
+        delays[d] = [
+            (states[getattr(r, key[d])] - r.created_at).total_seconds() for r in made if getattr(r, key[d]) in states
+        ]
     return delays
 
 
@@ -166,10 +215,15 @@ def main():
     dynamo.table_create()
     make_reviews(args.reviews, camera, reviewer)
     t = drain(D.DYNAMODB)
-    print(f"DynamoDB batched (BatchWriteItem x25): {done(D.DYNAMODB)} reviewed clips in {t:.1f} s = {done(D.DYNAMODB) / t:.0f}/s")
+    print(
+        f"DynamoDB batched (BatchWriteItem x25): {done(D.DYNAMODB)} reviewed clips in {t:.1f} s = {done(D.DYNAMODB) / t:.0f}/s"
+    )
     # One by one: the conditional PutItem path (every later change of a clip goes this way).
     SyncState.objects.all().delete()
-    Review.objects.all().delete(); ReviewItem.objects.all().delete(); Detection.objects.all().delete(); Clip.objects.all().delete()
+    Review.objects.all().delete()
+    ReviewItem.objects.all().delete()
+    Detection.objects.all().delete()
+    Clip.objects.all().delete()
     settings.DYNAMODB_TABLE = "bench-one"
     dynamo.table_create()
     make_reviews(args.one_by_one, camera, reviewer)
@@ -188,28 +242,39 @@ def main():
         call_command("label_studio_setup", verbosity=0)
         for n, batch in ((args.ls_reviews, senders.LS_IMPORT_BATCH), (min(args.one_by_one, 500), 1)):
             SyncState.objects.all().delete()
-            Review.objects.all().delete(); ReviewItem.objects.all().delete(); Detection.objects.all().delete(); Clip.objects.all().delete()
+            Review.objects.all().delete()
+            ReviewItem.objects.all().delete()
+            Detection.objects.all().delete()
+            Clip.objects.all().delete()
             make_reviews(n, camera, reviewer)
-            t = drain(D.LS_TASK, send=lambda rows, token: senders.send_ls_tasks(rows, token, batch=batch))
+            t = drain(D.LS_TASK, send=lambda rows, token, batch=batch: senders.send_ls_tasks(rows, token, batch=batch))
             label = f"batched ({batch} tasks per import)" if batch > 1 else "one task per request"
             print(f"Label Studio tasks {label}: {done(D.LS_TASK)} in {t:.1f} s = {done(D.LS_TASK) / t:.0f}/s")
         t = drain(D.LS_ANNOTATION)
-        print(f"Label Studio annotations (one per Vigia review, no bulk endpoint for distinct results): "
-              f"{done(D.LS_ANNOTATION)} in {t:.1f} s = {done(D.LS_ANNOTATION) / t:.0f}/s")
+        print(
+            f"Label Studio annotations (one per Vigia review, no bulk endpoint for distinct results): "
+            f"{done(D.LS_ANNOTATION)} in {t:.1f} s = {done(D.LS_ANNOTATION) / t:.0f}/s"
+        )
 
         # --- delay from a decision to its arrival ----------------------------------------------
         settings.DYNAMODB_TABLE = "bench-delay"
         dynamo.table_create()
         SyncState.objects.all().delete()
-        Review.objects.all().delete(); ReviewItem.objects.all().delete(); Detection.objects.all().delete(); Clip.objects.all().delete()
+        Review.objects.all().delete()
+        ReviewItem.objects.all().delete()
+        Detection.objects.all().delete()
+        Clip.objects.all().delete()
         # Annotations need their task first: the beat thread runs the three destinations in order.
-        delays = delay_run(camera, reviewer, [D.DYNAMODB, D.LS_TASK, D.LS_ANNOTATION],
-                           decisions=args.decisions, interval=args.interval)
+        delays = delay_run(
+            camera, reviewer, [D.DYNAMODB, D.LS_TASK, D.LS_ANNOTATION], decisions=args.decisions, interval=args.interval
+        )
     moto.stop()
     for d, values in delays.items():
         if values:
-            print(f"decision -> {d} with a {args.interval:.0f} s beat: median {statistics.median(values):.1f} s, "
-                  f"max {max(values):.1f} s over {len(values)} decisions")
+            print(
+                f"decision -> {d} with a {args.interval:.0f} s beat: median {statistics.median(values):.1f} s, "
+                f"max {max(values):.1f} s over {len(values)} decisions"
+            )
 
 
 if __name__ == "__main__":

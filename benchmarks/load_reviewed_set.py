@@ -9,6 +9,7 @@ in the database (same bytes for the camera) are skipped. For development databas
 Ingesting also queues each clip for a worker, as every upload does; a worker that takes them
 later finds them done and leaves them alone (the filesystem broker takes about a second each).
 """
+
 import argparse
 import os
 import sys
@@ -17,18 +18,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.project.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
+from django.conf import settings
+from django.contrib.auth import get_user_model
 
-from inference.labels import read_labels  # noqa: E402
-from reviewapp.review import ingest
-from reviewapp.review import processing
-from reviewapp.review import queue  # noqa: E402
-from reviewapp.review.models import Camera, Customer, Profile, Review, ReviewItem  # noqa: E402
+from inference.labels import read_labels
+from reviewapp.review import (
+    ingest,
+    processing,
+    queue,
+)
+from reviewapp.review.models import Camera, Customer, Profile, Review, ReviewItem
 
 
 def main() -> None:
@@ -47,14 +50,22 @@ def main() -> None:
     loaded = 0
     for row in rows:
         camera, _ = Camera.objects.get_or_create(
-            name=row.camera, defaults={"customer": customer, "threshold": settings.DEFAULT_THRESHOLD,
-                                       "review_band": settings.DEFAULT_REVIEW_BAND})
-        clip, created = ingest.clip_ingest(camera=camera, path=str(args.labels.parent / row.clip_file), recorded_at=row.recorded_at)
+            name=row.camera,
+            defaults={
+                "customer": customer,
+                "threshold": settings.DEFAULT_THRESHOLD,
+                "review_band": settings.DEFAULT_REVIEW_BAND,
+            },
+        )
+        clip, created = ingest.clip_ingest(
+            camera=camera, path=str(args.labels.parent / row.clip_file), recorded_at=row.recorded_at
+        )
         if not created:
             continue
         processing.clip_process(clip_id=clip.id)
         item = ReviewItem.objects.filter(clip=clip).first() or queue.review_item_enqueue(
-            clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
+            clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE
+        )
         Review.objects.create(item=item, clip=clip, reviewer=user, verdict="person" if row.person else "no_person")
         ReviewItem.objects.filter(id=item.id).update(state=ReviewItem.State.DONE)
         loaded += 1

@@ -8,6 +8,7 @@ sensor noise, and the same scenes with a person (the astronaut photo, scaled dow
 through, at several sizes; plus slow pans. It checks the plumbing and catches gross misses;
 it is not a measure of accuracy on surveillance video.
 """
+
 import argparse
 import csv
 import sys
@@ -17,13 +18,23 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reviewapp.review.demo import photo, write_clip  # noqa: E402
+from reviewapp.review.demo import photo, write_clip
 
 SIZE = (640, 480)
 
 
-def walker_clip(path: Path, background: np.ndarray, person: np.ndarray | None, *, seconds: float, fps: int,
-                person_height: int, enter_s: float, cross_s: float, seed: int) -> None:
+def walker_clip(
+    path: Path,
+    background: np.ndarray,
+    person: np.ndarray | None,
+    *,
+    seconds: float,
+    fps: int,
+    person_height: int,
+    enter_s: float,
+    cross_s: float,
+    seed: int,
+) -> None:
     rng = np.random.default_rng(seed)
     w, h = SIZE
     bg = cv2.resize(background, SIZE)
@@ -38,7 +49,7 @@ def walker_clip(path: Path, background: np.ndarray, person: np.ndarray | None, *
         if sprite is not None and enter_s <= t <= enter_s + cross_s:
             x = int((t - enter_s) / cross_s * (w - sprite.shape[1]))
             y = h - sprite.shape[0] - 10
-            frame[y:y + sprite.shape[0], x:x + sprite.shape[1]] = sprite
+            frame[y : y + sprite.shape[0], x : x + sprite.shape[1]] = sprite
         noise = rng.normal(0, 2.0, frame.shape)
         writer.write(np.clip(frame + noise, 0, 255).astype(np.uint8))
     writer.release()
@@ -58,13 +69,24 @@ def main() -> None:
         bg = photo(bg_name)
         for seed in range(2):
             name = f"clips/{bg_name}-still-{seed}.mp4"
-            walker_clip(out / name, bg, None, seconds=args.seconds, fps=10, person_height=0, enter_s=0, cross_s=1, seed=seed)
+            walker_clip(
+                out / name, bg, None, seconds=args.seconds, fps=10, person_height=0, enter_s=0, cross_s=1, seed=seed
+            )
             rows.append((name, 0))
         for height in (360, 240, 160):
             n += 1
             name = f"clips/{bg_name}-person-{height}px.mp4"
-            walker_clip(out / name, bg, astronaut, seconds=args.seconds, fps=10, person_height=height,
-                        enter_s=args.seconds / 3, cross_s=args.seconds / 3, seed=n)
+            walker_clip(
+                out / name,
+                bg,
+                astronaut,
+                seconds=args.seconds,
+                fps=10,
+                person_height=height,
+                enter_s=args.seconds / 3,
+                cross_s=args.seconds / 3,
+                seed=n,
+            )
             rows.append((name, 1))
     for name_, label in (("astronaut", 1), ("chelsea", 0), ("coffee", 0)):
         name = f"clips/{name_}-pan.mp4"

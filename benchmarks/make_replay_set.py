@@ -18,19 +18,20 @@ clips, through the poster's place as often as not. Each clip has light changes a
 Clips are one per camera every 20 minutes, cameras staggered by 5 minutes (no two at the same time).
 The CSV has clip_file, person, camera, recorded_at and, for reading the results, `kind`.
 """
+
 from __future__ import annotations
 
 import argparse
 import csv
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reviewapp.review.demo import photo  # noqa: E402
+from reviewapp.review.demo import photo
 
 SIZE = (640, 480)
 FPS = 10
@@ -42,11 +43,11 @@ def scene(seed: int) -> np.ndarray:
     w, h = SIZE
     img = np.zeros((h, w, 3), np.uint8)
     img[: h // 2] = rng.integers(120, 200, 3)
-    img[h // 2:] = rng.integers(40, 120, 3)
+    img[h // 2 :] = rng.integers(40, 120, 3)
     for _ in range(6):
         x, y = int(rng.integers(0, w - 100)), int(rng.integers(h // 4, h // 2))
         bw, bh = int(rng.integers(40, 160)), int(rng.integers(40, 160))
-        img[max(0, y - bh):y, x:x + bw] = rng.integers(30, 220, 3)
+        img[max(0, y - bh) : y, x : x + bw] = rng.integers(30, 220, 3)
     return cv2.GaussianBlur(img, (5, 5), 0)
 
 
@@ -56,7 +57,9 @@ def sepia(image: np.ndarray) -> np.ndarray:
 
 
 def resize_h(image: np.ndarray, height: int) -> np.ndarray:
-    return cv2.resize(image, (max(1, int(image.shape[1] * height / image.shape[0])), height), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        image, (max(1, int(image.shape[1] * height / image.shape[0])), height), interpolation=cv2.INTER_AREA
+    )
 
 
 def person_sprites() -> dict[str, np.ndarray]:
@@ -79,7 +82,9 @@ def background(spec: str) -> np.ndarray:
     return cv2.resize(photo(spec), SIZE)
 
 
-def write_clip(path: Path, camera: str, *, person: bool, reflection: bool, seconds: float, rng: np.random.Generator) -> None:
+def write_clip(
+    path: Path, camera: str, *, person: bool, reflection: bool, seconds: float, rng: np.random.Generator
+) -> None:
     bg_spec, poster, _ = CAMERAS[camera]
     bg = background(bg_spec).astype(np.float32)
     astronaut = photo("astronaut")
@@ -87,7 +92,7 @@ def write_clip(path: Path, camera: str, *, person: bool, reflection: bool, secon
         name, px, py, ph = poster
         src = astronaut[0:300, 100:350] if name == "face" else person_sprites()[name]
         print_ = sepia(resize_h(src, ph)).astype(np.float32)
-        bg[py:py + print_.shape[0], px:px + print_.shape[1]] = print_
+        bg[py : py + print_.shape[0], px : px + print_.shape[1]] = print_
         cv2.rectangle(bg, (px - 3, py - 3), (px + print_.shape[1] + 2, py + print_.shape[0] + 2), (40, 40, 40), 3)
     gain = float(rng.uniform(0.8, 1.15))  # the light of the hour
     bg = bg * gain
@@ -111,12 +116,12 @@ def write_clip(path: Path, camera: str, *, person: bool, reflection: bool, secon
         frame = bg.copy()
         if ghost is not None and flash_at <= t < flash_at + flash_len:
             gy, gx = 90, 380
-            region = frame[gy:gy + ghost.shape[0], gx:gx + ghost.shape[1]]
-            frame[gy:gy + ghost.shape[0], gx:gx + ghost.shape[1]] = 0.6 * ghost + 0.4 * region
+            region = frame[gy : gy + ghost.shape[0], gx : gx + ghost.shape[1]]
+            frame[gy : gy + ghost.shape[0], gx : gx + ghost.shape[1]] = 0.6 * ghost + 0.4 * region
         if sprite is not None and enter_s <= t <= enter_s + cross_s:
             p = (t - enter_s) / cross_s
             x = int((1 - p if leftwards else p) * (w - sprite.shape[1]))
-            frame[y0:y0 + sprite.shape[0], x:x + sprite.shape[1]] = sprite
+            frame[y0 : y0 + sprite.shape[0], x : x + sprite.shape[1]] = sprite
         frame += rng.normal(0, 2.0, frame.shape)
         writer.write(np.clip(frame, 0, 255).astype(np.uint8))
     writer.release()
@@ -131,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     (args.out / "clips").mkdir(parents=True, exist_ok=True)
-    start = datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
     rows = []
     for n in range(args.clips_per_camera):
         for c, camera in enumerate(CAMERAS):
@@ -141,14 +146,26 @@ def main() -> None:
             name = f"clips/{camera}/{recorded_at:%Y%m%dT%H%M}.mp4"
             (args.out / name).parent.mkdir(parents=True, exist_ok=True)
             write_clip(args.out / name, camera, person=person, reflection=reflection, seconds=args.seconds, rng=rng)
-            kind = "+".join(k for k, on in (("person", person), ("poster", CAMERAS[camera][1] is not None),
-                                            ("reflection", reflection)) if on) or "empty"
+            kind = (
+                "+".join(
+                    k
+                    for k, on in (
+                        ("person", person),
+                        ("poster", CAMERAS[camera][1] is not None),
+                        ("reflection", reflection),
+                    )
+                    if on
+                )
+                or "empty"
+            )
             rows.append((name, int(person), camera, recorded_at.isoformat(), kind))
     with open(args.out / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["clip_file", "person", "camera", "recorded_at", "kind"])
         writer.writerows(rows)
-    print(f"{len(rows)} clips ({sum(r[1] for r in rows)} with a person) from {len(CAMERAS)} cameras; labels.csv in {args.out}")
+    print(
+        f"{len(rows)} clips ({sum(r[1] for r in rows)} with a person) from {len(CAMERAS)} cameras; labels.csv in {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """From per-frame boxes to a clip decision: score, alert, and whether a human should look."""
+
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 from inference.detector import PERSON, Box
 
@@ -19,7 +20,10 @@ class ClipDecision:
 
 
 def decide(
-    boxes_per_frame: Sequence[Sequence[Box]], *, threshold: float, review_band: float,
+    boxes_per_frame: Sequence[Sequence[Box]],
+    *,
+    threshold: float,
+    review_band: float,
     suppressed_by: Sequence[Sequence[Hashable | None]] | None = None,
 ) -> ClipDecision:
     """`suppressed_by`, parallel to `boxes_per_frame`, names for each box the rule that suppresses

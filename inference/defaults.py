@@ -1,6 +1,7 @@
 """Defaults shared by the Django settings and the command-line tools, so that the evaluation and
 replay tools process clips exactly as the worker does. Each can be overridden by the same
 environment variable in both places."""
+
 import os
 
 SAMPLE_FPS = 2.0
@@ -22,4 +23,4 @@ def env_float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number")
+        raise SystemExit(f"{name}={raw!r} is not a number") from None

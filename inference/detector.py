@@ -3,11 +3,14 @@
 A backend takes a batch of BGR uint8 frames (as OpenCV decodes them, any size) and returns,
 for each frame, the boxes it found in that frame's own pixel coordinates.
 """
+
 from __future__ import annotations
 
+import importlib
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -64,15 +67,12 @@ def load_detector(spec: str) -> Detector:
         return _LOADED[spec]
 
 
-def _import_builtin_backends(name: str) -> None:
-    # Imported lazily so that a process using HOG never pays for importing torch.
-    from inference.detectors import hog  # noqa: F401
+BUILTIN = ("hog", "centernet", "nanodet", "torchscript", "onnx")
 
-    if name == "centernet":
-        from inference.detectors import centernet  # noqa: F401
-    elif name == "nanodet":
-        from inference.detectors import nanodet  # noqa: F401
-    elif name == "torchscript":
-        from inference.detectors import torchscript  # noqa: F401
-    elif name == "onnx":
-        from inference.detectors import onnx  # noqa: F401
+
+def _import_builtin_backends(name: str) -> None:
+    # Only the backend asked for is imported (a backend registers itself when imported), so a
+    # process using HOG never pays for importing torch. HOG is always there to list as known.
+    importlib.import_module("inference.detectors.hog")
+    if name in BUILTIN:
+        importlib.import_module(f"inference.detectors.{name}")

@@ -11,6 +11,7 @@ A bad row (missing file, unreadable clip, a `person` that is not 0/1) is reporte
 row number and left out; the other rows are still counted. Exit status: 0 when at least one clip
 was counted, 1 when none could be, 2 when the CSV itself is unusable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,15 +23,27 @@ from pathlib import Path
 from inference.decision import decide
 from inference.detector import DetectorUnavailable, load_detector
 from inference.labels import (
-    Row, add_pipeline_arguments, check_pipeline_arguments, counts, detect_row, read_labels,
+    Row,
+    add_pipeline_arguments,
+    check_pipeline_arguments,
+    counts,
+    detect_row,
+    read_labels,
 )
 from inference.video import InvalidVideo
 
 
 def metrics(rows: list[Row]) -> dict:
     c = counts((r.person, r.alert) for r in rows)
-    return {"clips": len(rows), "tp": c["tp"], "fp": c["fp"], "fn": c["fn"], "tn": c["tn"],
-            "precision": c["precision"], "recall": c["recall"]}
+    return {
+        "clips": len(rows),
+        "tp": c["tp"],
+        "fp": c["fp"],
+        "fn": c["fn"],
+        "tn": c["tn"],
+        "precision": c["precision"],
+        "recall": c["recall"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,18 +73,24 @@ def main(argv: list[str] | None = None) -> int:
         row.score, row.alert = decision.score, decision.alert
         counted.append(row)
         mark = "" if row.alert == row.person else ("  <- missed person" if row.person else "  <- false alert")
-        print(f"{row.number:>4}  {int(row.person):>6}  {row.score:6.3f}  {'yes' if row.alert else 'no':>5}  {row.clip_file}{mark}")
+        print(
+            f"{row.number:>4}  {int(row.person):>6}  {row.score:6.3f}  {'yes' if row.alert else 'no':>5}  {row.clip_file}{mark}"
+        )
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
 
     summary = metrics(counted)
     summary.update(
-        threshold=args.threshold, detector=detector.version,
+        threshold=args.threshold,
+        detector=detector.version,
         seconds_of_video=round(sum(r.seconds for r in counted), 2),
-        wall_seconds=round(time.perf_counter() - started, 2), errors=len(errors),
+        wall_seconds=round(time.perf_counter() - started, 2),
+        errors=len(errors),
     )
-    print(f"\n{summary['clips']} clips, {len(errors)} error(s): tp {summary['tp']} fp {summary['fp']} "
-          f"fn {summary['fn']} tn {summary['tn']}, precision {summary['precision']}, recall {summary['recall']}")
+    print(
+        f"\n{summary['clips']} clips, {len(errors)} error(s): tp {summary['tp']} fp {summary['fp']} "
+        f"fn {summary['fn']} tn {summary['tn']}, precision {summary['precision']}, recall {summary['recall']}"
+    )
     print(json.dumps(summary))
     return 0 if counted else 1
 

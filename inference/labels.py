@@ -3,15 +3,16 @@
 One reader so both tools accept the same files and report a bad row the same way: by its line
 number (the header is line 1) and what is wrong with it; the other rows are still used.
 """
+
 from __future__ import annotations
 
 import argparse
 import csv
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from inference import defaults
 from inference.detector import Detector
@@ -36,7 +37,7 @@ class Row:
 def parse_time(text: str) -> datetime:
     """ISO 8601 (a trailing Z allowed); a time without a zone is taken as UTC."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def read_labels(path: Path, *, required: Sequence[str] = REQUIRED) -> tuple[list[Row], list[str]]:
@@ -46,14 +47,16 @@ def read_labels(path: Path, *, required: Sequence[str] = REQUIRED) -> tuple[list
     a recorded_at that is not an ISO 8601 time makes the row an error.
     """
     try:
-        f = open(path, newline="", encoding="utf-8-sig")
+        f = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115  (closed by the `with` below)
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
     with f:
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(reader.fieldnames or [])})")
+            raise ValueError(
+                f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(reader.fieldnames or [])})"
+            )
         rows, errors = [], []
         for number, record in enumerate(reader, start=2):
             clip_file = (record.get("clip_file") or "").strip()
@@ -88,8 +91,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=defaults.env_float("DEFAULT_THRESHOLD", defaults.THRESHOLD))
     parser.add_argument("--detector", default=os.environ.get("DETECTOR") or defaults.DETECTOR)
     parser.add_argument("--fps", type=float, default=defaults.env_float("SAMPLE_FPS", defaults.SAMPLE_FPS))
-    parser.add_argument("--min-change", type=float, default=defaults.env_float("MIN_CHANGE", defaults.MIN_CHANGE),
-                        help="skip frames where less than this share changed (0: detect every sampled frame)")
+    parser.add_argument(
+        "--min-change",
+        type=float,
+        default=defaults.env_float("MIN_CHANGE", defaults.MIN_CHANGE),
+        help="skip frames where less than this share changed (0: detect every sampled frame)",
+    )
 
 
 def check_pipeline_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -100,7 +107,12 @@ def check_pipeline_arguments(parser: argparse.ArgumentParser, args: argparse.Nam
 
 
 def detect_row(
-    csv_dir: Path, row: Row, detector: Detector, *, fps: float, min_change: float,
+    csv_dir: Path,
+    row: Row,
+    detector: Detector,
+    *,
+    fps: float,
+    min_change: float,
     on_frame: Callable[[Frame, list], None] | None = None,
 ) -> ClipResult:
     """Run the pipeline on one row's clip (path relative to the CSV). Raises InvalidVideo with the reason."""
@@ -109,8 +121,13 @@ def detect_row(
         raise InvalidVideo("file not found")
     row.seconds = probe(path).duration
     return detect_clip(
-        path, detector, sample_fps=fps, batch_size=defaults.DETECT_BATCH,
-        min_change=min_change, max_still_s=defaults.MAX_STILL_SECONDS, on_frame=on_frame,
+        path,
+        detector,
+        sample_fps=fps,
+        batch_size=defaults.DETECT_BATCH,
+        min_change=min_change,
+        max_still_s=defaults.MAX_STILL_SECONDS,
+        on_frame=on_frame,
     )
 
 
@@ -127,7 +144,10 @@ def counts(pairs: Iterable[tuple[bool, bool]]) -> dict:
         else:
             tn += 1
     return {
-        "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
         "recall": round(tp / (tp + fn), 4) if tp + fn else None,
         "precision": round(tp / (tp + fp), 4) if tp + fp else None,
     }

@@ -4,12 +4,13 @@ batches, time it all.
 The worker (reviewapp.services.clip_process), the evaluation command and the benchmarks all run
 this same function, so what they measure is what production does.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -85,9 +86,16 @@ def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def detect_clip(
-    path: str | Path, detector: Detector, *, sample_fps: float, batch_size: int = 1,
-    min_change: float = 0.0, max_still_s: float = 10.0, describe_boxes: bool = True,
-    describe_min_score: float = 0.0, on_frame: Callable[[Frame, list[Box]], None] | None = None,
+    path: str | Path,
+    detector: Detector,
+    *,
+    sample_fps: float,
+    batch_size: int = 1,
+    min_change: float = 0.0,
+    max_still_s: float = 10.0,
+    describe_boxes: bool = True,
+    describe_min_score: float = 0.0,
+    on_frame: Callable[[Frame, list[Box]], None] | None = None,
 ) -> ClipResult:
     """Run the detector on the frames sampled from a clip. Raises InvalidVideo when no frame decodes.
 
@@ -139,7 +147,9 @@ def detect_clip(
                 descriptors: list[np.ndarray | None] = []
                 if describe_boxes:
                     t0 = time.perf_counter()
-                    wanted = [i for i, b in enumerate(frame_boxes) if b.label == PERSON and b.score >= describe_min_score]
+                    wanted = [
+                        i for i, b in enumerate(frame_boxes) if b.label == PERSON and b.score >= describe_min_score
+                    ]
                     descriptors = [None] * len(frame_boxes)
                     for i, d in zip(wanted, describe_many(f.image, [frame_boxes[i] for i in wanted])):
                         descriptors[i] = d

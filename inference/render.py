@@ -1,7 +1,8 @@
 """Drawing detections on a frame for people to look at."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import cv2
 import numpy as np

@@ -29,6 +29,7 @@ strategy it adds to, at equal recall), then as its last line one JSON object
 A bad row is reported on stderr with its row number and left out; the others are still counted.
 Exit status: 0 when at least one clip was counted, 1 when none could be, 2 when the CSV is unusable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,10 +37,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -94,10 +95,14 @@ def collect(crops: bool) -> tuple[list[FrameData], Callable[[Frame, list[Box]], 
         for b in boxes:
             if b.label != PERSON:
                 continue
-            kept.append(BoxData(
-                b, suppression.normalise_box(b, (w, h)), suppression.describe(frame.image, b),
-                verifier.crop(frame.image, b) if crops else None,
-            ))
+            kept.append(
+                BoxData(
+                    b,
+                    suppression.normalise_box(b, (w, h)),
+                    suppression.describe(frame.image, b),
+                    verifier.crop(frame.image, b) if crops else None,
+                )
+            )
         frames.append(FrameData(frame.time, kept))
 
     return frames, on_frame
@@ -153,7 +158,7 @@ def strategies() -> list[Strategy]:
 
 def camera_threshold(history: Sequence[tuple[str, float, bool]], camera: str, cfg: Config) -> float:
     """The recommendation from this camera's reviews, else from all cameras' reviews, else the default."""
-    kwargs = dict(target_recall=cfg.target_recall, min_reviews=cfg.min_reviews, min_positives=cfg.min_positives)
+    kwargs = {"target_recall": cfg.target_recall, "min_reviews": cfg.min_reviews, "min_positives": cfg.min_positives}
     own = [(s, p) for c, s, p in history if c == camera]
     for pairs in (own, [(s, p) for _, s, p in history]):
         if pairs:
@@ -183,7 +188,10 @@ class VerifierState:
             return
         examples = [
             verifier.Example(c.camera, c.key, c.person, b.norm_box, b.descriptor, b.crop, b.box.score)
-            for c in reviewed for f in c.frames for b in f.boxes if b.crop is not None
+            for c in reviewed
+            for f in c.frames
+            for b in f.boxes
+            if b.crop is not None
         ]
         crops, labels = verifier.build_examples(examples)
         self.trained_on = len(reviewed)
@@ -201,7 +209,9 @@ class VerifierState:
         return self.model.accepts(crops)
 
 
-def decide(s: Strategy, clip: ClipData, cfg: Config, verifier_state: VerifierState | None) -> tuple[bool, float, list[BoxData]]:
+def decide(
+    s: Strategy, clip: ClipData, cfg: Config, verifier_state: VerifierState | None
+) -> tuple[bool, float, list[BoxData]]:
     """(alert, effective score, the boxes that made the alert) for one clip under one strategy."""
     threshold = camera_threshold(s.history, clip.camera, cfg) if s.camera_threshold else cfg.threshold
     s.thresholds_used.append(threshold)
@@ -221,14 +231,25 @@ def decide(s: Strategy, clip: ClipData, cfg: Config, verifier_state: VerifierSta
     alert = bool(counting)
     timed = [temporal.TimedBoxes(f.time, [b.box for b in f.boxes]) for f in kept_frames]
     if alert and s.temporal == "frames":
-        alert = temporal.frames_at_least(timed, threshold=threshold, k=cfg.temporal_frames, sample_fps=cfg.sample_fps,
-                                        sampled=clip.sampled)
+        alert = temporal.frames_at_least(
+            timed, threshold=threshold, k=cfg.temporal_frames, sample_fps=cfg.sample_fps, sampled=clip.sampled
+        )
     elif alert and s.temporal == "median":
-        alert = temporal.track_median(timed, threshold=threshold, min_score=min(TRACK_MIN_SCORE, threshold),
-                                     sample_fps=cfg.sample_fps, sampled=clip.sampled)
+        alert = temporal.track_median(
+            timed,
+            threshold=threshold,
+            min_score=min(TRACK_MIN_SCORE, threshold),
+            sample_fps=cfg.sample_fps,
+            sampled=clip.sampled,
+        )
     if alert and s.verifier and verifier_state is not None:
         alert = verifier_state.accepts(counting)
-    if suppressed_any and clip.person and not counting and any(b.box.score >= threshold for f in clip.frames for b in f.boxes):
+    if (
+        suppressed_any
+        and clip.person
+        and not counting
+        and any(b.box.score >= threshold for f in clip.frames for b in f.boxes)
+    ):
         # Only the rules took the alert away. In production the reviewer's "person" verdict flags them.
         s.people_lost_to_rules += 1
     return alert, score, counting
@@ -243,7 +264,11 @@ def learn(s: Strategy, clip: ClipData, alert: bool, score: float, counting: list
         expires = clip.recorded_at + timedelta(days=cfg.rule_days)
         rules = s.rules.setdefault(clip.camera, [])
         for g in groups:
-            rules.append(suppression.Rule(id=f"{clip.key}#{len(rules) + 1}", box=g.box, descriptor=g.descriptor, expires_at=expires))
+            rules.append(
+                suppression.Rule(
+                    id=f"{clip.key}#{len(rules) + 1}", box=g.box, descriptor=g.descriptor, expires_at=expires
+                )
+            )
 
 
 def simulate(clips: Sequence[ClipData], cfg: Config, names: Sequence[str] | None = None) -> list[Strategy]:
@@ -296,16 +321,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("labels", type=Path)
     add_pipeline_arguments(parser)
     parser.add_argument("--target-recall", type=float, default=thresholds.TARGET_RECALL)
-    parser.add_argument("--min-reviews", type=int, default=thresholds.MIN_REVIEWS,
-                        help="reviewed clips a camera (else all cameras) needs before its threshold is recommended")
+    parser.add_argument(
+        "--min-reviews",
+        type=int,
+        default=thresholds.MIN_REVIEWS,
+        help="reviewed clips a camera (else all cameras) needs before its threshold is recommended",
+    )
     parser.add_argument("--min-positives", type=int, default=thresholds.MIN_POSITIVES)
     parser.add_argument("--rule-days", type=float, default=30.0, help="a suppression rule expires after this long")
     parser.add_argument("--temporal-frames", type=int, default=2, help="K of +temporal_frames")
-    parser.add_argument("--verifier-every", type=int, default=10, help="retrain the verifier after this many new reviews")
-    parser.add_argument("--verifier-model", default="",
-                        help="a fixed verifier instead of retraining: a model file or models:/vigia-verifier@production")
-    parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
-                        help="MLflow store for a models:/ verifier")
+    parser.add_argument(
+        "--verifier-every", type=int, default=10, help="retrain the verifier after this many new reviews"
+    )
+    parser.add_argument(
+        "--verifier-model",
+        default="",
+        help="a fixed verifier instead of retraining: a model file or models:/vigia-verifier@production",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI,
+        help="MLflow store for a models:/ verifier",
+    )
     parser.add_argument("--strategies", default="", help="comma-separated names to run (default: all)")
     args = parser.parse_args(argv)
     check_pipeline_arguments(parser, args)
@@ -318,9 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     if names and set(names) - set(known):
         parser.error(f"unknown strategy {sorted(set(names) - set(known))}; known: {', '.join(known)}")
     cfg = Config(
-        threshold=args.threshold, sample_fps=args.fps, target_recall=args.target_recall,
-        min_reviews=args.min_reviews, min_positives=args.min_positives, rule_days=args.rule_days,
-        temporal_frames=args.temporal_frames, verifier_every=args.verifier_every, verifier_model=args.verifier_model,
+        threshold=args.threshold,
+        sample_fps=args.fps,
+        target_recall=args.target_recall,
+        min_reviews=args.min_reviews,
+        min_positives=args.min_positives,
+        rule_days=args.rule_days,
+        temporal_frames=args.temporal_frames,
+        verifier_every=args.verifier_every,
+        verifier_model=args.verifier_model,
         tracking_uri=args.tracking_uri,
     )
     try:
@@ -345,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         frames, hook = collect(crops=need_crops)
         try:
-            detected = detect_row(args.labels.parent, row, detector, fps=args.fps, min_change=args.min_change, on_frame=hook)
+            detected = detect_row(
+                args.labels.parent, row, detector, fps=args.fps, min_change=args.min_change, on_frame=hook
+            )
         except InvalidVideo as exc:
             errors.append(f"row {row.number} ({row.clip_file}): {exc}")
             continue
@@ -363,30 +408,54 @@ def main(argv: list[str] | None = None) -> int:
     for i, clip in enumerate(ordered):
         row = by_key[clip.key]
         marks = "".join(
-            f"{('alert' if s.decisions[i][1] else '-') + ' @' + format(s.thresholds_used[i], '.2f'):>18}" for s in result
+            f"{('alert' if s.decisions[i][1] else '-') + ' @' + format(s.thresholds_used[i], '.2f'):>18}"
+            for s in result
         )
-        print(f"{row.number:>4}  {clip.camera:<14} {clip.recorded_at:%Y-%m-%d %H:%M:%S} {int(clip.person):>6}{marks}  {row.clip_file}")
+        print(
+            f"{row.number:>4}  {clip.camera:<14} {clip.recorded_at:%Y-%m-%d %H:%M:%S} {int(clip.person):>6}{marks}  {row.clip_file}"
+        )
 
     summary = {s.name: counts(s.decisions) for s in result}
     base_fp = summary[result[0].name]["fp"]
-    print(f"\n{'strategy':<26} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4} {'recall':>7} {'precision':>9}  false alerts vs {result[0].name}")
+    print(
+        f"\n{'strategy':<26} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4} {'recall':>7} {'precision':>9}  false alerts vs {result[0].name}"
+    )
     for s in result:
         c = summary[s.name]
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        extra = f"  rules {sum(len(r) for r in s.rules.values())}, people lost to a rule {s.people_lost_to_rules}" if s.suppression else ""
-        print(f"{s.name:<26} {c['tp']:>4} {c['fp']:>4} {c['fn']:>4} {c['tn']:>4} {fmt(c['recall']):>7} {fmt(c['precision']):>9}"
-              f"  {c['fp'] - base_fp:+d}{extra}")
+
+        def fmt(v):
+            return "-" if v is None else f"{v:.3f}"
+
+        extra = (
+            f"  rules {sum(len(r) for r in s.rules.values())}, people lost to a rule {s.people_lost_to_rules}"
+            if s.suppression
+            else ""
+        )
+        print(
+            f"{s.name:<26} {c['tp']:>4} {c['fp']:>4} {c['fn']:>4} {c['tn']:>4} {fmt(c['recall']):>7} {fmt(c['precision']):>9}"
+            f"  {c['fp'] - base_fp:+d}{extra}"
+        )
     judged = verdicts(summary, result)
     if judged:
         print("\ndoes it help (fewer false alerts at equal recall than its base)?")
         for name, v in judged.items():
             print(f"  {name:<26} vs {v['base']:<18} {'yes' if v['helps'] else 'no'}: {v['reason']}")
-    print(f"\n{len(clips)} clips, {len(errors)} error(s); detection {detect_s:.1f} s, strategies "
-          f"{time.perf_counter() - started - detect_s:.1f} s")
-    print(json.dumps({
-        "strategies": summary, "verdicts": judged, "clips": len(clips), "errors": len(errors), "threshold": args.threshold,
-        "detector": detector.version,
-    }))
+    print(
+        f"\n{len(clips)} clips, {len(errors)} error(s); detection {detect_s:.1f} s, strategies "
+        f"{time.perf_counter() - started - detect_s:.1f} s"
+    )
+    print(
+        json.dumps(
+            {
+                "strategies": summary,
+                "verdicts": judged,
+                "clips": len(clips),
+                "errors": len(errors),
+                "threshold": args.threshold,
+                "detector": detector.version,
+            }
+        )
+    )
     return 0 if clips else 1
 
 

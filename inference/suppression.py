@@ -20,11 +20,12 @@ suppression rules").
 
 No Django here: the worker, the replay and the benchmarks use the same functions.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -78,7 +79,7 @@ def colour_part(crop: np.ndarray) -> np.ndarray:
     )
     counts = np.bincount(index, minlength=HUE_BINS * SAT_BINS + GREY_BINS).astype(np.float32)
     hs = counts[: HUE_BINS * SAT_BINS].reshape(HUE_BINS, SAT_BINS)
-    grey = counts[HUE_BINS * SAT_BINS:]
+    grey = counts[HUE_BINS * SAT_BINS :]
     # Spread each bin into its neighbours (hue is circular): a colour near a bin edge, pushed across
     # it by a change of exposure or compression, then still shares most of its mass.
     hs = hs + 0.5 * (np.roll(hs, 1, axis=0) + np.roll(hs, -1, axis=0))
@@ -137,7 +138,7 @@ def describe_many(image: np.ndarray, boxes: Sequence[Box | Sequence[float]]) -> 
             level += 1
         while len(pyramid) <= level:
             pyramid.append(cv2.pyrDown(pyramid[-1]))
-        scale = 2 ** level
+        scale = 2**level
         crop = _crop(pyramid[level], [c / scale for c in coords])
         if crop is None:
             out.append(np.zeros(DESCRIPTOR_SIZE, np.float32))
@@ -176,7 +177,10 @@ def normalise_box(box: Box | Sequence[float], frame_size: tuple[int, int]) -> No
     """(x1, y1, x2, y2) as fractions 0..1 of the frame; frame_size is (width, height)."""
     x1, y1, x2, y2 = box.as_list() if isinstance(box, Box) else box
     w, h = frame_size
-    clamp = lambda v: min(max(float(v), 0.0), 1.0)  # noqa: E731
+
+    def clamp(v):
+        return min(max(float(v), 0.0), 1.0)
+
     return (clamp(x1 / w), clamp(y1 / h), clamp(x2 / w), clamp(y2 / h))
 
 
@@ -201,17 +205,22 @@ class Rule:
         return self.expires_at is None or self.expires_at > now
 
     def matches(self, norm_box: Sequence[float], descriptor: np.ndarray) -> bool:
-        return iou(self.box, norm_box) >= self.iou_min and similarity(self.descriptor, descriptor) >= self.similarity_min
+        return (
+            iou(self.box, norm_box) >= self.iou_min and similarity(self.descriptor, descriptor) >= self.similarity_min
+        )
 
 
 def match(
-    rules: Sequence[Rule], box: Box | Sequence[float], descriptor: np.ndarray, frame_size: tuple[int, int],
+    rules: Sequence[Rule],
+    box: Box | Sequence[float],
+    descriptor: np.ndarray,
+    frame_size: tuple[int, int],
     now: datetime | None = None,
 ) -> Rule | None:
     """The first active rule whose place (IoU on normalised boxes) AND appearance (cosine) both match."""
     if not rules:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     norm = normalise_box(box, frame_size)
     for rule in rules:
         if rule.active(now) and rule.matches(norm, descriptor):
@@ -267,7 +276,7 @@ def match_frames(
     """For each frame given as (boxes, descriptors, (width, height)), the rule suppressing each box
     (None: not suppressed), in the shape `inference.decision.decide` takes. A box without a
     descriptor is never suppressed: suppression needs proof of appearance, not just of place."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     active = [r for r in rules if r.active(now)]
     out = []
     for boxes, descriptors, size in frames:

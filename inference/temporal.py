@@ -15,11 +15,12 @@ static false positive is in every frame and only a suppression rule or the verif
 Whether either helps is measured by the replay (README, "Replay and the verifier"); neither is on
 by default.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Sequence
 
 from inference.detector import PERSON, Box
 from inference.suppression import iou
@@ -50,9 +51,7 @@ def person_frames(
 ) -> int:
     """Sampled frames with at least one person box at or above the threshold."""
     weights = represented(frames, sample_fps, sampled)
-    return sum(
-        w for f, w in zip(frames, weights) if any(b.label == PERSON and b.score >= threshold for b in f.boxes)
-    )
+    return sum(w for f, w in zip(frames, weights) if any(b.label == PERSON and b.score >= threshold for b in f.boxes))
 
 
 def frames_at_least(
@@ -109,15 +108,21 @@ def running_median(scores: Sequence[float], *, window: int = 10, min_len: int = 
     scores, padded with zeros up to `min_len`)."""
     best = 0.0
     for end in range(1, len(scores) + 1):
-        recent = list(scores[max(0, end - window):end])
+        recent = list(scores[max(0, end - window) : end])
         recent += [0.0] * (min_len - len(recent))
         best = max(best, median(recent))
     return best
 
 
 def track_median(
-    frames: Sequence[TimedBoxes], *, threshold: float, min_score: float, sample_fps: float,
-    sampled: int | None = None, window: int = 10, min_len: int = 3,
+    frames: Sequence[TimedBoxes],
+    *,
+    threshold: float,
+    min_score: float,
+    sample_fps: float,
+    sampled: int | None = None,
+    window: int = 10,
+    min_len: int = 3,
 ) -> bool:
     """True when some track's running median score reaches the threshold. A box in a detected frame
     counts once for every sampled frame that frame stands for, as if the skipped still frames had

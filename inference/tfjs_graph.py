@@ -30,14 +30,16 @@ see `_OPS`.
 Known TF.js converter quirks handled: float16-quantised weights declared as float32, base64
 string attributes, fused convs without a `T` attribute, TopKV2 without `index_type`.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,9 +47,9 @@ import torch.nn.functional as F
 
 __all__ = [
     "GraphNode",
-    "conv2d_tf",
     "TfjsGraph",
     "TfjsGraphError",
+    "conv2d_tf",
     "load_weights",
     "resize_bilinear_legacy",
     "same_padding",
@@ -98,10 +100,9 @@ def load_weights(model_json: dict[str, Any], model_dir: Path) -> dict[str, np.nd
             if quant:
                 stored = np.dtype(_QUANT_DTYPES[quant["dtype"]])
                 raw = np.frombuffer(data, stored, count, offset)
-                if quant["dtype"] == "float16":
-                    value = raw.astype(np.float32)
-                else:  # affine quantisation
-                    value = raw.astype(np.float32) * quant["scale"] + quant["min"]
+                value = raw.astype(np.float32)
+                if quant["dtype"] != "float16":  # affine quantisation
+                    value = value * quant["scale"] + quant["min"]
                 value = value.astype(_NP_DTYPES[dtype])
             else:
                 stored = np.dtype(_NP_DTYPES[dtype])
@@ -152,7 +153,10 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
 
 
 def _pad_same(
-    x: torch.Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+    x: torch.Tensor,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
     value: float = 0.0,
 ) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad NCHW `x` for TF SAME. Returns the tensor and the symmetric padding left for the op."""
@@ -176,8 +180,14 @@ def tf_filter_to_torch(filt: torch.Tensor, depthwise: bool) -> tuple[torch.Tenso
 
 
 def conv2d_tf(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *, stride: Sequence[int],
-    dilation: Sequence[int], padding: str, groups: int = 1,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    *,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    padding: str,
+    groups: int = 1,
 ) -> torch.Tensor:
     """Conv2D / DepthwiseConv2dNative on NCHW with torch-layout weights and TF padding."""
     if padding == "SAME":
@@ -230,7 +240,6 @@ class _Value:
     nchw: bool = False
     ints: tuple[int, ...] | None = None  # an integer constant's values, read without the tensor
 
-
     def tf(self) -> torch.Tensor:
         """The tensor in TF's own layout."""
         return self.t.permute(0, 2, 3, 1) if self.nchw else self.t
@@ -253,12 +262,13 @@ def _can_overwrite(t: torch.Tensor, other: torch.Tensor) -> bool:
 
 
 def _binary(
-    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], inplace: str | None = None,
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    inplace: str | None = None,
     commutative: bool = False,
 ):
     """An elementwise op; with `inplace` (a tensor method name) it reuses a donated input."""
 
-    def op(run: "_Run", node: GraphNode, a: _Value, b: _Value) -> _Value:
+    def op(run: _Run, node: GraphNode, a: _Value, b: _Value) -> _Value:
         x, y = a.t, b.t
         if a.nchw != b.nchw:
             if a.nchw:
@@ -282,7 +292,7 @@ _TensorFn = Callable[[torch.Tensor], torch.Tensor]
 def _unary(fn: _TensorFn, inplace: _TensorFn | None = None):
     """An elementwise op; `inplace` (its in-place twin) is used on a donated input."""
 
-    def op(run: "_Run", node: GraphNode, a: _Value) -> _Value:
+    def op(run: _Run, node: GraphNode, a: _Value) -> _Value:
         if inplace is not None and 0 in node.donate:
             return _Value(inplace(a.t), a.nchw)
         return _Value(fn(a.t), a.nchw)
@@ -294,7 +304,7 @@ def _unary(fn: _TensorFn, inplace: _TensorFn | None = None):
 class _Run:
     """What the ops of one forward call may look at (kept off the module: thread-safe)."""
 
-    graph: "TfjsGraph"
+    graph: TfjsGraph
     input_size: tuple[int, int]  # spatial size of the first input in this call
 
 
@@ -323,15 +333,20 @@ def _ints(v: _Value) -> list[int]:
 # Ops. Each takes (graph, node, *input values) and returns a value or a tuple of values.
 
 
-def _op_conv(run: "_Run", node: GraphNode, x: _Value, *rest: _Value) -> _Value:
+def _op_conv(run: _Run, node: GraphNode, x: _Value, *rest: _Value) -> _Value:
     weight, bias, groups = run.graph.prepared_conv(node)
     fmt = node.attr.get("data_format", "NHWC")
     if fmt != "NHWC" or x.t.dim() != 4:
         raise TfjsGraphError(f"{node.name}: only NHWC 4-D convolutions are supported")
     strides, dilations = node.attr.get("strides", [1, 1, 1, 1]), node.attr.get("dilations", [1, 1, 1, 1])
     out = conv2d_tf(
-        _nchw(x), weight, bias, stride=strides[1:3], dilation=dilations[1:3] or [1, 1],
-        padding=node.attr["padding"], groups=groups,
+        _nchw(x),
+        weight,
+        bias,
+        stride=strides[1:3],
+        dilation=dilations[1:3] or [1, 1],
+        padding=node.attr["padding"],
+        groups=groups,
     )
     fused = node.attr.get("fused_ops", [])
     for op in fused[1:] if fused and fused[0] == "BiasAdd" else fused:
@@ -344,7 +359,7 @@ def _op_conv(run: "_Run", node: GraphNode, x: _Value, *rest: _Value) -> _Value:
     return _Value(out, True)
 
 
-def _op_mean(run: "_Run", node: GraphNode, x: _Value, axes: _Value) -> _Value:
+def _op_mean(run: _Run, node: GraphNode, x: _Value, axes: _Value) -> _Value:
     dims = [_axis(x, a) for a in _ints(axes)]
     keep = node.attr.get("keep_dims", False)
     if x.nchw and not keep:
@@ -352,7 +367,7 @@ def _op_mean(run: "_Run", node: GraphNode, x: _Value, axes: _Value) -> _Value:
     return _Value(x.t.mean(dim=dims, keepdim=keep), x.nchw)
 
 
-def _op_resize_bilinear(run: "_Run", node: GraphNode, x: _Value, size: _Value) -> _Value:
+def _op_resize_bilinear(run: _Run, node: GraphNode, x: _Value, size: _Value) -> _Value:
     if node.attr.get("align_corners"):
         raise TfjsGraphError(f"{node.name}: ResizeBilinear with align_corners is not supported")
     baked_h, baked_w = _ints(size)
@@ -365,7 +380,7 @@ def _op_resize_bilinear(run: "_Run", node: GraphNode, x: _Value, size: _Value) -
     return _Value(resize_bilinear_legacy(_nchw(x), (out_h, out_w)), True)
 
 
-def _op_concat(run: "_Run", node: GraphNode, *args: _Value) -> _Value:
+def _op_concat(run: _Run, node: GraphNode, *args: _Value) -> _Value:
     *parts, axis_v = args
     axis = _ints(axis_v)[0]
     if all(p.nchw for p in parts):
@@ -373,7 +388,7 @@ def _op_concat(run: "_Run", node: GraphNode, *args: _Value) -> _Value:
     return _Value(torch.cat([p.tf() for p in parts], dim=axis), False)
 
 
-def _op_maxpool(run: "_Run", node: GraphNode, x: _Value) -> _Value:
+def _op_maxpool(run: _Run, node: GraphNode, x: _Value) -> _Value:
     if node.attr.get("data_format", "NHWC") != "NHWC":
         raise TfjsGraphError(f"{node.name}: only NHWC MaxPool is supported")
     ksize, strides = node.attr["ksize"][1:3], node.attr["strides"][1:3]
@@ -385,38 +400,36 @@ def _op_maxpool(run: "_Run", node: GraphNode, x: _Value) -> _Value:
     return _Value(F.max_pool2d(t, tuple(ksize), tuple(strides), pad), True)
 
 
-def _op_reshape(run: "_Run", node: GraphNode, x: _Value, shape: _Value) -> _Value:
+def _op_reshape(run: _Run, node: GraphNode, x: _Value, shape: _Value) -> _Value:
     return _Value(x.tf().reshape(_ints(shape)), False)
 
 
-def _op_expand_dims(run: "_Run", node: GraphNode, x: _Value, dim: _Value) -> _Value:
+def _op_expand_dims(run: _Run, node: GraphNode, x: _Value, dim: _Value) -> _Value:
     return _Value(x.tf().unsqueeze(_ints(dim)[0]), False)
 
 
-def _op_cast(run: "_Run", node: GraphNode, x: _Value) -> _Value:
+def _op_cast(run: _Run, node: GraphNode, x: _Value) -> _Value:
     dst = {"DT_FLOAT": torch.float32, "DT_INT32": torch.int64, "DT_BOOL": torch.bool}
     return _Value(x.t.to(dst[node.attr["DstT"]]), x.nchw)
 
 
-def _op_topk(run: "_Run", node: GraphNode, x: _Value, k: _Value) -> tuple[_Value, _Value]:
+def _op_topk(run: _Run, node: GraphNode, x: _Value, k: _Value) -> tuple[_Value, _Value]:
     values, indices = torch.topk(x.tf(), _ints(k)[0], dim=-1, sorted=True)
     return _Value(values), _Value(indices)
 
 
-def _op_gather(run: "_Run", node: GraphNode, x: _Value, idx: _Value, axis: _Value) -> _Value:
+def _op_gather(run: _Run, node: GraphNode, x: _Value, idx: _Value, axis: _Value) -> _Value:
     if node.attr.get("batch_dims", 0):
         raise TfjsGraphError(f"{node.name}: GatherV2 with batch_dims is not supported")
     params, a = x.tf(), _ints(axis)[0]
     a = a + params.dim() if a < 0 else a
     flat = idx.t.reshape(-1).long()
     out = params.index_select(a, flat)
-    shape = list(params.shape[:a]) + list(idx.t.shape) + list(params.shape[a + 1:])
+    shape = list(params.shape[:a]) + list(idx.t.shape) + list(params.shape[a + 1 :])
     return _Value(out.reshape(shape), False)
 
 
-def _op_strided_slice(
-    run: "_Run", node: GraphNode, x: _Value, begin: _Value, end: _Value, strides: _Value
-) -> _Value:
+def _op_strided_slice(run: _Run, node: GraphNode, x: _Value, begin: _Value, end: _Value, strides: _Value) -> _Value:
     attr = node.attr
     if attr.get("ellipsis_mask", 0) or attr.get("new_axis_mask", 0):
         raise TfjsGraphError(f"{node.name}: StridedSlice ellipsis/new-axis masks not supported")
@@ -433,14 +446,14 @@ def _op_strided_slice(
     return _Value(t[tuple(index)], False)
 
 
-def _op_transpose(run: "_Run", node: GraphNode, x: _Value, perm: _Value) -> _Value:
+def _op_transpose(run: _Run, node: GraphNode, x: _Value, perm: _Value) -> _Value:
     order = _ints(perm)
     if x.nchw and order == [0, 3, 1, 2]:
         return _Value(x.t, False)  # TF's NHWC -> NCHW of what is kept NCHW here: nothing to do
     return _Value(x.tf().permute(order), False)
 
 
-def _op_pad(run: "_Run", node: GraphNode, x: _Value, paddings: _Value, value: _Value | None = None) -> _Value:
+def _op_pad(run: _Run, node: GraphNode, x: _Value, paddings: _Value, value: _Value | None = None) -> _Value:
     pads = _ints(paddings)
     t = x.tf()
     if len(pads) != 2 * t.dim():
@@ -452,7 +465,7 @@ def _op_pad(run: "_Run", node: GraphNode, x: _Value, paddings: _Value, value: _V
     return _Value(F.pad(t, flat, value=fill), False)
 
 
-def _op_split_v(run: "_Run", node: GraphNode, x: _Value, sizes: _Value, axis: _Value) -> tuple[_Value, ...]:
+def _op_split_v(run: _Run, node: GraphNode, x: _Value, sizes: _Value, axis: _Value) -> tuple[_Value, ...]:
     t = x.tf()
     a = _ints(axis)[0]
     a = a + t.dim() if a < 0 else a
@@ -463,7 +476,7 @@ def _op_split_v(run: "_Run", node: GraphNode, x: _Value, sizes: _Value, axis: _V
 
 
 def _op_sparse_to_dense(
-    run: "_Run", node: GraphNode, indices: _Value, shape: _Value, values: _Value, default: _Value
+    run: _Run, node: GraphNode, indices: _Value, shape: _Value, values: _Value, default: _Value
 ) -> _Value:
     out = torch.full(_ints(shape), default.t.reshape(-1)[0].item(), dtype=values.t.dtype)
     idx = indices.t.long().reshape(-1, out.dim()) if out.dim() else indices.t.long()
@@ -473,18 +486,18 @@ def _op_sparse_to_dense(
     return _Value(out, False)
 
 
-def _op_leaky_relu(run: "_Run", node: GraphNode, x: _Value) -> _Value:
+def _op_leaky_relu(run: _Run, node: GraphNode, x: _Value) -> _Value:
     alpha = node.attr.get("alpha", 0.2)
     if 0 in node.donate:
         return _Value(F.leaky_relu_(x.t, alpha), x.nchw)
     return _Value(F.leaky_relu(x.t, alpha), x.nchw)
 
 
-def _op_const(run: "_Run", node: GraphNode) -> _Value:
+def _op_const(run: _Run, node: GraphNode) -> _Value:
     return run.graph.constant(node.name)
 
 
-def _op_placeholder(run: "_Run", node: GraphNode) -> _Value:
+def _op_placeholder(run: _Run, node: GraphNode) -> _Value:
     raise TfjsGraphError(f"no value fed for input {node.name}")
 
 
@@ -531,9 +544,24 @@ _OPS: dict[str, Callable[..., Any]] = {
 
 # Ops whose output is a new tensor (or an overwritten donated input): safe to donate further.
 _FRESH_OUTPUT_OPS = {
-    "_FusedConv2D", "Conv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative", "Relu",
-    "Relu6", "Sigmoid", "Add", "AddV2", "Sub", "Mul", "ResizeBilinear", "ConcatV2", "MaxPool", "Mean",
-    "LeakyRelu", "Pad", "PadV2",
+    "_FusedConv2D",
+    "Conv2D",
+    "FusedDepthwiseConv2dNative",
+    "DepthwiseConv2dNative",
+    "Relu",
+    "Relu6",
+    "Sigmoid",
+    "Add",
+    "AddV2",
+    "Sub",
+    "Mul",
+    "ResizeBilinear",
+    "ConcatV2",
+    "MaxPool",
+    "Mean",
+    "LeakyRelu",
+    "Pad",
+    "PadV2",
 }
 # Ops whose output may share memory with their input: their inputs are never overwritten.
 _ALIASING_OPS = {"Identity", "Reshape", "ExpandDims", "StridedSlice", "Cast", "Transpose", "SplitV"}

@@ -5,11 +5,12 @@ pairs; the recommended threshold is the HIGHEST one that still keeps the recall 
 people at or above a target (99% by default): every false alert it removes is free, as long as
 people are not lost. No Django here: the web pages, the scheduled job and the replay share it.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 TARGET_RECALL = 0.99
 MIN_POSITIVES = 10  # fewer confirmed people than this and one miss moves recall by >10%
@@ -89,7 +90,10 @@ def tradeoff(scores: Sequence[float], labels: Sequence[bool], *, current: float,
 
 
 def insufficient_evidence(
-    scores: Sequence[float], labels: Sequence[bool], *, min_positives: int = MIN_POSITIVES,
+    scores: Sequence[float],
+    labels: Sequence[bool],
+    *,
+    min_positives: int = MIN_POSITIVES,
     min_reviews: int = MIN_REVIEWS,
 ) -> str | None:
     """Why these reviews cannot give a recommendation, or None when they can."""
@@ -105,8 +109,12 @@ def insufficient_evidence(
 
 
 def recommend_threshold(
-    scores: Sequence[float], labels: Sequence[bool], *, target_recall: float = TARGET_RECALL,
-    min_positives: int = MIN_POSITIVES, min_reviews: int = MIN_REVIEWS,
+    scores: Sequence[float],
+    labels: Sequence[bool],
+    *,
+    target_recall: float = TARGET_RECALL,
+    min_positives: int = MIN_POSITIVES,
+    min_reviews: int = MIN_REVIEWS,
 ) -> Recommendation | None:
     """The highest threshold keeping recall of confirmed people >= target_recall, or None when
     there are too few reviews (`insufficient_evidence` says why).
@@ -129,7 +137,11 @@ def recommend_threshold(
     if not reachable:
         threshold = [s for s in positive_scores if s > 0][-1]
     return Recommendation(
-        threshold=threshold, target_recall=target_recall, reachable=reachable, reviews=len(labels),
-        positives=len(positive_scores), negatives=len(labels) - len(positive_scores),
+        threshold=threshold,
+        target_recall=target_recall,
+        reachable=reachable,
+        reviews=len(labels),
+        positives=len(positive_scores),
+        negatives=len(labels) - len(positive_scores),
         at_threshold=counts_at(scores, labels, threshold),
     )

@@ -5,6 +5,7 @@ The tracking URI is `sqlite:///<path>` for the local store (artifacts in `artifa
 database file) or the URL of a tracking server. mlflow is imported lazily: a worker that only runs
 a verifier from a file never pays for it.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ class TrackingError(RuntimeError):
 
 def _local_root(tracking_uri: str) -> Path | None:
     if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri[len("sqlite:///"):]).parent
+        return Path(tracking_uri[len("sqlite:///") :]).parent
     return None
 
 
@@ -58,8 +59,14 @@ class LoggedRun:
 
 
 def log_training_run(
-    *, tracking_uri: str, params: dict[str, Any], metrics: dict[str, float], model_file: Path,
-    data_files: list[Path], tags: dict[str, str] | None = None, register: bool = True,
+    *,
+    tracking_uri: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    model_file: Path,
+    data_files: list[Path],
+    tags: dict[str, str] | None = None,
+    register: bool = True,
 ) -> LoggedRun:
     """One run with everything needed to reproduce or audit it, and the model registered."""
     try:
@@ -84,7 +91,9 @@ def log_training_run(
             try:
                 c.get_registered_model(MODEL_NAME)
             except Exception:
-                c.create_registered_model(MODEL_NAME, description="Person vs. not-person on detector crops (Vigia issue #6)")
+                c.create_registered_model(
+                    MODEL_NAME, description="Person vs. not-person on detector crops (Vigia issue #6)"
+                )
             mv = c.create_model_version(MODEL_NAME, source=f"runs:/{run_id}/{MODEL_ARTIFACT}", run_id=run_id)
             version = str(mv.version)
         return LoggedRun(run_id, version)
@@ -92,7 +101,9 @@ def log_training_run(
         raise TrackingError(f"MLflow at {tracking_uri}: {exc}") from exc
 
 
-def record_decision(*, tracking_uri: str, run_id: str, version: str, promote: bool, reason: str, evidence: dict) -> None:
+def record_decision(
+    *, tracking_uri: str, run_id: str, version: str, promote: bool, reason: str, evidence: dict
+) -> None:
     """Write the promotion decision on the run and the model version; move the alias if promoted."""
     c = client(tracking_uri)
     decision = "promoted" if promote else "refused"
@@ -120,7 +131,7 @@ def production_version(*, tracking_uri: str) -> str | None:
 
 def fetch_model(spec: str, *, tracking_uri: str, dst: Path | None = None) -> tuple[Path, str]:
     """`models:/NAME/VERSION` or `models:/NAME@ALIAS` -> (local model file, "NAME/VERSION")."""
-    ref = spec[len("models:/"):]
+    ref = spec[len("models:/") :]
     c = client(tracking_uri)
     if "@" in ref:
         name, alias = ref.split("@", 1)

@@ -16,14 +16,15 @@ background texture, not what the verifier will be asked about.
 A model file is a torch file of the weights and a JSON header (architecture, crop size, operating
 threshold), loaded with `weights_only` so a file cannot run code. No Django here.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -99,8 +100,14 @@ class TrainResult:
 
 
 def train(
-    crops: np.ndarray, labels: np.ndarray, *, epochs: int = 20, lr: float = 3e-3, batch_size: int = 32,
-    seed: int = 0, target_recall: float = 0.99,
+    crops: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int = 20,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    seed: int = 0,
+    target_recall: float = 0.99,
 ) -> TrainResult:
     """Train a VerifierNet on crops ([N, S, S, 3] BGR uint8) and labels (1 person, 0 not).
 
@@ -111,14 +118,25 @@ def train(
     labels = np.asarray(labels, dtype=np.float32)
     positives, negatives = int(labels.sum()), int(len(labels) - labels.sum())
     if positives < MIN_PER_CLASS or negatives < MIN_PER_CLASS:
-        raise ValueError(f"too few examples to train: {positives} person, {negatives} not (need {MIN_PER_CLASS} of each)")
+        raise ValueError(
+            f"too few examples to train: {positives} person, {negatives} not (need {MIN_PER_CLASS} of each)"
+        )
     # Convolutions this small gain nothing from intra-op threads and lose to their synchronisation
     # (measured 0.3 ms a crop on 1 thread, 2.3 on 2, on a busy 2-core machine).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(crops, labels, positives, negatives, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                      target_recall=target_recall)
+        return _train(
+            crops,
+            labels,
+            positives,
+            negatives,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            seed=seed,
+            target_recall=target_recall,
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -136,7 +154,7 @@ def _train(crops, labels, positives, negatives, *, epochs, lr, batch_size, seed,
         order = torch.randperm(len(y), generator=generator)
         total = 0.0
         for start in range(0, len(y), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             if len(idx) < 2:  # batch norm needs two
                 continue
             optimiser.zero_grad()
@@ -161,7 +179,7 @@ def predict(model: nn.Module, crops: np.ndarray, batch_size: int = 256) -> np.nd
         return np.zeros(0, np.float32)
     out = []
     for start in range(0, len(crops), batch_size):
-        out.append(torch.sigmoid(model(to_tensor(crops[start:start + batch_size]))).numpy())
+        out.append(torch.sigmoid(model(to_tensor(crops[start : start + batch_size]))).numpy())
     return np.concatenate(out).astype(np.float32)
 
 
@@ -190,8 +208,13 @@ def save(result: TrainResult, path: Path, *, version: str = "") -> Path:
     The version defaults to the file's content hash when loaded."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"architecture": ARCHITECTURE, "threshold": result.threshold, "crop_size": CROP_SIZE,
-            "context": CONTEXT, "version": version}
+    meta = {
+        "architecture": ARCHITECTURE,
+        "threshold": result.threshold,
+        "crop_size": CROP_SIZE,
+        "context": CONTEXT,
+        "version": version,
+    }
     tmp = path.with_suffix(".tmp")
     torch.save({"meta": json.dumps(meta), "state_dict": result.model.state_dict()}, tmp)
     tmp.replace(path)  # a crash mid-write never leaves a complete-looking model
@@ -205,8 +228,10 @@ def load(path: Path, *, version: str | None = None) -> Verifier:
         raise ValueError(f"{path} is not a Vigia verifier (no header)")
     meta = json.loads(data["meta"])
     if meta.get("architecture") != ARCHITECTURE or meta.get("crop_size") != CROP_SIZE:
-        raise ValueError(f"{path} is a verifier of architecture {meta.get('architecture')} / crop "
-                         f"{meta.get('crop_size')}; this code runs {ARCHITECTURE} / {CROP_SIZE}")
+        raise ValueError(
+            f"{path} is a verifier of architecture {meta.get('architecture')} / crop "
+            f"{meta.get('crop_size')}; this code runs {ARCHITECTURE} / {CROP_SIZE}"
+        )
     model = VerifierNet()
     model.load_state_dict(data["state_dict"])
     if not version:
@@ -272,7 +297,9 @@ def build_examples(examples: Sequence[Example], *, min_score: float = MIN_SCORE)
     negatives_by_camera: dict[str, list[suppression.Rule]] = {}
     for e in kept:
         if not e.person_clip:
-            negatives_by_camera.setdefault(e.camera, []).append(suppression.Rule(id=e.clip, box=e.norm_box, descriptor=e.descriptor))
+            negatives_by_camera.setdefault(e.camera, []).append(
+                suppression.Rule(id=e.clip, box=e.norm_box, descriptor=e.descriptor)
+            )
     crops, labels = [], []
     for e in kept:
         if e.person_clip:
@@ -302,7 +329,13 @@ def promotion_decision(baseline: dict, candidate: dict) -> tuple[bool, str]:
     if baseline["tp"] + baseline["fn"] + baseline["fp"] + baseline["tn"] == 0:
         return False, "no clips to compare on"
     if candidate["tp"] < baseline["tp"]:
-        return False, f"loses people: {baseline['tp'] - candidate['tp']} more missed ({candidate['fn']} vs {baseline['fn']})"
+        return (
+            False,
+            f"loses people: {baseline['tp'] - candidate['tp']} more missed ({candidate['fn']} vs {baseline['fn']})",
+        )
     if candidate["fp"] >= baseline["fp"]:
         return False, f"no fewer false alerts ({candidate['fp']} vs {baseline['fp']})"
-    return True, f"{baseline['fp'] - candidate['fp']} fewer false alerts ({candidate['fp']} vs {baseline['fp']}) at equal recall"
+    return (
+        True,
+        f"{baseline['fp'] - candidate['fp']} fewer false alerts ({candidate['fp']} vs {baseline['fp']}) at equal recall",
+    )

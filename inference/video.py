@@ -3,11 +3,12 @@
 `probe` is what the ingest API runs before it accepts a file; `sample_frames` is what the
 pipeline feeds the detector. Both take a path: OpenCV's FFmpeg backend reads files, not streams.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np

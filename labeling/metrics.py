@@ -3,9 +3,10 @@
 Registered with reviewapp's metrics collector from LabelingConfig.ready(): reviewapp never
 imports labeling. Each is one or two grouped queries per scrape. Also the export runs' gauges.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
@@ -23,12 +24,16 @@ def collect() -> Iterable[Metric]:
     rows = {(d, s): 0 for d in D.values for s in S.values}
     erroring = {(d,): 0 for d in D.values}
     lag = {(d,): 0.0 for d in D.values}
-    for r in SyncState.objects.values("destination", "status").annotate(
-        n=Count("id"),
-        # Pending rows whose last attempt failed (retrying with backoff) and failed rows.
-        errors=Count("id", filter=~Q(last_error="")),
-        oldest=Min("version"),
-    ).order_by():
+    for r in (
+        SyncState.objects.values("destination", "status")
+        .annotate(
+            n=Count("id"),
+            # Pending rows whose last attempt failed (retrying with backoff) and failed rows.
+            errors=Count("id", filter=~Q(last_error="")),
+            oldest=Min("version"),
+        )
+        .order_by()
+    ):
         rows[(r["destination"], r["status"])] = r["n"]
         erroring[(r["destination"],)] += r["errors"]
         if r["status"] != S.DONE and r["oldest"] is not None:
@@ -37,10 +42,16 @@ def collect() -> Iterable[Metric]:
             lag[(r["destination"],)] = max(lag[(r["destination"],)], age)
     yield gauge("vigia_sync_rows", "Sync rows per destination and status.", ["destination", "status"], rows)
     yield gauge(
-        "vigia_sync_erroring_rows", "Sync rows whose last attempt failed (retrying or given up).", ["destination"], erroring
+        "vigia_sync_erroring_rows",
+        "Sync rows whose last attempt failed (retrying or given up).",
+        ["destination"],
+        erroring,
     )
     yield gauge(
-        "vigia_sync_lag_seconds", "Age of the oldest change not yet at the destination (0: all sent).", ["destination"], lag
+        "vigia_sync_lag_seconds",
+        "Age of the oldest change not yet at the destination (0: all sent).",
+        ["destination"],
+        lag,
     )
 
 
@@ -52,6 +63,8 @@ def collect_exports() -> Iterable[Metric]:
     yield gauge("vigia_export_runs", "Training-set export runs by status.", ["status"], runs)
     last = ExportRun.objects.filter(status=ExportRun.Status.DONE).aggregate(last=Max("finished_at"))["last"]
     yield gauge(
-        "vigia_export_last_done_age_seconds", "Time since the last export completed (0: never).", [],
+        "vigia_export_last_done_age_seconds",
+        "Time since the last export completed (0: never).",
+        [],
         {(): (timezone.now() - last).total_seconds() if last else 0},
     )

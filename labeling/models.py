@@ -5,6 +5,7 @@ is one anti-join query (labeling.sync), and a row marked done is never sent agai
 changes. `version` is the object's change marker we want the destination to hold; `sent_version`
 the one it holds.
 """
+
 from django.conf import settings
 from django.db import models
 
@@ -70,7 +71,9 @@ class InboundAnnotation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["annotation_id", "annotation_updated_at", "action"], name="one_event_per_change"),
+            models.UniqueConstraint(
+                fields=["annotation_id", "annotation_updated_at", "action"], name="one_event_per_change"
+            ),
         ]
 
     def __str__(self):

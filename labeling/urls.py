@@ -1,4 +1,5 @@
 """Under /labeling/: the sync's endpoints (Label Studio webhook, media links, status) and the export page."""
+
 from django.urls import include, path
 
 urlpatterns = [

@@ -1,3 +1,7 @@
-"""The admin of every feature (Django loads `<app>.admin`)."""
-from reviewapp.review import admin as _review_admin  # noqa: F401  (registers its models)
-from reviewapp.tuning import admin as _tuning_admin  # noqa: F401  (registers its models)
+"""The admin of every feature: Django loads `<app>.admin`, and importing a feature's admin
+module registers its models."""
+
+from reviewapp.review import admin as review_admin
+from reviewapp.tuning import admin as tuning_admin
+
+__all__ = ["review_admin", "tuning_admin"]

@@ -1,12 +1,32 @@
 """The app's models, for Django (it loads `<app>.models`) and the migrations. They live with
 their feature; code imports them from there (`reviewapp.review.models`, ...)."""
+
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review.models import (
-    Camera, Clip, Customer, Detection, FalseAlertReport, Profile, Review, ReviewItem, Tag,
+    Camera,
+    Clip,
+    Customer,
+    Detection,
+    FalseAlertReport,
+    Profile,
+    Review,
+    ReviewItem,
+    Tag,
 )
 from reviewapp.tuning.models import SuppressionRule, ThresholdChange, ThresholdRecommendation
 
 __all__ = [
-    "Camera", "CameraDrift", "Clip", "Customer", "Detection", "FalseAlertReport", "Profile", "Review", "ReviewItem",
-    "SuppressionRule", "Tag", "ThresholdChange", "ThresholdRecommendation",
+    "Camera",
+    "CameraDrift",
+    "Clip",
+    "Customer",
+    "Detection",
+    "FalseAlertReport",
+    "Profile",
+    "Review",
+    "ReviewItem",
+    "SuppressionRule",
+    "Tag",
+    "ThresholdChange",
+    "ThresholdRecommendation",
 ]

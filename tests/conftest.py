@@ -3,13 +3,18 @@ from rest_framework.test import APIClient
 
 from tests.factories import CameraFactory, CustomerFactory, make_user
 
+pytest_plugins = ["tests.workers"]  # the `worker` fixture: a real Celery worker process
+
 
 @pytest.fixture(autouse=True)
 def _media_and_broker(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.AUDIT_SAMPLE_RATE = 0.0

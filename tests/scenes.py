@@ -1,6 +1,7 @@
 """Camera scenes with a static false positive, for the suppression tests: real photos (the cat
 and the astronaut from reviewapp/review/demo_data) composited on a noisy background, as frames or as
 MP4 clips. CenterNet scores the cat, stretched to a person's aspect, as a person at about 0.13."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,7 +22,7 @@ def background(seed: int = 0) -> np.ndarray:
 
 def paste(image: np.ndarray, sprite: np.ndarray, x: int, y: int) -> np.ndarray:
     out = image.copy()
-    out[y:y + sprite.shape[0], x:x + sprite.shape[1]] = sprite
+    out[y : y + sprite.shape[0], x : x + sprite.shape[1]] = sprite
     return out
 
 
@@ -43,8 +44,14 @@ def noisy(image: np.ndarray, rng, sigma: float = 2.0, gain: float = 1.0) -> np.n
 
 
 def write_scene_clip(
-    path: Path, *, seconds: float = 4.0, fps: int = 10, seed: int = 0, static: bool = True,
-    walker: bool = False, gain: float = 1.0,
+    path: Path,
+    *,
+    seconds: float = 4.0,
+    fps: int = 10,
+    seed: int = 0,
+    static: bool = True,
+    walker: bool = False,
+    gain: float = 1.0,
 ) -> Path:
     """A still camera view (the static object when `static`); with `walker`, the astronaut walks
     in from the left, stands in front of the object for the middle half of the clip, and leaves."""

@@ -1,4 +1,5 @@
 """What can be checked of the container set-up without a Docker engine."""
+
 from pathlib import Path
 
 import yaml
@@ -53,4 +54,3 @@ def test_exports_go_to_their_own_queue_and_every_queue_has_a_worker():
     for queue in ("inference", "default", "exports"):
         assert f"-Q {queue} " in entrypoint
         assert queue in (ROOT / "scripts/run.sh").read_text().split("-Q ")[1].split()[0].split(",")
-

@@ -1,6 +1,7 @@
 """Monitoring and cloud infrastructure, checked without Docker or AWS: the Prometheus config and
 rules (structurally: promtool is not available), the Grafana dashboard, the compose services,
 and the CloudFormation template (cfn-lint, and against the code's own DynamoDB definition)."""
+
 import json
 import os
 import re
@@ -26,7 +27,11 @@ def prometheus():
 
 
 def rules():
-    return [rule for group in yaml.safe_load((INFRA / "prometheus/rules.yml").read_text())["groups"] for rule in group["rules"]]
+    return [
+        rule
+        for group in yaml.safe_load((INFRA / "prometheus/rules.yml").read_text())["groups"]
+        for rule in group["rules"]
+    ]
 
 
 def dashboard():
@@ -74,7 +79,9 @@ def test_prometheus_scrapes_the_services_compose_runs_on_their_ports():
     for job in config["scrape_configs"]:
         for sc in job["static_configs"]:
             assert all(re.match(r"^[\w.-]+:\d+$", t) for t in sc["targets"])
-    assert DURATION.match(config["global"]["scrape_interval"]) and DURATION.match(config["global"]["evaluation_interval"])
+    assert DURATION.match(config["global"]["scrape_interval"]) and DURATION.match(
+        config["global"]["evaluation_interval"]
+    )
     mounted = {v.split(":")[1] for v in services["prometheus"]["volumes"] if v.startswith("./")}
     assert set(config["rule_files"]) <= mounted
 
@@ -85,7 +92,9 @@ def test_grafana_provisioning_points_at_the_dashboard_and_the_datasource():
     providers = yaml.safe_load((INFRA / "grafana/provisioning/dashboards/vigia.yml").read_text())["providers"]
     path = providers[0]["options"]["path"]
     assert mounts["./infra/grafana/dashboards"] == path
-    datasource = yaml.safe_load((INFRA / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][0]
+    datasource = yaml.safe_load((INFRA / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][
+        0
+    ]
     assert datasource["url"] == "http://prometheus:9090"
     uids = {p["datasource"]["uid"] for p in dashboard()["panels"] if "datasource" in p}
     assert uids == {datasource["uid"]}
@@ -132,7 +141,7 @@ def test_the_dashboard_json_is_what_the_builder_writes():
     assert len({p["id"] for p in panels}) == len(panels)
     for p in panels:
         g = p["gridPos"]
-        assert 0 <= g["x"] and g["x"] + g["w"] <= 24
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24
 
 
 @pytest.fixture
@@ -148,7 +157,9 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
     from reviewapp.tuning.models import SuppressionRule
     from tests.factories import ClipFactory, ReviewItemFactory
 
-    clip = ClipFactory(camera=world.cam_a, started_at=timezone.now(), finished_at=timezone.now(), decode_ms=10, detect_ms=20)
+    clip = ClipFactory(
+        camera=world.cam_a, started_at=timezone.now(), finished_at=timezone.now(), decode_ms=10, detect_ms=20
+    )
     for hook in (metrics.clip_received, metrics.clip_failed, metrics.alert_sent, metrics.false_alert_reported):
         hook(world.cam_a)
     metrics.clip_processed(clip)
@@ -159,13 +170,34 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
     item = ReviewItemFactory(clip=clip)
     Review.objects.create(item=item, clip=clip, verdict="person", reviewer=world.reviewer)
     FalseAlertReport.objects.create(clip=clip, reported_by=world.customer_a)
-    CameraDrift.objects.create(camera=world.cam_a, checked_at=timezone.now(), window_start=timezone.now(),
-                               baseline_start=timezone.now(), flagged=True)
+    CameraDrift.objects.create(
+        camera=world.cam_a,
+        checked_at=timezone.now(),
+        window_start=timezone.now(),
+        baseline_start=timezone.now(),
+        flagged=True,
+    )
     ClipFactory(camera=world.cam_a, score=0.1, alert=False, suppressed_score=0.9)
-    SuppressionRule.objects.create(camera=world.cam_a, x1=0.1, y1=0.1, x2=0.3, y2=0.4, descriptor=b"\0", descriptor_version=1,
-                                   iou_min=0.5, similarity_min=0.85, source_score=0.6, hits=1)
-    SyncState.objects.create(destination="dynamodb", object_key=str(clip.id), clip=clip, version=timezone.now(),
-                             next_attempt_at=timezone.now())
+    SuppressionRule.objects.create(
+        camera=world.cam_a,
+        x1=0.1,
+        y1=0.1,
+        x2=0.3,
+        y2=0.4,
+        descriptor=b"\0",
+        descriptor_version=1,
+        iou_min=0.5,
+        similarity_min=0.85,
+        source_score=0.6,
+        hits=1,
+    )
+    SyncState.objects.create(
+        destination="dynamodb",
+        object_key=str(clip.id),
+        clip=clip,
+        version=timezone.now(),
+        next_attempt_at=timezone.now(),
+    )
     client.force_login(world.operator)
     body = client.get("/metrics").content.decode()
     from tests.reviewapp.test_metrics import parse
@@ -272,10 +304,24 @@ def test_the_roles_are_least_privilege():
             assert not any("*" in a for a in actions), (name, actions)  # no service:* wildcards
             if st["Resource"] == "*":  # only for actions without resource-level permissions
                 assert actions == ["ecr:GetAuthorizationToken"] or "Condition" in st, (name, actions)
-    web_actions = {a for st in _statements(roles["WebRole"]) for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    web_actions = {
+        a
+        for st in _statements(roles["WebRole"])
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
     assert not any(a.startswith(("dynamodb:", "sns:")) for a in web_actions)  # the web app never writes those
-    worker_actions = {a for st in _statements(roles["WorkerRole"]) for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
-    assert {"sns:Publish", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query", "s3:GetObject"} <= worker_actions
+    worker_actions = {
+        a
+        for st in _statements(roles["WorkerRole"])
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
+    assert {
+        "sns:Publish",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "s3:GetObject",
+    } <= worker_actions
     assert "dynamodb:CreateTable" not in worker_actions and "s3:DeleteObject" not in worker_actions
 
 

@@ -14,11 +14,12 @@ on padding). People in a 4:3 frame are squeezed horizontally by 25%, which the m
 on the test frames (the stretched 640x480 astronaut is still found); boxes are mapped back per
 axis. Not measured on real camera footage yet.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -76,9 +77,7 @@ def find_peaks(
     """
     h, w = heat.shape
     padded = np.pad(heat, 1, mode="constant", constant_values=-np.inf)
-    neighbourhood = np.max(
-        [padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0
-    )
+    neighbourhood = np.max([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0)
     peak_scores = np.where((heat == neighbourhood) & (heat >= min_score), heat, -1.0).ravel()
     k = min(k, peak_scores.size)
     best = np.argpartition(-peak_scores, k - 1)[:k] if k < peak_scores.size else np.arange(k)
@@ -88,9 +87,7 @@ def find_peaks(
     return rows, cols, peak_scores[best].astype(np.float32)
 
 
-def boxes_from_peaks(
-    rows: np.ndarray, cols: np.ndarray, wh: np.ndarray, stride: float
-) -> np.ndarray:
+def boxes_from_peaks(rows: np.ndarray, cols: np.ndarray, wh: np.ndarray, stride: float) -> np.ndarray:
     """(K, 4) x1, y1, x2, y2 in network-input pixels from peak cells and the `wh` head.
 
     `wh[r, c]` holds the distances (left, top, right, bottom) from the cell's centre point,
@@ -102,9 +99,7 @@ def boxes_from_peaks(
     return np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1)
 
 
-def scale_boxes(
-    boxes: np.ndarray, input_size: tuple[int, int], frame_size: tuple[int, int]
-) -> np.ndarray:
+def scale_boxes(boxes: np.ndarray, input_size: tuple[int, int], frame_size: tuple[int, int]) -> np.ndarray:
     """Map boxes from the stretched network input (w, h) back to the frame (w, h), clipped."""
     in_w, in_h = input_size
     frame_w, frame_h = frame_size
@@ -117,17 +112,18 @@ def scale_boxes(
 
 
 def decode_person_boxes(
-    heat: np.ndarray, wh: np.ndarray, input_size: int, frame_size: tuple[int, int],
-    min_score: float = MIN_SCORE, k: int = MAX_DETECTIONS,
+    heat: np.ndarray,
+    wh: np.ndarray,
+    input_size: int,
+    frame_size: tuple[int, int],
+    min_score: float = MIN_SCORE,
+    k: int = MAX_DETECTIONS,
 ) -> list[Box]:
     """Person boxes in frame pixels from one image's person heat map (h x w) and wh (h x w x 4)."""
     rows, cols, scores = find_peaks(heat, k, min_score)
     stride = input_size / heat.shape[1]
     boxes = scale_boxes(boxes_from_peaks(rows, cols, wh, stride), (input_size, input_size), frame_size)
-    return [
-        Box(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s))
-        for b, s in zip(boxes, scores)
-    ]
+    return [Box(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s)) for b, s in zip(boxes, scores)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,11 +133,18 @@ class CenterNetDetector:
     name = "centernet"
 
     def __init__(
-        self, model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE,
-        min_score: float = MIN_SCORE, jit: bool = True, runtime: str = "torch",
+        self,
+        model_dir: Path | None = None,
+        input_size: int = DEFAULT_INPUT_SIZE,
+        min_score: float = MIN_SCORE,
+        jit: bool = True,
+        runtime: str = "torch",
     ) -> None:
         self._graph = load_graph(
-            "CenterNet", centernet_model_path(model_dir), input_size=input_size, stride=NETWORK_STRIDE,
+            "CenterNet",
+            centernet_model_path(model_dir),
+            input_size=input_size,
+            stride=NETWORK_STRIDE,
             outputs=[HEATMAP_OUTPUT, SIZE_OUTPUT],
         )
         self.input_size = input_size
@@ -182,9 +185,7 @@ class CenterNetDetector:
             return []
         heat, wh = self.raw_outputs(preprocess(frames, self.input_size))
         return [
-            decode_person_boxes(
-                heat[i], wh[i], self.input_size, (frame.shape[1], frame.shape[0]), self.min_score
-            )
+            decode_person_boxes(heat[i], wh[i], self.input_size, (frame.shape[1], frame.shape[0]), self.min_score)
             for i, frame in enumerate(frames)
         ]
 

@@ -6,10 +6,11 @@
   (x1, y1, x2, y2, score, class) in input pixels, score 0..1, class 0 = person (COCO order);
   rows with score 0 are padding. Non-maximum suppression is the model's job.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -21,7 +22,7 @@ PERSON_CLASS = 0
 
 
 def parse_spec(backend: str, arg: str) -> tuple[Path, int]:
-    """"/models/x.pt@416" -> (path, 416); the size defaults to 640."""
+    """ "/models/x.pt@416" -> (path, 416); the size defaults to 640."""
     path, _, size = arg.rpartition("@") if "@" in arg else (arg, "", "")
     if not path:
         raise DetectorUnavailable(f"{backend}: give the model file, e.g. {backend}:/models/detector")
@@ -43,15 +44,18 @@ def rows_to_boxes(rows: np.ndarray, *, input_size: int, frame_w: int, frame_h: i
     sx, sy = frame_w / input_size, frame_h / input_size
     boxes = []
     for x1, y1, x2, y2, score, cls in rows.reshape(-1, 6):
-        if score <= 0 or int(round(cls)) != PERSON_CLASS:
+        if score <= 0 or round(cls) != PERSON_CLASS:
             continue
-        boxes.append(Box(
-            float(np.clip(x1 * sx, 0, frame_w)), float(np.clip(y1 * sy, 0, frame_h)),
-            float(np.clip(x2 * sx, 0, frame_w)), float(np.clip(y2 * sy, 0, frame_h)), float(score),
-        ))
+        boxes.append(
+            Box(
+                float(np.clip(x1 * sx, 0, frame_w)),
+                float(np.clip(y1 * sy, 0, frame_h)),
+                float(np.clip(x2 * sx, 0, frame_w)),
+                float(np.clip(y2 * sy, 0, frame_h)),
+                float(score),
+            )
+        )
     return boxes
-
-
 
 
 def outputs_to_boxes(per_frame: Sequence[np.ndarray], frames: Sequence[np.ndarray], input_size: int) -> list[list[Box]]:

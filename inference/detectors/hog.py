@@ -1,10 +1,11 @@
 """OpenCV's HOG + linear SVM people detector: dependency-light and weak (misses small or
 partly hidden people, fires on vertical textures). A fallback until a better backend is set.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

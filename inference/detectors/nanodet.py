@@ -14,10 +14,11 @@ then non-maximum suppression across levels (IoU 0.6, as NanoDet's demo).
 Pre-processing as the package's own code feeds it: the frame stretched to the square input,
 RGB scaled to 0..1 (no mean/std), NCHW.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -37,7 +38,11 @@ MIN_SCORE = 0.05  # low, so that near-misses still reach the review band
 NMS_IOU = 0.6
 MAX_DETECTIONS = 100
 # The graph's outputs per stride: (class scores, box distributions), in cell order row-major.
-OUTPUTS = {8: ("Identity:0", "Identity_3:0"), 16: ("Identity_1:0", "Identity_4:0"), 32: ("Identity_2:0", "Identity_5:0")}
+OUTPUTS = {
+    8: ("Identity:0", "Identity_3:0"),
+    16: ("Identity_1:0", "Identity_4:0"),
+    32: ("Identity_2:0", "Identity_5:0"),
+}
 
 
 def nanodet_model_path(model_dir: Path | None = None) -> Path:
@@ -97,7 +102,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU, limit: int 
 
 
 def decode_person_boxes(
-    outputs: dict[int, tuple[np.ndarray, np.ndarray]], input_size: int, frame_size: tuple[int, int],
+    outputs: dict[int, tuple[np.ndarray, np.ndarray]],
+    input_size: int,
+    frame_size: tuple[int, int],
     min_score: float = MIN_SCORE,
 ) -> list[Box]:
     """Person boxes in frame pixels from one image's per-stride (person scores (N,), reg (N, 44))."""
@@ -113,12 +120,20 @@ class NanoDetDetector:
     name = "nanodet"
 
     def __init__(
-        self, model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE,
-        min_score: float = MIN_SCORE, jit: bool = True, runtime: str = "torch",
+        self,
+        model_dir: Path | None = None,
+        input_size: int = DEFAULT_INPUT_SIZE,
+        min_score: float = MIN_SCORE,
+        jit: bool = True,
+        runtime: str = "torch",
     ) -> None:
         self._graph: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] = load_graph(
-            "NanoDet", nanodet_model_path(model_dir), input_size=input_size, stride=NETWORK_STRIDE,
-            outputs=[name for pair in OUTPUTS.values() for name in pair], input_layout="NCHW",
+            "NanoDet",
+            nanodet_model_path(model_dir),
+            input_size=input_size,
+            stride=NETWORK_STRIDE,
+            outputs=[name for pair in OUTPUTS.values() for name in pair],
+            input_layout="NCHW",
         )
         self.input_size = input_size
         self.min_score = min_score
@@ -139,9 +154,9 @@ class NanoDetDetector:
         for image in batch:
             with torch.inference_mode():
                 out = [t.numpy() for t in self._graph(torch.from_numpy(image[None]))]
-            results.append({
-                stride: (out[2 * k][0, :, PERSON_CLASS], out[2 * k + 1][0]) for k, stride in enumerate(OUTPUTS)
-            })
+            results.append(
+                {stride: (out[2 * k][0, :, PERSON_CLASS], out[2 * k + 1][0]) for k, stride in enumerate(OUTPUTS)}
+            )
         return results
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Box]]:

@@ -3,10 +3,11 @@
 
 The model follows the contract in `inference.detectors.contract` (the same as TorchScript's).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

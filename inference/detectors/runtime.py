@@ -2,12 +2,13 @@
 
 Both take the interpreter module and an example input of the size the detector will use.
 """
+
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -60,9 +61,17 @@ def onnxruntime_session(module: torch.nn.Module, example: torch.Tensor, *, dynam
 
     buffer = io.BytesIO()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated, still the one that reads these graphs
-        torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=["images"],
-                          dynamic_axes={"images": {0: "n"}} if dynamic_batch else None)
+        warnings.simplefilter(
+            "ignore"
+        )  # the TorchScript-based exporter is deprecated, still the one that reads these graphs
+        torch.onnx.export(
+            module,
+            (example,),
+            buffer,
+            dynamo=False,
+            input_names=["images"],
+            dynamic_axes={"images": {0: "n"}} if dynamic_batch else None,
+        )
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     # onnxruntime's pool threads spin after each run by default. The pipeline decodes the next

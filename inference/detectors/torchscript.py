@@ -3,16 +3,18 @@
 
 The model follows the contract in `inference.detectors.contract` (and the README).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
 from inference.detector import Box, DetectorUnavailable, register
 from inference.detectors.contract import outputs_to_boxes, parse_spec, to_input
+
 
 class TorchScriptDetector:
     name = "torchscript"

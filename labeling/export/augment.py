@@ -6,6 +6,7 @@ vertical flips, no cut-outs: a camera never produces those and the model would l
 Person boxes go in and out in pascal_voc pixels. A person must never be cropped away (the
 label would then lie), so a result that lost a person box is retried, then given up.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,12 +25,17 @@ def pipeline(*, height: int, width: int, seed: int) -> A.Compose:
         [
             A.HorizontalFlip(p=0.5),
             A.Affine(
-                rotate=(-5, 5), scale=(0.95, 1.1), translate_percent=(-0.03, 0.03),
-                border_mode=cv2.BORDER_REFLECT_101, p=0.6,
+                rotate=(-5, 5),
+                scale=(0.95, 1.1),
+                translate_percent=(-0.03, 0.03),
+                border_mode=cv2.BORDER_REFLECT_101,
+                p=0.6,
             ),
             # A crop of 80-100% of the frame with its aspect ratio, back to the frame's size: at
             # most ~1.1x zoom. (A box-safe crop would zoom up to a box filling the frame: too far.)
-            A.RandomResizedCrop(size=(height, width), scale=(0.8, 1.0), ratio=(width / height * 0.97, width / height * 1.03), p=0.3),
+            A.RandomResizedCrop(
+                size=(height, width), scale=(0.8, 1.0), ratio=(width / height * 0.97, width / height * 1.03), p=0.3
+            ),
             A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.6),
             A.GaussNoise(std_range=(0.01, 0.05), p=0.3),
             A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 5))], p=0.25),
@@ -69,7 +75,11 @@ class Augmenter:
         compose = self._for(h, w)
         labels = [PERSON] * len(boxes) + [FALSE_POSITIVE] * len(false_boxes)
         for _ in range(self.tries):
-            out = compose(image=image, bboxes=np.array(list(boxes) + list(false_boxes), dtype=np.float32).reshape(-1, 4), labels=labels)
+            out = compose(
+                image=image,
+                bboxes=np.array(list(boxes) + list(false_boxes), dtype=np.float32).reshape(-1, 4),
+                labels=labels,
+            )
             oh, ow = out["image"].shape[:2]
             people = [_clamp(b, ow, oh) for b, lab in zip(out["bboxes"], out["labels"]) if lab == PERSON]
             people = [b for b in people if b is not None]

@@ -12,14 +12,14 @@ Re-running a period adds nothing twice: an ExtractedClip row (one per clip, ever
 clip done, the per-camera cap counts the clips already extracted, a copy rewrites the same key
 with the same bytes, and the metadata files are rewritten whole from the rows.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,12 +27,12 @@ from django.db.models import F, FloatField, Window
 from django.db.models.functions import Abs, RowNumber
 from django.utils import timezone
 
-from labeling.sync import dynamo
 from labeling.export import storage
 from labeling.models import ExtractedClip, ExtractionPeriod
+from labeling.sync import dynamo
+from reviewapp.core.errors import ApplicationError
 from reviewapp.core.storage import clip_local_file, clip_storage_name
 from reviewapp.review import queue
-from reviewapp.core.errors import ApplicationError
 from reviewapp.review.models import Camera, Clip, ReviewItem
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def last_full_period(*, now: datetime | None = None, seconds: int | None = None)
     seconds = seconds or settings.EXTRACTION_PERIOD_SECONDS
     now = now or timezone.now()
     epoch = int(now.timestamp())
-    end = datetime.fromtimestamp(epoch - epoch % seconds, tz=dt_timezone.utc)
+    end = datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
     return end - timedelta(seconds=seconds), end
 
 
@@ -57,7 +57,13 @@ def near_threshold_candidates(*, start: datetime, end: datetime, band: float, ca
         Clip.objects.filter(status=Clip.Status.DONE, score__isnull=False, recorded_at__gte=start, recorded_at__lt=end)
         .annotate(distance=distance)
         .filter(distance__lte=band)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("camera_id")], order_by=[F("distance").asc(), F("recorded_at").asc(), F("id").asc()]))
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("camera_id")],
+                order_by=[F("distance").asc(), F("recorded_at").asc(), F("id").asc()],
+            )
+        )
         .filter(rank__lte=cap)
         .select_related("camera")
         .order_by("camera__name", "rank")
@@ -74,8 +80,8 @@ def near_threshold_candidates_dynamo(*, start: datetime, end: datetime, band: fl
     if not thresholds:
         return []
     low, high = max(0.0, min(thresholds.values()) - band), min(1.0, max(thresholds.values()) + band)
-    day, ranked = start.astimezone(dt_timezone.utc).date(), {}
-    while day <= (end - timedelta(microseconds=1)).astimezone(dt_timezone.utc).date():
+    day, ranked = start.astimezone(UTC).date(), {}
+    while day <= (end - timedelta(microseconds=1)).astimezone(UTC).date():
         for item in dynamo.clips_in_score_band(day=day.isoformat(), low=low, high=high):
             recorded = datetime.fromisoformat(item["recorded_at"])
             threshold = thresholds.get(item["camera"])
@@ -118,7 +124,9 @@ def extraction_run(*, start: datetime | None = None, end: datetime | None = None
             candidates = near_threshold_candidates(start=start, end=end, band=band, cap=cap)
     else:
         candidates = near_threshold_candidates(start=start, end=end, band=band, cap=cap)
-    done_ids = set(ExtractedClip.objects.filter(clip_id__in=[c.id for c in candidates]).values_list("clip_id", flat=True))
+    done_ids = set(
+        ExtractedClip.objects.filter(clip_id__in=[c.id for c in candidates]).values_list("clip_id", flat=True)
+    )
     already = {}
     for camera_id in ExtractedClip.objects.filter(period=period).values_list("clip__camera_id", flat=True):
         already[camera_id] = already.get(camera_id, 0) + 1
@@ -156,19 +164,32 @@ def extraction_run(*, start: datetime | None = None, end: datetime | None = None
         clips=len(rows), runs=F("runs") + 1, last_run_at=timezone.now(), target=target.uri
     )
     log.info("near-threshold %s..%s: %d added, %d in the period", start, end, added, len(rows))
-    return {"start": start.isoformat(), "end": end.isoformat(), "added": added, "clips": len(rows),
-            "missing_files": copied_failed, "metadata": target.location(_metadata_name(start, end) + ".jsonl")}
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "added": added,
+        "clips": len(rows),
+        "missing_files": copied_failed,
+        "metadata": target.location(_metadata_name(start, end) + ".jsonl"),
+    }
 
 
 def _write_metadata(target, name: str, rows: list[ExtractedClip]) -> None:
     records = []
     for row in rows:
         clip = row.clip
-        records.append({
-            "clip_id": str(clip.id), "camera": clip.camera.name, "recorded_at": clip.recorded_at.isoformat(),
-            "score": row.score, "threshold": row.threshold, "decision": "alert" if clip.alert else "no_alert",
-            "model_version": clip.model_version, "object_key": row.object_key,
-        })
+        records.append(
+            {
+                "clip_id": str(clip.id),
+                "camera": clip.camera.name,
+                "recorded_at": clip.recorded_at.isoformat(),
+                "score": row.score,
+                "threshold": row.threshold,
+                "decision": "alert" if clip.alert else "no_alert",
+                "model_version": clip.model_version,
+                "object_key": row.object_key,
+            }
+        )
     jsonl = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=METADATA_FIELDS, lineterminator="\n")

@@ -21,6 +21,7 @@ Output, under `<out>/<name>/` (see labeling.storage for how it is published atom
     annotations/instances_{train,val,test}.json                                         (COCO)
     manifest.jsonl   stats.json   _COMPLETE (written last)
 """
+
 from __future__ import annotations
 
 import json
@@ -28,26 +29,27 @@ import logging
 import math
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import cv2
 import numpy as np
 import yaml
 from celery import current_app
 from django.conf import settings
-from django.db.models import F, OuterRef, Q, Subquery
 from django.db import transaction
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from labeling.export import storage
 from labeling.export.augment import Augmenter
 from labeling.models import ExportRun
-from reviewapp.core.storage import clip_local_file
 from reviewapp.core.errors import ApplicationError
+from reviewapp.core.storage import clip_local_file
 from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, Tag
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ class ExportOptions:
         return d
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "ExportOptions":
+    def from_params(cls, params: dict[str, Any]) -> ExportOptions:
         p = dict(params)
         p["camera"], p["tag"], p["split"] = tuple(p.get("camera", ())), tuple(p.get("tag", ())), tuple(p["split"])
         return cls(**{k: v for k, v in p.items() if k in cls.__dataclass_fields__})
@@ -211,9 +213,9 @@ def export_options_clean(raw: dict[str, Any], *, local_only_under: Path | None =
                 _moment(value, end=name == "until")
             except ValueError:
                 errors[name] = ["an ISO date (YYYY-MM-DD) or date-time"]
-    if values["since"] and values["until"] and "since" not in errors and "until" not in errors:
-        if _moment(values["since"], end=False) >= _moment(values["until"], end=True):
-            errors["until"] = ["must be after since"]
+    both = values["since"] and values["until"] and "since" not in errors and "until" not in errors
+    if both and _moment(values["since"], end=False) >= _moment(values["until"], end=True):
+        errors["until"] = ["must be after since"]
     values["model_version"] = str(raw.get("model_version") or "").strip()
 
     if errors:
@@ -255,8 +257,9 @@ def candidates_query(opts: ExportOptions):
     qs = (
         # From the reviews, not the clips: reviewed clips are a small share of all clips, and the
         # semi-join lets the database start from the review table.
-        Clip.objects.filter(status=Clip.Status.DONE, pk__in=Review.objects.values("clip_id"))
-        .annotate(review_id=Subquery(newest.values("id")[:1]), verdict=Subquery(newest.values("verdict")[:1]))
+        Clip.objects.filter(status=Clip.Status.DONE, pk__in=Review.objects.values("clip_id")).annotate(
+            review_id=Subquery(newest.values("id")[:1]), verdict=Subquery(newest.values("verdict")[:1])
+        )
     )
     if opts.camera:
         qs = qs.filter(camera__name__in=opts.camera)
@@ -281,7 +284,7 @@ def export_candidates(opts: ExportOptions) -> list[Candidate]:
     review_ids = [r[4] for r in rows]
     through = Review.tags.through
     for start in range(0, len(review_ids), 900):  # SQLite's bound-parameter limit
-        for review_id, slug in through.objects.filter(review_id__in=review_ids[start:start + 900]).values_list(
+        for review_id, slug in through.objects.filter(review_id__in=review_ids[start : start + 900]).values_list(
             "review_id", "tag__slug"
         ):
             tags[review_id].append(slug)
@@ -295,8 +298,11 @@ def export_candidates(opts: ExportOptions) -> list[Candidate]:
             # The tag filter picks which negatives to learn from; positives carry no error tags.
             if wanted_tags and not wanted_tags & set(tags[review_id]):
                 continue
-        out.append(Candidate(str(clip_id), camera, customer_id, klass, review_id, tuple(sorted(tags[review_id])),
-                             recorded_at, score))
+        out.append(
+            Candidate(
+                str(clip_id), camera, customer_id, klass, review_id, tuple(sorted(tags[review_id])), recorded_at, score
+            )
+        )
     return out
 
 
@@ -403,10 +409,12 @@ def plan_frames(clip: Clip, klass: str, detections: list[tuple], opts: ExportOpt
         plans = [FramePlan(index, dets[0][1], [], [tuple(d[2:7]) for d in dets]) for index, dets in ranked]
         if not plans and klass == NEGATIVE:
             # No box at all: spread frames over the clip.
-            count = max(1, int(round(clip.duration * clip.fps)))
+            count = max(1, round(clip.duration * clip.fps))
             n = min(opts.frames_per_clip, count)
             plans = [
-                FramePlan(min(count - 1, int((i + 0.5) * count / n)), round((i + 0.5) * count / n / clip.fps, 3), [], [])
+                FramePlan(
+                    min(count - 1, int((i + 0.5) * count / n)), round((i + 0.5) * count / n / clip.fps, 3), [], []
+                )
                 for i in range(n)
             ]
     return plans[: opts.frames_per_clip]
@@ -473,17 +481,30 @@ class ExportWriter:
         coco["images"].append({"id": image_id, "file_name": file_name, "width": w, "height": h})
         for x1, y1, x2, y2 in boxes:
             bw, bh = x2 - x1, y2 - y1
-            coco["annotations"].append({
-                "id": self.next_ann_id, "image_id": image_id, "category_id": CATEGORY_ID,
-                "bbox": [round(x1, 2), round(y1, 2), round(bw, 2), round(bh, 2)],
-                "area": round(bw * bh, 2), "iscrowd": 0,
-            })
+            coco["annotations"].append(
+                {
+                    "id": self.next_ann_id,
+                    "image_id": image_id,
+                    "category_id": CATEGORY_ID,
+                    "bbox": [round(x1, 2), round(y1, 2), round(bw, 2), round(bh, 2)],
+                    "area": round(bw * bh, 2),
+                    "iscrowd": 0,
+                }
+            )
             self.next_ann_id += 1
             lines.append(f"0 {(x1 + bw / 2) / w:.6f} {(y1 + bh / 2) / h:.6f} {bw / w:.6f} {bh / h:.6f}")
         # An empty label file is YOLO's "background image": the negatives say "no person here".
         self.staging.put_bytes(f"labels/{split}/{stem}.txt", ("\n".join(lines) + "\n" if lines else "").encode())
-        entry = {"image": f"images/{split}/{file_name}", "label": f"labels/{split}/{stem}.txt", "coco_image_id": image_id,
-                 "split": split, "width": w, "height": h, "boxes": [list(b) for b in boxes], **meta}
+        entry = {
+            "image": f"images/{split}/{file_name}",
+            "label": f"labels/{split}/{stem}.txt",
+            "coco_image_id": image_id,
+            "split": split,
+            "width": w,
+            "height": h,
+            "boxes": [list(b) for b in boxes],
+            **meta,
+        }
         self.manifest.append(entry)
         return entry
 
@@ -492,12 +513,13 @@ class ExportWriter:
         for split in SPLITS:
             doc = {
                 "info": {"description": f"Vigia training set, {split}", "date_created": timezone.now().isoformat()},
-                "licenses": [], "categories": categories, **self.coco[split],
+                "licenses": [],
+                "categories": categories,
+                **self.coco[split],
             }
             self.staging.put_bytes(f"annotations/instances_{split}.json", json.dumps(doc).encode())
         # No `path`: readers (Ultralytics) then resolve the folders against this file's own folder.
-        data = {"train": "images/train", "val": "images/val", "test": "images/test",
-                "nc": 1, "names": {0: "person"}}
+        data = {"train": "images/train", "val": "images/val", "test": "images/test", "nc": 1, "names": {0: "person"}}
         self.staging.put_bytes("data.yaml", yaml.safe_dump(data, sort_keys=False).encode())
         body = "".join(json.dumps(e, default=str) + "\n" for e in self.manifest)
         self.staging.put_bytes("manifest.jsonl", body.encode())
@@ -505,7 +527,9 @@ class ExportWriter:
 
 
 def _stats(manifest: list[dict], selection: Selection, splits: dict[str, str], skipped: list[str]) -> dict:
-    by = lambda key: Counter(key(e) for e in manifest)  # noqa: E731
+    def by(key):
+        return Counter(key(e) for e in manifest)
+
     return {
         "images": len(manifest),
         "augmented": sum(1 for e in manifest if e["augmentation"]),
@@ -515,8 +539,11 @@ def _stats(manifest: list[dict], selection: Selection, splits: dict[str, str], s
         "by_class": dict(by(lambda e: e["class"])),
         "by_camera": dict(by(lambda e: e["camera"])),
         "by_tag": dict(Counter(t for e in manifest for t in e["tags"])),
-        "clips": {POSITIVE: len(selection.positives), HARD_NEGATIVE: len(selection.hard_negatives),
-                  NEGATIVE: len(selection.negatives)},
+        "clips": {
+            POSITIVE: len(selection.positives),
+            HARD_NEGATIVE: len(selection.hard_negatives),
+            NEGATIVE: len(selection.negatives),
+        },
         "clips_available": selection.available,
         "clips_unreadable": skipped,
         "camera_split": splits,
@@ -529,7 +556,7 @@ def _build(opts: ExportOptions, selection: Selection, staging: storage.Staging, 
     clips = {str(k): v for k, v in clips.items()}
     detections: dict[str, list[tuple]] = defaultdict(list)
     for start in range(0, len(clip_ids), 900):
-        for row in Detection.objects.filter(clip_id__in=clip_ids[start:start + 900]).values_list(
+        for row in Detection.objects.filter(clip_id__in=clip_ids[start : start + 900]).values_list(
             "clip_id", "frame_index", "frame_time", "x1", "y1", "x2", "y2", "score", "label"
         ):
             detections[str(row[0])].append(row[1:])
@@ -539,7 +566,8 @@ def _build(opts: ExportOptions, selection: Selection, staging: storage.Staging, 
     augmented_klasses = {"negative": (HARD_NEGATIVE, NEGATIVE), "positive": (POSITIVE,), "none": ()}[opts.augment]
     plans = {
         c.clip_id: plan_frames(clips[c.clip_id], c.klass, detections[c.clip_id], opts)
-        for c in selection.clips if c.clip_id in clips
+        for c in selection.clips
+        if c.clip_id in clips
     }
     copies = _augmentation_plan(selection, plans, splits, augmented_klasses, opts)
     augmenter = Augmenter(seed=opts.seed)
@@ -577,12 +605,21 @@ def _build(opts: ExportOptions, selection: Selection, staging: storage.Staging, 
                 continue
             false_boxes = [b for b in (_clip_box(b, w, h) for b in plan.false_boxes) if b]
             meta = {
-                "class": cand.klass, "clip": cand.clip_id, "camera": cand.camera, "customer": cand.customer_id,
-                "recorded_at": clip.recorded_at.isoformat(), "clip_score": clip.score,
-                "model_version": clip.model_version, "review": cand.review_id, "tags": list(cand.tags),
-                "frame_index": plan.index, "frame_time": plan.time,
+                "class": cand.klass,
+                "clip": cand.clip_id,
+                "camera": cand.camera,
+                "customer": cand.customer_id,
+                "recorded_at": clip.recorded_at.isoformat(),
+                "clip_score": clip.score,
+                "model_version": clip.model_version,
+                "review": cand.review_id,
+                "tags": list(cand.tags),
+                "frame_index": plan.index,
+                "frame_time": plan.time,
                 "box_scores": [round(b[4], 4) for b in plan.boxes if _clip_box(b, w, h)],
-                "false_boxes": false_boxes, "augmentation": None, "export_run": run_id,
+                "false_boxes": false_boxes,
+                "augmentation": None,
+                "export_run": run_id,
             }
             stem = f"{cand.clip_id}_{plan.index:06d}"
             entry = writer.add(split=split, stem=stem, image=image, boxes=boxes, meta=meta)
@@ -591,9 +628,15 @@ def _build(opts: ExportOptions, selection: Selection, staging: storage.Staging, 
                 if result is None:
                     continue  # could not transform without losing a person: one copy fewer
                 writer.add(
-                    split="train", stem=f"{stem}_aug{k}", image=result.image, boxes=[list(b) for b in result.boxes],
-                    meta={**meta, "false_boxes": [list(b) for b in result.false_boxes],
-                          "augmentation": {"source": entry["image"], "transforms": result.transforms, "seed": opts.seed}},
+                    split="train",
+                    stem=f"{stem}_aug{k}",
+                    image=result.image,
+                    boxes=[list(b) for b in result.boxes],
+                    meta={
+                        **meta,
+                        "false_boxes": [list(b) for b in result.false_boxes],
+                        "augmentation": {"source": entry["image"], "transforms": result.transforms, "seed": opts.seed},
+                    },
                 )
 
     stats = _stats(writer.manifest, selection, splits, skipped)
@@ -601,7 +644,9 @@ def _build(opts: ExportOptions, selection: Selection, staging: storage.Staging, 
     return stats
 
 
-def _augmentation_plan(selection: Selection, plans: dict, splits: dict, klasses: tuple, opts: ExportOptions) -> list[int]:
+def _augmentation_plan(
+    selection: Selection, plans: dict, splits: dict, klasses: tuple, opts: ExportOptions
+) -> list[int]:
     """How many augmented copies each train source frame of the augmented class gets, in the
     order the export meets them: enough to match the other class's train frames, at most
     `augment_max` each, spread evenly. Planned before any frame is read, so no decoded image
@@ -626,7 +671,11 @@ def _augmentation_plan(selection: Selection, plans: dict, splits: dict, klasses:
 
 
 def export_request(
-    *, options: dict[str, Any], user=None, trigger: str = "manual", enqueue: bool = True,
+    *,
+    options: dict[str, Any],
+    user=None,
+    trigger: str = "manual",
+    enqueue: bool = True,
     local_only_under: Path | None = None,
 ) -> ExportRun:
     """Check the options and the selection, then create a queued ExportRun and queue its task
@@ -679,8 +728,15 @@ def export_execute(*, export_id: int) -> ExportRun | None:
         selection = export_select(opts)
         staging = target.staged(run.name)
         stats = _build(opts, selection, staging, run_id=run.id)
-        location = staging.publish({"export_run": run.id, "name": run.name, "images": stats["images"],
-                                    "completed_at": timezone.now().isoformat(), "options": opts.as_params()})
+        location = staging.publish(
+            {
+                "export_run": run.id,
+                "name": run.name,
+                "images": stats["images"],
+                "completed_at": timezone.now().isoformat(),
+                "options": opts.as_params(),
+            }
+        )
     except BaseException as exc:  # also SoftTimeLimitExceeded and KeyboardInterrupt: clean up, then re-raise those
         if staging is not None:
             staging.abort()

@@ -15,8 +15,10 @@ copied server-side to `<prefix>/<name>/`, the marker is written last, then the t
 deleted. A killed export leaves only `_tmp/` objects or a final prefix without the marker, neither of
 which looks complete (an S3 lifecycle rule on `_tmp/` expires the leftovers).
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,7 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from reviewapp.core.errors import StorageError  # noqa: F401  (raised here; callers catch storage.StorageError)
+from reviewapp.core.errors import StorageError
 
 COMPLETE_MARKER = "_COMPLETE"
 TMP_PREFIX = "_tmp"
@@ -45,7 +47,7 @@ class Staging(Protocol):
     def abort(self) -> None: ...
 
 
-def parse(uri: str) -> "Target":
+def parse(uri: str) -> Target:
     """A Target from `s3://bucket[/prefix]` or a local folder path. Raises ValueError when malformed."""
     uri = (uri or "").strip()
     if not uri:
@@ -98,7 +100,7 @@ class LocalTarget:
     def is_complete(self, name: str) -> bool:
         return (self.root / _safe_key(name) / COMPLETE_MARKER).is_file()
 
-    def staged(self, name: str) -> "LocalStaging":
+    def staged(self, name: str) -> LocalStaging:
         return LocalStaging(self, _safe_key(name))
 
 
@@ -140,9 +142,7 @@ class LocalStaging:
 @lru_cache(maxsize=1)
 def _s3():
     config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 4, "mode": "standard"})
-    return boto3.client(
-        "s3", region_name=settings.AWS_REGION, endpoint_url=settings.AWS_S3_ENDPOINT_URL, config=config
-    )
+    return boto3.client("s3", region_name=settings.AWS_REGION, endpoint_url=settings.AWS_S3_ENDPOINT_URL, config=config)
 
 
 def reset() -> None:
@@ -203,7 +203,7 @@ class S3Target:
         return self.keys_under_prefix(name + "/")
 
     def keys_under_prefix(self, start: str) -> list[str]:
-        prefix = (f"{self.prefix}/{start}" if self.prefix else start)
+        prefix = f"{self.prefix}/{start}" if self.prefix else start
         keys: list[str] = []
         try:
             for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
@@ -215,12 +215,12 @@ class S3Target:
     def delete_keys(self, keys: list[str]) -> None:
         try:
             for start in range(0, len(keys), 1000):  # DeleteObjects' limit
-                chunk = [{"Key": k} for k in keys[start:start + 1000]]
+                chunk = [{"Key": k} for k in keys[start : start + 1000]]
                 _s3().delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc, f"delete under s3://{self.bucket}") from exc
 
-    def staged(self, name: str) -> "S3Staging":
+    def staged(self, name: str) -> S3Staging:
         return S3Staging(self, _safe_key(name))
 
 
@@ -252,17 +252,17 @@ class S3Staging:
         try:
             for key in self._written:
                 _s3().copy_object(
-                    Bucket=t.bucket, Key=t.key(f"{self.name}/{key}"),
+                    Bucket=t.bucket,
+                    Key=t.key(f"{self.name}/{key}"),
                     CopySource={"Bucket": t.bucket, "Key": t.key(f"{self.tmp_name}/{key}")},
                 )
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc, f"publish {t.location(self.name)}") from exc
         # Last: from this write on, the export is complete.
         t.put_bytes(f"{self.name}/{COMPLETE_MARKER}", json.dumps(marker, indent=2, default=str).encode())
-        try:
+        # Published: leftovers under _tmp/ are harmless and expire by lifecycle rule.
+        with contextlib.suppress(StorageError):
             t.delete_keys(t.keys_under(self.tmp_name))
-        except StorageError:
-            pass  # published; leftovers under _tmp/ are harmless and expire by lifecycle rule
         return t.location(self.name)
 
     def abort(self) -> None:

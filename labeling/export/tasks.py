@@ -1,13 +1,13 @@
 """Celery tasks of training-set exports and the near-threshold extraction. Task names are the
 ones beat entries and queued messages carry (kept from before the move)."""
+
 import logging
 
 from celery import shared_task
 from django.conf import settings
 
+from labeling.export import extraction, storage
 from labeling.export import service as export
-from labeling.export import extraction
-from labeling.export import storage
 from reviewapp.core.errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -19,8 +19,15 @@ class StorageHiccup(Exception):
 
 # A retry after a storage hiccup re-runs the whole period: everything in it is idempotent.
 @shared_task(
-    name="labeling.tasks.extract_near_threshold", acks_late=True, soft_time_limit=1200, time_limit=1260, ignore_result=True,
-    autoretry_for=(StorageHiccup,), retry_backoff=30, retry_backoff_max=600, max_retries=5,
+    name="labeling.tasks.extract_near_threshold",
+    acks_late=True,
+    soft_time_limit=1200,
+    time_limit=1260,
+    ignore_result=True,
+    autoretry_for=(StorageHiccup,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
 )
 def extract_near_threshold(start: str | None = None, end: str | None = None) -> list[dict]:
     """The last two full periods (the one before catches clips processed after its end, and a
@@ -45,8 +52,13 @@ def extract_near_threshold(start: str | None = None, end: str | None = None) -> 
         return []
 
 
-@shared_task(name="labeling.tasks.run_export", acks_late=True, soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT, time_limit=settings.EXPORT_TIME_LIMIT,
-             ignore_result=True)
+@shared_task(
+    name="labeling.tasks.run_export",
+    acks_late=True,
+    soft_time_limit=settings.EXPORT_SOFT_TIME_LIMIT,
+    time_limit=settings.EXPORT_TIME_LIMIT,
+    ignore_result=True,
+)
 def run_export(export_id: int | None = None) -> None:
     """Run one ExportRun. Without an id (the weekly schedule) it first creates one from the
     scheduled options; an empty selection then is logged, not an error."""
@@ -58,4 +70,3 @@ def run_export(export_id: int | None = None) -> None:
             return
         export_id = run.id
     export.export_execute(export_id=export_id)
-

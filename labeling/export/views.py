@@ -1,6 +1,7 @@
 """The staff page that starts a training-set export, prefilled from the shared filter vocabulary
 (`camera`, `customer`, `tag`, `since`, `until`, `model_version`): the error-analysis page and the
 admin link here. GET shows the form and what the filters select; POST checks and queues."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,8 +15,19 @@ from reviewapp.core.errors import ApplicationError
 from reviewapp.review.models import Tag
 
 FILTERS = ["camera", "customer", "tag", "since", "until", "model_version"]
-TUNING = ["out", "ratio", "easy_share", "camera_cap", "tag_cap", "frames_per_clip", "box_min_score", "split", "seed",
-          "augment", "augment_max"]
+TUNING = [
+    "out",
+    "ratio",
+    "easy_share",
+    "camera_cap",
+    "tag_cap",
+    "frames_per_clip",
+    "box_min_score",
+    "split",
+    "seed",
+    "augment",
+    "augment_max",
+]
 
 
 def _raw(data) -> dict:
@@ -34,8 +46,12 @@ def _preview(raw: dict) -> tuple[dict | None, str]:
         selection = export.balance(export.export_candidates(opts), opts)
     except ApplicationError as exc:
         return None, exc.message
-    return {"positives": len(selection.positives), "hard_negatives": len(selection.hard_negatives),
-            "negatives": len(selection.negatives), "available": selection.available}, ""
+    return {
+        "positives": len(selection.positives),
+        "hard_negatives": len(selection.hard_negatives),
+        "negatives": len(selection.negatives),
+        "available": selection.available,
+    }, ""
 
 
 @login_required
@@ -65,16 +81,36 @@ def export_new(request):
         preview, preview_error = _preview(raw)
     defaults = export.ExportOptions(out="")
     values = {
-        "out": raw.get("out", ""), "camera": ", ".join(raw.get("camera", [])), "customer": raw.get("customer", ""),
-        "since": raw.get("since", ""), "until": raw.get("until", ""), "model_version": raw.get("model_version", ""),
-        **{k: raw.get(k, "" if getattr(defaults, k) is None else getattr(defaults, k))
-           for k in ("ratio", "easy_share", "camera_cap", "tag_cap", "frames_per_clip", "box_min_score", "seed",
-                     "augment", "augment_max")},
+        "out": raw.get("out", ""),
+        "camera": ", ".join(raw.get("camera", [])),
+        "customer": raw.get("customer", ""),
+        "since": raw.get("since", ""),
+        "until": raw.get("until", ""),
+        "model_version": raw.get("model_version", ""),
+        **{
+            k: raw.get(k, "" if getattr(defaults, k) is None else getattr(defaults, k))
+            for k in (
+                "ratio",
+                "easy_share",
+                "camera_cap",
+                "tag_cap",
+                "frames_per_clip",
+                "box_min_score",
+                "seed",
+                "augment",
+                "augment_max",
+            )
+        },
         "split": raw.get("split", ",".join(str(s) for s in defaults.split)),
     }
     context = {
-        "values": values, "errors": errors, "tags": Tag.objects.order_by("slug"), "chosen_tags": set(raw.get("tag", [])),
-        "augment_choices": export.AUGMENT_CHOICES, "preview": preview, "preview_error": preview_error,
+        "values": values,
+        "errors": errors,
+        "tags": Tag.objects.order_by("slug"),
+        "chosen_tags": set(raw.get("tag", [])),
+        "augment_choices": export.AUGMENT_CHOICES,
+        "preview": preview,
+        "preview_error": preview_error,
         "general_error": general_error,
         "default_out": export.default_out(),
     }

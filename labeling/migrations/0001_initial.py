@@ -5,51 +5,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('reviewapp', '0003_review_source'),
+        ("reviewapp", "0003_review_source"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InboundAnnotation',
+            name="InboundAnnotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('annotation_id', models.BigIntegerField()),
-                ('annotation_updated_at', models.CharField(max_length=64)),
-                ('action', models.CharField(max_length=32)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('review', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='reviewapp.review')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("annotation_id", models.BigIntegerField()),
+                ("annotation_updated_at", models.CharField(max_length=64)),
+                ("action", models.CharField(max_length=32)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "review",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="reviewapp.review",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('annotation_id', 'annotation_updated_at', 'action'), name='one_event_per_change')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("annotation_id", "annotation_updated_at", "action"), name="one_event_per_change"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SyncState',
+            name="SyncState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('destination', models.CharField(choices=[('dynamodb', 'DynamoDB item (per clip)'), ('ls_task', 'Label Studio task (per review item)'), ('ls_annotation', 'Label Studio annotation (per Vigia review)')], max_length=16)),
-                ('object_key', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=8)),
-                ('version', models.DateTimeField(help_text="The object's last change we want the destination to hold.")),
-                ('sent_version', models.DateTimeField(blank=True, help_text='The last change it holds.', null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('lease', models.CharField(blank=True, max_length=32)),
-                ('leased_until', models.DateTimeField(blank=True, null=True)),
-                ('remote_id', models.CharField(blank=True, help_text='Label Studio task / annotation id.', max_length=64)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('clip', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='reviewapp.clip')),
-                ('item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='reviewapp.reviewitem')),
-                ('review', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='reviewapp.review')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "destination",
+                    models.CharField(
+                        choices=[
+                            ("dynamodb", "DynamoDB item (per clip)"),
+                            ("ls_task", "Label Studio task (per review item)"),
+                            ("ls_annotation", "Label Studio annotation (per Vigia review)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("object_key", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "version",
+                    models.DateTimeField(help_text="The object's last change we want the destination to hold."),
+                ),
+                ("sent_version", models.DateTimeField(blank=True, help_text="The last change it holds.", null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("lease", models.CharField(blank=True, max_length=32)),
+                ("leased_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "remote_id",
+                    models.CharField(blank=True, help_text="Label Studio task / annotation id.", max_length=64),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "clip",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="reviewapp.clip",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="reviewapp.reviewitem",
+                    ),
+                ),
+                (
+                    "review",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="reviewapp.review",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['destination', 'status', 'next_attempt_at'], name='sync_due'), models.Index(fields=['destination', 'clip'], name='sync_by_clip'), models.Index(fields=['destination', 'item'], name='sync_by_item'), models.Index(fields=['destination', 'review'], name='sync_by_review')],
-                'constraints': [models.UniqueConstraint(fields=('destination', 'object_key'), name='one_sync_state_per_destination')],
+                "indexes": [
+                    models.Index(fields=["destination", "status", "next_attempt_at"], name="sync_due"),
+                    models.Index(fields=["destination", "clip"], name="sync_by_clip"),
+                    models.Index(fields=["destination", "item"], name="sync_by_item"),
+                    models.Index(fields=["destination", "review"], name="sync_by_review"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("destination", "object_key"), name="one_sync_state_per_destination")
+                ],
             },
         ),
     ]

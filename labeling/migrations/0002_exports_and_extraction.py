@@ -6,65 +6,95 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labeling', '0001_initial'),
-        ('reviewapp', '0004_clip_frames_detected'),
+        ("labeling", "0001_initial"),
+        ("reviewapp", "0004_clip_frames_detected"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExtractionPeriod',
+            name="ExtractionPeriod",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('target', models.CharField(max_length=500)),
-                ('clips', models.PositiveIntegerField(default=0)),
-                ('runs', models.PositiveIntegerField(default=0)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("target", models.CharField(max_length=500)),
+                ("clips", models.PositiveIntegerField(default=0)),
+                ("runs", models.PositiveIntegerField(default=0)),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-start'],
-                'constraints': [models.UniqueConstraint(fields=('start', 'end'), name='one_extraction_per_period')],
+                "ordering": ["-start"],
+                "constraints": [models.UniqueConstraint(fields=("start", "end"), name="one_extraction_per_period")],
             },
         ),
         migrations.CreateModel(
-            name='ExtractedClip',
+            name="ExtractedClip",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_key', models.CharField(max_length=500)),
-                ('score', models.FloatField()),
-                ('threshold', models.FloatField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clip', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='reviewapp.clip')),
-                ('period', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='extracted', to='labeling.extractionperiod')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("object_key", models.CharField(max_length=500)),
+                ("score", models.FloatField()),
+                ("threshold", models.FloatField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clip",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="reviewapp.clip"
+                    ),
+                ),
+                (
+                    "period",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="extracted",
+                        to="labeling.extractionperiod",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['period', 'clip__camera__name', 'clip__recorded_at'],
+                "ordering": ["period", "clip__camera__name", "clip__recorded_at"],
             },
         ),
         migrations.CreateModel(
-            name='ExportRun',
+            name="ExportRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=8)),
-                ('params', models.JSONField(help_text="The export's options, as validated.")),
-                ('name', models.CharField(blank=True, help_text="The export's folder / prefix name.", max_length=100)),
-                ('location', models.CharField(blank=True, help_text='Where the complete export is.', max_length=500)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('trigger', models.CharField(default='manual', help_text='admin, command, schedule, page', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("params", models.JSONField(help_text="The export's options, as validated.")),
+                ("name", models.CharField(blank=True, help_text="The export's folder / prefix name.", max_length=100)),
+                ("location", models.CharField(blank=True, help_text="Where the complete export is.", max_length=500)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "trigger",
+                    models.CharField(default="manual", help_text="admin, command, schedule, page", max_length=16),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'started_at'], name='export_status')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["status", "started_at"], name="export_status")],
             },
         ),
     ]

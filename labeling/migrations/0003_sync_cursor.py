@@ -4,18 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labeling', '0002_exports_and_extraction'),
+        ("labeling", "0002_exports_and_extraction"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SyncCursor',
+            name="SyncCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('destination', models.CharField(choices=[('dynamodb', 'DynamoDB item (per clip)'), ('ls_task', 'Label Studio task (per review item)'), ('ls_annotation', 'Label Studio annotation (per Vigia review)')], max_length=16, unique=True)),
-                ('discovered_until', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "destination",
+                    models.CharField(
+                        choices=[
+                            ("dynamodb", "DynamoDB item (per clip)"),
+                            ("ls_task", "Label Studio task (per review item)"),
+                            ("ls_annotation", "Label Studio annotation (per Vigia review)"),
+                        ],
+                        max_length=16,
+                        unique=True,
+                    ),
+                ),
+                ("discovered_until", models.DateTimeField()),
             ],
         ),
     ]

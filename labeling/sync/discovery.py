@@ -2,6 +2,7 @@
 row whose `version` is at least the object's last change (for DynamoDB, whose objects are all
 clips, only over the clips changed since its cursor), and upserts those rows as pending.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,7 +27,9 @@ def clip_changed_at():
     last_review = Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
     last_report = FalseAlertReport.objects.filter(clip=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
     return Greatest(
-        F("finished_at"), Coalesce(Subquery(last_review), F("finished_at")), Coalesce(Subquery(last_report), F("finished_at"))
+        F("finished_at"),
+        Coalesce(Subquery(last_review), F("finished_at")),
+        Coalesce(Subquery(last_report), F("finished_at")),
     )
 
 
@@ -78,7 +81,11 @@ def unsynced(destination: str, *, limit: int = 5000):
     if destination == D.LS_ANNOTATION:
         # A Vigia decision becomes an annotation once its item's task exists.
         task_done = SyncState.objects.filter(destination=D.LS_TASK, item=OuterRef("item_id"), status=S.DONE)
-        qs = Review.objects.filter(source=Review.Source.VIGIA).filter(Exists(task_done)).annotate(changed_at=F("created_at"))
+        qs = (
+            Review.objects.filter(source=Review.Source.VIGIA)
+            .filter(Exists(task_done))
+            .annotate(changed_at=F("created_at"))
+        )
         return qs.filter(~Exists(_held(destination, "review", "changed_at")))
     raise ValueError(destination)
 
@@ -92,18 +99,28 @@ def discover(destination: str, *, limit: int = 5000) -> int:
     found = list(unsynced(destination, limit=limit).values_list("pk", "changed_at")[:limit])
     rows = [
         SyncState(
-            destination=destination, object_key=str(pk), **{_FK[destination]: pk}, version=changed_at,
-            status=S.PENDING, attempts=0, last_error="", next_attempt_at=now,
+            destination=destination,
+            object_key=str(pk),
+            **{_FK[destination]: pk},
+            version=changed_at,
+            status=S.PENDING,
+            attempts=0,
+            last_error="",
+            next_attempt_at=now,
         )
         for pk, changed_at in found
     ]
     if rows:
         SyncState.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["destination", "object_key"],
+            rows,
+            update_conflicts=True,
+            unique_fields=["destination", "object_key"],
             update_fields=["version", "status", "attempts", "last_error", "next_attempt_at"],
         )
         newest = max(changed_at for _, changed_at in found)
-        cursor, created = SyncCursor.objects.get_or_create(destination=destination, defaults={"discovered_until": newest})
+        cursor, created = SyncCursor.objects.get_or_create(
+            destination=destination, defaults={"discovered_until": newest}
+        )
         if not created:  # only forward: a slower concurrent tick must not move it back
             SyncCursor.objects.filter(id=cursor.id, discovered_until__lt=newest).update(discovered_until=newest)
     return len(rows)

@@ -7,6 +7,7 @@ Writes: the bulk path is BatchWriteItem in requests of 25 with UnprocessedItems 
 backoff; BatchWriteItem takes no conditions, so the path that must never let an older update
 overwrite a newer one is `put_if_newer`, a conditional PutItem on the item's `version`.
 """
+
 from __future__ import annotations
 
 import random
@@ -26,8 +27,13 @@ BATCH = 25  # BatchWriteItem's limit
 GSI_CAMERA = "by_camera_time"
 GSI_DAY_SCORE = "by_day_score"
 _RETRYABLE_CODES = {
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflictException", "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "LimitExceededException",
 }
 
 
@@ -77,12 +83,18 @@ def table_definition(name: str) -> dict[str, Any]:
         "GlobalSecondaryIndexes": [
             {
                 "IndexName": GSI_CAMERA,
-                "KeySchema": [{"AttributeName": "camera", "KeyType": "HASH"}, {"AttributeName": "recorded_at", "KeyType": "RANGE"}],
+                "KeySchema": [
+                    {"AttributeName": "camera", "KeyType": "HASH"},
+                    {"AttributeName": "recorded_at", "KeyType": "RANGE"},
+                ],
                 "Projection": {"ProjectionType": "ALL"},
             },
             {
                 "IndexName": GSI_DAY_SCORE,
-                "KeySchema": [{"AttributeName": "day", "KeyType": "HASH"}, {"AttributeName": "score", "KeyType": "RANGE"}],
+                "KeySchema": [
+                    {"AttributeName": "day", "KeyType": "HASH"},
+                    {"AttributeName": "score", "KeyType": "RANGE"},
+                ],
                 "Projection": {"ProjectionType": "ALL"},
             },
         ],
@@ -125,7 +137,7 @@ def _encode(item: dict[str, Any]) -> dict[str, Any]:
 
 def _decode(raw: dict[str, Any]) -> dict[str, Any]:
     def one(a):
-        (kind, v), = a.items()
+        ((kind, v),) = a.items()
         if kind == "N":
             d = Decimal(v)
             return int(d) if d == d.to_integral_value() and "." not in v else float(d)
@@ -146,7 +158,7 @@ def batch_put(items: list[dict[str, Any]], *, max_rounds: int = 6, base_delay: f
     table = settings.DYNAMODB_TABLE
     left: list[str] = []
     for start in range(0, len(items), BATCH):
-        requests = [{"PutRequest": {"Item": _encode(i)}} for i in items[start:start + BATCH]]
+        requests = [{"PutRequest": {"Item": _encode(i)}} for i in items[start : start + BATCH]]
         for round_ in range(max_rounds):
             try:
                 response = _client().batch_write_item(RequestItems={table: requests})
@@ -155,7 +167,7 @@ def batch_put(items: list[dict[str, Any]], *, max_rounds: int = 6, base_delay: f
             requests = response.get("UnprocessedItems", {}).get(table, [])
             if not requests:
                 break
-            time.sleep(base_delay * (2 ** round_) * (0.5 + random.random()))
+            time.sleep(base_delay * (2**round_) * (0.5 + random.random()))
         left += [r["PutRequest"]["Item"]["clip_id"]["S"] for r in requests]
     return left
 
@@ -185,7 +197,9 @@ def put_if_newer(item: dict[str, Any]) -> bool:
 
 def get(clip_id: str) -> dict[str, Any] | None:
     try:
-        raw = _client().get_item(TableName=settings.DYNAMODB_TABLE, Key={"clip_id": {"S": clip_id}}, ConsistentRead=True)
+        raw = _client().get_item(
+            TableName=settings.DYNAMODB_TABLE, Key={"clip_id": {"S": clip_id}}, ConsistentRead=True
+        )
     except (ClientError, BotoCoreError) as exc:
         raise _error(exc) from exc
     return _decode(raw["Item"]) if "Item" in raw else None
@@ -217,4 +231,3 @@ def clips_of_camera(*, camera: str, since: str, until: str) -> list[dict[str, An
         KeyConditionExpression="camera = :c AND recorded_at BETWEEN :a AND :b",
         ExpressionAttributeValues={":c": {"S": camera}, ":a": {"S": since}, ":b": {"S": until}},
     )
-

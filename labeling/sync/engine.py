@@ -5,11 +5,12 @@ Driven by what changed, never called from reviewapp: each beat tick discovers wh
 (labeling.sync.senders), destination by destination, until nothing is due or the time is spent.
 A reviewer's decision only writes its Review row; nothing here runs in that request.
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -43,7 +44,9 @@ def destinations() -> list[str]:
 
 
 SENDERS: dict[str, Callable[[list[SyncState], str], None]] = {
-    D.DYNAMODB: send_dynamodb, D.LS_TASK: send_ls_tasks, D.LS_ANNOTATION: send_ls_annotations,
+    D.DYNAMODB: send_dynamodb,
+    D.LS_TASK: send_ls_tasks,
+    D.LS_ANNOTATION: send_ls_annotations,
 }
 
 

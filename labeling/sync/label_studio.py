@@ -3,6 +3,7 @@
 Off while LABEL_STUDIO_URL is unset. Every error leaves as LabelStudioError, which says whether
 retrying helps (connection trouble, 429, 5xx) or not (4xx: our request is wrong).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -148,12 +149,25 @@ def project_id() -> int:
 def webhook_ensure(*, project: int, url: str, secret: str) -> int:
     for hook in _call(_client().webhooks.list, project=str(project)):
         if hook.url == url:
-            _call(_client().webhooks.update, id=hook.id, url=url, actions=WEBHOOK_ACTIONS,
-                  headers={WEBHOOK_SECRET_HEADER: secret}, send_payload=True, is_active=True)
+            _call(
+                _client().webhooks.update,
+                id=hook.id,
+                url=url,
+                actions=WEBHOOK_ACTIONS,
+                headers={WEBHOOK_SECRET_HEADER: secret},
+                send_payload=True,
+                is_active=True,
+            )
             return int(hook.id)
     hook = _call(
-        _client().webhooks.create, url=url, project=project, actions=WEBHOOK_ACTIONS,
-        headers={WEBHOOK_SECRET_HEADER: secret}, send_payload=True, send_for_all_actions=False, is_active=True,
+        _client().webhooks.create,
+        url=url,
+        project=project,
+        actions=WEBHOOK_ACTIONS,
+        headers={WEBHOOK_SECRET_HEADER: secret},
+        send_payload=True,
+        send_for_all_actions=False,
+        is_active=True,
     )
     return int(hook.id)
 
@@ -177,9 +191,17 @@ def tasks_by_item(*, project: int, item_ids: list[int]) -> dict[int, int]:
 
     wanted = {int(i) for i in item_ids}
     found: dict[int, int] = {}
-    query = json.dumps({"filters": {"conjunction": "or", "items": [
-        {"filter": "filter:tasks:data.vigia_item", "operator": "equal", "type": "Number", "value": i} for i in sorted(wanted)
-    ]}})
+    query = json.dumps(
+        {
+            "filters": {
+                "conjunction": "or",
+                "items": [
+                    {"filter": "filter:tasks:data.vigia_item", "operator": "equal", "type": "Number", "value": i}
+                    for i in sorted(wanted)
+                ],
+            }
+        }
+    )
 
     def scan():
         for task in _client().tasks.list(project=project, query=query, fields="task_only", page_size=500):
@@ -215,8 +237,12 @@ def annotation_create(*, task_id: int, review_id: int, result: list[dict[str, An
     has it (a retry after the first create went through)."""
     try:
         annotation = _call(
-            _client().annotations.create, task_id, result=result, unique_id=review_unique_id(review_id),
-            was_cancelled=False, ground_truth=False,
+            _client().annotations.create,
+            task_id,
+            result=result,
+            unique_id=review_unique_id(review_id),
+            was_cancelled=False,
+            ground_truth=False,
         )
     except LabelStudioError as exc:
         if exc.status == 409:  # "Annotation with this unique id already exists"

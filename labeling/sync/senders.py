@@ -2,11 +2,11 @@
 items as Label Studio tasks, Vigia decisions as Label Studio annotations. Each reads the objects
 fresh and settles every row it was given.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -42,12 +42,15 @@ def _version_number(when: datetime) -> int:
 def clip_items(clip_ids: list) -> dict[Any, tuple[dict[str, Any], datetime]]:
     """{clip id: (DynamoDB item, its change marker)} read fresh from the database."""
     clips = (
-        Clip.objects.filter(pk__in=clip_ids).select_related("camera", "camera__customer")
+        Clip.objects.filter(pk__in=clip_ids)
+        .select_related("camera", "camera__customer")
         .annotate(changed_at=clip_changed_at(), report_count=Count("reports", distinct=True))
     )
     latest: dict[Any, Review] = {}
     for review in (
-        Review.objects.filter(clip_id__in=clip_ids).select_related("reviewer").prefetch_related("tags")
+        Review.objects.filter(clip_id__in=clip_ids)
+        .select_related("reviewer")
+        .prefetch_related("tags")
         .order_by("clip_id", "-created_at", "-id")
     ):
         latest.setdefault(review.clip_id, review)
@@ -60,7 +63,7 @@ def clip_items(clip_ids: list) -> dict[Any, tuple[dict[str, Any], datetime]]:
                 "camera": clip.camera.name,
                 "customer": clip.camera.customer.name,
                 "recorded_at": clip.recorded_at.isoformat(),
-                "day": clip.recorded_at.astimezone(dt_timezone.utc).strftime("%Y-%m-%d"),
+                "day": clip.recorded_at.astimezone(UTC).strftime("%Y-%m-%d"),
                 "object_key": clip.file.name,
                 "score": round(clip.score, 6) if clip.score is not None else None,
                 "alert": bool(clip.alert),
@@ -98,8 +101,12 @@ def send_dynamodb(rows: list[SyncState], token: str, *, batched: bool = True) ->
                 if str(r.clip_id) not in left:
                     mark_done(r, token, sent_version=items[r.clip_id][1])
             if left:
-                mark_failed([r for r in first if str(r.clip_id) in left], token,
-                        error="UnprocessedItems after retries (throttled)", retryable=True)
+                mark_failed(
+                    [r for r in first if str(r.clip_id) in left],
+                    token,
+                    error="UnprocessedItems after retries (throttled)",
+                    retryable=True,
+                )
         for r in later:
             dynamo.put_if_newer(items[r.clip_id][0])  # False: a newer one is there, also done
             mark_done(r, token, sent_version=items[r.clip_id][1])
@@ -128,27 +135,48 @@ def task_payload(item: ReviewItem, detections: list[Detection]) -> dict[str, Any
     frame_index = key.frame_index if key else 0
     regions = [
         {
-            "id": f"d{d.id}", "from_name": "box", "to_name": "frame", "type": "rectanglelabels",
-            "original_width": clip.width, "original_height": clip.height, "image_rotation": 0, "score": round(d.score, 4),
+            "id": f"d{d.id}",
+            "from_name": "box",
+            "to_name": "frame",
+            "type": "rectanglelabels",
+            "original_width": clip.width,
+            "original_height": clip.height,
+            "image_rotation": 0,
+            "score": round(d.score, 4),
             "value": {
-                "x": 100 * d.x1 / clip.width, "y": 100 * d.y1 / clip.height,
-                "width": 100 * (d.x2 - d.x1) / clip.width, "height": 100 * (d.y2 - d.y1) / clip.height,
-                "rotation": 0, "rectanglelabels": ["person"],
+                "x": 100 * d.x1 / clip.width,
+                "y": 100 * d.y1 / clip.height,
+                "width": 100 * (d.x2 - d.x1) / clip.width,
+                "height": 100 * (d.y2 - d.y1) / clip.height,
+                "rotation": 0,
+                "rectanglelabels": ["person"],
             },
         }
-        for d in detections if d.frame_index == frame_index
+        for d in detections
+        if d.frame_index == frame_index
     ]
-    regions.append({
-        "from_name": "verdict", "to_name": "frame", "type": "choices",
-        "value": {"choices": ["person" if clip.alert else "no_person"]},
-    })
+    regions.append(
+        {
+            "from_name": "verdict",
+            "to_name": "frame",
+            "type": "choices",
+            "value": {"choices": ["person" if clip.alert else "no_person"]},
+        }
+    )
     return {
         "data": {
-            "vigia_item": item.id, "clip_id": str(clip.pk), "camera": clip.camera.name,
-            "recorded_at": clip.recorded_at.isoformat(), "score": round(clip.score or 0.0, 4), "frame_index": frame_index,
-            "video": media_url(clip.pk), "frame": media_url(clip.pk, frame=frame_index),
+            "vigia_item": item.id,
+            "clip_id": str(clip.pk),
+            "camera": clip.camera.name,
+            "recorded_at": clip.recorded_at.isoformat(),
+            "score": round(clip.score or 0.0, 4),
+            "frame_index": frame_index,
+            "video": media_url(clip.pk),
+            "frame": media_url(clip.pk, frame=frame_index),
         },
-        "predictions": [{"model_version": clip.model_version or "unknown", "score": round(clip.score or 0.0, 4), "result": regions}],
+        "predictions": [
+            {"model_version": clip.model_version or "unknown", "score": round(clip.score or 0.0, 4), "result": regions}
+        ],
     }
 
 
@@ -164,7 +192,10 @@ def send_ls_tasks(rows: list[SyncState], token: str, *, batch: int = LS_IMPORT_B
                 if r.item_id in found:
                     mark_done(r, token, sent_version=r.version, remote_id=str(found[r.item_id]))
             rows = [r for r in rows if not (r.attempts > 1 and r.item_id in found)]
-        items = {i.id: i for i in ReviewItem.objects.filter(id__in=[r.item_id for r in rows]).select_related("clip", "clip__camera")}
+        items = {
+            i.id: i
+            for i in ReviewItem.objects.filter(id__in=[r.item_id for r in rows]).select_related("clip", "clip__camera")
+        }
         boxes = defaultdict(list)
         for d in Detection.objects.filter(clip_id__in=[i.clip_id for i in items.values()]):
             boxes[d.clip_id].append(d)
@@ -173,8 +204,10 @@ def send_ls_tasks(rows: list[SyncState], token: str, *, batch: int = LS_IMPORT_B
                 mark_done(r, token, sent_version=r.version)
         rows = [r for r in rows if r.item_id in items]
         for start in range(0, len(rows), batch):
-            chunk = rows[start:start + batch]
-            ids = ls.tasks_import(project=project, tasks=[task_payload(items[r.item_id], boxes[items[r.item_id].clip_id]) for r in chunk])
+            chunk = rows[start : start + batch]
+            ids = ls.tasks_import(
+                project=project, tasks=[task_payload(items[r.item_id], boxes[items[r.item_id].clip_id]) for r in chunk]
+            )
             with transaction.atomic():
                 for r, task_id in zip(chunk, ids):
                     mark_done(r, token, sent_version=r.version, remote_id=str(task_id))
@@ -187,20 +220,27 @@ def send_ls_tasks(rows: list[SyncState], token: str, *, batch: int = LS_IMPORT_B
 def send_ls_annotations(rows: list[SyncState], token: str) -> None:
     reviews = {r.id: r for r in Review.objects.filter(id__in=[r.review_id for r in rows]).prefetch_related("tags")}
     tasks = dict(
-        SyncState.objects.filter(destination=D.LS_TASK, status=S.DONE, item_id__in=[r.item_id for r in reviews.values()])
-        .values_list("item_id", "remote_id")
+        SyncState.objects.filter(
+            destination=D.LS_TASK, status=S.DONE, item_id__in=[r.item_id for r in reviews.values()]
+        ).values_list("item_id", "remote_id")
     )
     for i, row in enumerate(rows):
         review = reviews.get(row.review_id)
         if review is None or not tasks.get(review.item_id):
             mark_done(row, token, sent_version=row.version)
             continue
-        result = ls.annotation_result(verdict=review.verdict, tags=sorted(t.slug for t in review.tags.all()), note=review.note)
+        result = ls.annotation_result(
+            verdict=review.verdict, tags=sorted(t.slug for t in review.tags.all()), note=review.note
+        )
         try:
             annotation_id = ls.annotation_create(task_id=int(tasks[review.item_id]), review_id=review.id, result=result)
         except ls.LabelStudioError as exc:
-            mark_failed(list(SyncState.objects.filter(id__in=[r.id for r in rows[i:]], lease=token)), token,
-                    error=str(exc), retryable=exc.retryable)
+            mark_failed(
+                list(SyncState.objects.filter(id__in=[r.id for r in rows[i:]], lease=token)),
+                token,
+                error=str(exc),
+                retryable=exc.retryable,
+            )
             return
         mark_done(row, token, sent_version=row.version, remote_id=str(annotation_id or ""))
 

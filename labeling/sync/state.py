@@ -3,6 +3,7 @@
 backoff, or failed. A worker killed mid-batch leaves its rows leased and pending: the lease runs
 out and the next tick sends them again (every send is idempotent).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,7 +55,7 @@ def claim(destination: str, *, limit: int) -> tuple[str, list[SyncState]]:
 def mark_done(row: SyncState, token: str, *, sent_version: datetime, remote_id: str | None = None) -> None:
     # Done only if nothing newer was asked for meanwhile; else it stays pending for the next tick.
     rows = SyncState.objects.filter(id=row.id, lease=token)
-    common = dict(lease="", leased_until=None, last_error="", sent_version=sent_version, attempts=0)
+    common = {"lease": "", "leased_until": None, "last_error": "", "sent_version": sent_version, "attempts": 0}
     if remote_id is not None:
         common["remote_id"] = remote_id
     if not rows.filter(version__lte=sent_version).update(status=S.DONE, **common):
@@ -72,10 +73,19 @@ def mark_failed(rows: list[SyncState], token: str, *, error: str, retryable: boo
             attempts = row.attempts  # already counted by the claim
             give_up = not retryable or attempts >= settings.SYNC_MAX_ATTEMPTS
             SyncState.objects.filter(id=row.id, lease=token).update(
-                status=S.FAILED if give_up else S.PENDING, last_error=error[:2000], lease="", leased_until=None,
+                status=S.FAILED if give_up else S.PENDING,
+                last_error=error[:2000],
+                lease="",
+                leased_until=None,
                 next_attempt_at=now + timedelta(seconds=backoff(attempts)),
             )
-    log.warning("%d %s row(s) %s: %s", len(rows), rows[0].destination if rows else "", "failed" if not retryable else "to retry", error)
+    log.warning(
+        "%d %s row(s) %s: %s",
+        len(rows),
+        rows[0].destination if rows else "",
+        "failed" if not retryable else "to retry",
+        error,
+    )
 
 
 def release(rows: list[SyncState], token: str) -> None:

@@ -1,4 +1,5 @@
 """The Label Studio webhook, and the signed media URLs Label Studio fetches clips and frames from."""
+
 import json
 import logging
 
@@ -11,10 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from inference.video import InvalidVideo, read_frame
-from labeling.sync import senders
-from labeling.sync import state
-from labeling.sync import webhook
 from labeling.sync import label_studio as ls
+from labeling.sync import senders, state, webhook
 from reviewapp.core import storage
 from reviewapp.core.errors import ApplicationError, error_body
 from reviewapp.review.models import Clip
@@ -65,7 +64,7 @@ def media(request, token):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
     import cv2
 
-    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    _ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     response = HttpResponse(jpeg.tobytes(), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response

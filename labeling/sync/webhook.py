@@ -1,6 +1,7 @@
 """Label Studio's webhook: annotations made there come back as reviews (once each), deletions
 reopen the clip's review item.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,11 @@ def _reviewer_for(annotator: Any):
     User = get_user_model()
     if isinstance(annotator, dict):
         email, username = annotator.get("email") or "", annotator.get("username") or ""
-        for lookup in ({"email__iexact": email} if email else None, {"username": username} if username else None,
-                       {"username": email.split("@")[0]} if email else None):
+        for lookup in (
+            {"email__iexact": email} if email else None,
+            {"username": username} if username else None,
+            {"username": email.split("@")[0]} if email else None,
+        ):
             if lookup:
                 user = User.objects.filter(**lookup, is_active=True).order_by("id").first()
                 if user is not None:
@@ -105,9 +109,15 @@ def _annotation_saved(action: str, payload: dict) -> str:
     changed = str(annotation.get("updated_at") or annotation.get("created_at") or "")
     try:
         with transaction.atomic():
-            event = InboundAnnotation.objects.create(annotation_id=annotation["id"], annotation_updated_at=changed, action=action)
+            event = InboundAnnotation.objects.create(
+                annotation_id=annotation["id"], annotation_updated_at=changed, action=action
+            )
             review = queue.review_record(
-                item=item, reviewer=reviewer, verdict=verdict, tags=[t for t in tags if t in known], note=note,
+                item=item,
+                reviewer=reviewer,
+                verdict=verdict,
+                tags=[t for t in tags if t in known],
+                note=note,
                 source=Review.Source.LABEL_STUDIO,
             )
             InboundAnnotation.objects.filter(id=event.id).update(review=review)
@@ -118,13 +128,17 @@ def _annotation_saved(action: str, payload: dict) -> str:
 
 def _annotations_deleted(payload: dict) -> str:
     annotations = payload.get("annotations")
-    if not isinstance(annotations, list) or not all(isinstance(a, dict) and isinstance(a.get("id"), int) for a in annotations):
+    if not isinstance(annotations, list) or not all(
+        isinstance(a, dict) and isinstance(a.get("id"), int) for a in annotations
+    ):
         raise _malformed("annotations must be a list of objects with an integer id", {"annotations": ["required"]})
     reopened = 0
     for a in annotations:
         try:
             with transaction.atomic():
-                InboundAnnotation.objects.create(annotation_id=a["id"], annotation_updated_at="", action="ANNOTATIONS_DELETED")
+                InboundAnnotation.objects.create(
+                    annotation_id=a["id"], annotation_updated_at="", action="ANNOTATIONS_DELETED"
+                )
         except IntegrityError:
             continue  # a duplicate delivery
         # The deleted annotation was the clip's verdict: the clip goes back to the queue.

@@ -7,6 +7,7 @@ code go to the client. `OutsideError`: an outside system (object storage, SNS, D
 Studio) failed; `retryable` says whether the same call later is likely to work. Each outside
 system's module raises its own subclass, so a caller can catch one system or all of them.
 """
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status

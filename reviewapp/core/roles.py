@@ -1,4 +1,5 @@
 """Who may do what. A user's role lives on their Profile; Django staff are operators."""
+
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required

@@ -1,5 +1,6 @@
 """Clip files in the default storage (S3 or a local folder): where a clip is stored, and a local
 path to read it from. No model imports: anything with `.file.name` is a clip here."""
+
 from __future__ import annotations
 
 import shutil

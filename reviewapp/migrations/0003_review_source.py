@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewapp', '0002_seed_tags'),
+        ("reviewapp", "0002_seed_tags"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='review',
-            name='source',
-            field=models.CharField(choices=[('vigia', 'Vigia'), ('label_studio', 'Label Studio')], default='vigia', max_length=16),
+            model_name="review",
+            name="source",
+            field=models.CharField(
+                choices=[("vigia", "Vigia"), ("label_studio", "Label Studio")], default="vigia", max_length=16
+            ),
         ),
     ]

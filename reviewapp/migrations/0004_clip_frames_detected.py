@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewapp', '0003_review_source'),
+        ("reviewapp", "0003_review_source"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clip',
-            name='frames_detected',
-            field=models.PositiveIntegerField(blank=True, help_text='Sampled frames that changed enough to run the detector on.', null=True),
+            model_name="clip",
+            name="frames_detected",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="Sampled frames that changed enough to run the detector on.", null=True
+            ),
         ),
     ]

@@ -6,121 +6,225 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewapp', '0004_clip_frames_detected'),
+        ("reviewapp", "0004_clip_frames_detected"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clip',
-            name='suppressed_score',
+            model_name="clip",
+            name="suppressed_score",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='clip',
-            name='verifier_version',
+            model_name="clip",
+            name="verifier_version",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='detection',
-            name='descriptor',
+            model_name="detection",
+            name="descriptor",
             field=models.BinaryField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='SuppressionRule',
+            name="SuppressionRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('x1', models.FloatField()),
-                ('y1', models.FloatField()),
-                ('x2', models.FloatField()),
-                ('y2', models.FloatField()),
-                ('descriptor', models.BinaryField()),
-                ('descriptor_version', models.PositiveSmallIntegerField(editable=False)),
-                ('iou_min', models.FloatField(help_text="Place tolerance: overlap (IoU) a detection needs with the rule's box.")),
-                ('similarity_min', models.FloatField(help_text="Appearance tolerance: cosine similarity a detection's crop needs.")),
-                ('source_score', models.FloatField(help_text='Best score of the false detections it was made from.')),
-                ('source_detections', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('expires_at', models.DateTimeField(blank=True, help_text='Empty: never expires.', null=True)),
-                ('active', models.BooleanField(default=True)),
-                ('flagged', models.BooleanField(default=False)),
-                ('flagged_at', models.DateTimeField(blank=True, null=True)),
-                ('flag_reason', models.TextField(blank=True)),
-                ('hits', models.PositiveIntegerField(default=0, help_text='Clips in which it suppressed at least one detection.')),
-                ('last_hit_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.TextField(blank=True, max_length=2000)),
-                ('camera', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suppression_rules', to='reviewapp.camera')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('source_clip', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='reviewapp.clip')),
-                ('source_review', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='suppression_rules', to='reviewapp.review')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("x1", models.FloatField()),
+                ("y1", models.FloatField()),
+                ("x2", models.FloatField()),
+                ("y2", models.FloatField()),
+                ("descriptor", models.BinaryField()),
+                ("descriptor_version", models.PositiveSmallIntegerField(editable=False)),
+                (
+                    "iou_min",
+                    models.FloatField(
+                        help_text="Place tolerance: overlap (IoU) a detection needs with the rule's box."
+                    ),
+                ),
+                (
+                    "similarity_min",
+                    models.FloatField(help_text="Appearance tolerance: cosine similarity a detection's crop needs."),
+                ),
+                ("source_score", models.FloatField(help_text="Best score of the false detections it was made from.")),
+                ("source_detections", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("expires_at", models.DateTimeField(blank=True, help_text="Empty: never expires.", null=True)),
+                ("active", models.BooleanField(default=True)),
+                ("flagged", models.BooleanField(default=False)),
+                ("flagged_at", models.DateTimeField(blank=True, null=True)),
+                ("flag_reason", models.TextField(blank=True)),
+                (
+                    "hits",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Clips in which it suppressed at least one detection."
+                    ),
+                ),
+                ("last_hit_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.TextField(blank=True, max_length=2000)),
+                (
+                    "camera",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suppression_rules",
+                        to="reviewapp.camera",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "source_clip",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="reviewapp.clip",
+                    ),
+                ),
+                (
+                    "source_review",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="suppression_rules",
+                        to="reviewapp.review",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='detection',
-            name='suppressed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='suppressed_detections', to='reviewapp.suppressionrule'),
+            model_name="detection",
+            name="suppressed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="suppressed_detections",
+                to="reviewapp.suppressionrule",
+            ),
         ),
         migrations.CreateModel(
-            name='ThresholdChange',
+            name="ThresholdChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('old_threshold', models.FloatField()),
-                ('new_threshold', models.FloatField()),
-                ('changed_at', models.DateTimeField(auto_now_add=True)),
-                ('evidence', models.JSONField(default=dict, help_text='The recommendation applied, as it was when applied.')),
-                ('note', models.TextField(blank=True, max_length=2000)),
-                ('camera', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='threshold_changes', to='reviewapp.camera')),
-                ('changed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("old_threshold", models.FloatField()),
+                ("new_threshold", models.FloatField()),
+                ("changed_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "evidence",
+                    models.JSONField(default=dict, help_text="The recommendation applied, as it was when applied."),
+                ),
+                ("note", models.TextField(blank=True, max_length=2000)),
+                (
+                    "camera",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="threshold_changes",
+                        to="reviewapp.camera",
+                    ),
+                ),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ThresholdRecommendation',
+            name="ThresholdRecommendation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_global', models.BooleanField(default=False, editable=False)),
-                ('fallback_reason', models.TextField(blank=True)),
-                ('threshold', models.FloatField(blank=True, help_text='Empty: no recommendation (see reason).', null=True)),
-                ('target_recall', models.FloatField()),
-                ('reachable', models.BooleanField(default=True)),
-                ('reviews', models.PositiveIntegerField(default=0)),
-                ('positives', models.PositiveIntegerField(default=0)),
-                ('negatives', models.PositiveIntegerField(default=0)),
-                ('evidence', models.JSONField(default=dict, help_text='Curve, trade-off and alert rates it was computed from.')),
-                ('computed_at', models.DateTimeField()),
-                ('camera', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='threshold_recommendation', to='reviewapp.camera')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("is_global", models.BooleanField(default=False, editable=False)),
+                ("fallback_reason", models.TextField(blank=True)),
+                (
+                    "threshold",
+                    models.FloatField(blank=True, help_text="Empty: no recommendation (see reason).", null=True),
+                ),
+                ("target_recall", models.FloatField()),
+                ("reachable", models.BooleanField(default=True)),
+                ("reviews", models.PositiveIntegerField(default=0)),
+                ("positives", models.PositiveIntegerField(default=0)),
+                ("negatives", models.PositiveIntegerField(default=0)),
+                (
+                    "evidence",
+                    models.JSONField(default=dict, help_text="Curve, trade-off and alert rates it was computed from."),
+                ),
+                ("computed_at", models.DateTimeField()),
+                (
+                    "camera",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="threshold_recommendation",
+                        to="reviewapp.camera",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='suppressionrule',
-            index=models.Index(fields=['camera', 'active'], name='reviewapp_s_camera__540103_idx'),
+            model_name="suppressionrule",
+            index=models.Index(fields=["camera", "active"], name="reviewapp_s_camera__540103_idx"),
         ),
         migrations.AddConstraint(
-            model_name='suppressionrule',
-            constraint=models.CheckConstraint(condition=models.Q(('x1__gte', 0), ('y1__gte', 0), ('x2__lte', 1), ('y2__lte', 1), ('x1__lt', models.F('x2')), ('y1__lt', models.F('y2'))), name='rule_box_in_frame'),
+            model_name="suppressionrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("x1__gte", 0),
+                    ("y1__gte", 0),
+                    ("x2__lte", 1),
+                    ("y2__lte", 1),
+                    ("x1__lt", models.F("x2")),
+                    ("y1__lt", models.F("y2")),
+                ),
+                name="rule_box_in_frame",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='suppressionrule',
-            constraint=models.CheckConstraint(condition=models.Q(('iou_min__gte', 0), ('iou_min__lte', 1)), name='rule_iou_0_1'),
+            model_name="suppressionrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("iou_min__gte", 0), ("iou_min__lte", 1)), name="rule_iou_0_1"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='suppressionrule',
-            constraint=models.CheckConstraint(condition=models.Q(('similarity_min__gte', 0), ('similarity_min__lte', 1)), name='rule_similarity_0_1'),
+            model_name="suppressionrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("similarity_min__gte", 0), ("similarity_min__lte", 1)), name="rule_similarity_0_1"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='thresholdrecommendation',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_global', True)), fields=('is_global',), name='one_global_recommendation'),
+            model_name="thresholdrecommendation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_global", True)), fields=("is_global",), name="one_global_recommendation"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='thresholdrecommendation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('camera__isnull', True), ('is_global', True)), models.Q(('camera__isnull', False), ('is_global', False)), _connector='OR'), name='global_has_no_camera'),
+            model_name="thresholdrecommendation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("camera__isnull", True), ("is_global", True)),
+                    models.Q(("camera__isnull", False), ("is_global", False)),
+                    _connector="OR",
+                ),
+                name="global_has_no_camera",
+            ),
         ),
     ]

@@ -15,65 +15,75 @@ def count_detections(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewapp', '0005_rules_thresholds'),
+        ("reviewapp", "0005_rules_thresholds"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CameraDrift',
+            name="CameraDrift",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checked_at', models.DateTimeField()),
-                ('window_start', models.DateTimeField()),
-                ('baseline_start', models.DateTimeField()),
-                ('baseline_clips', models.PositiveIntegerField(default=0)),
-                ('current_clips', models.PositiveIntegerField(default=0)),
-                ('psi_score', models.FloatField(blank=True, null=True)),
-                ('psi_detections', models.FloatField(blank=True, null=True)),
-                ('ks_statistic', models.FloatField(blank=True, help_text='Two-sample KS D of the scores (shown, not used to flag).', null=True)),
-                ('ks_pvalue', models.FloatField(blank=True, null=True)),
-                ('baseline_mean_score', models.FloatField(blank=True, null=True)),
-                ('current_mean_score', models.FloatField(blank=True, null=True)),
-                ('flagged', models.BooleanField(default=False)),
-                ('flagged_since', models.DateTimeField(blank=True, null=True)),
-                ('audit_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('audit_sent', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("checked_at", models.DateTimeField()),
+                ("window_start", models.DateTimeField()),
+                ("baseline_start", models.DateTimeField()),
+                ("baseline_clips", models.PositiveIntegerField(default=0)),
+                ("current_clips", models.PositiveIntegerField(default=0)),
+                ("psi_score", models.FloatField(blank=True, null=True)),
+                ("psi_detections", models.FloatField(blank=True, null=True)),
+                (
+                    "ks_statistic",
+                    models.FloatField(
+                        blank=True, help_text="Two-sample KS D of the scores (shown, not used to flag).", null=True
+                    ),
+                ),
+                ("ks_pvalue", models.FloatField(blank=True, null=True)),
+                ("baseline_mean_score", models.FloatField(blank=True, null=True)),
+                ("current_mean_score", models.FloatField(blank=True, null=True)),
+                ("flagged", models.BooleanField(default=False)),
+                ("flagged_since", models.DateTimeField(blank=True, null=True)),
+                ("audit_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("audit_sent", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.AddField(
-            model_name='camera',
-            name='metrics_group',
+            model_name="camera",
+            name="metrics_group",
             field=models.CharField(blank=True, help_text="Metrics label; blank: the customer's name.", max_length=50),
         ),
         migrations.AddField(
-            model_name='clip',
-            name='brightness',
-            field=models.FloatField(blank=True, help_text='Mean brightness (HSV value) of the sampled frames, 0-255.', null=True),
+            model_name="clip",
+            name="brightness",
+            field=models.FloatField(
+                blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='clip',
-            name='detections_count',
-            field=models.PositiveIntegerField(blank=True, help_text='Person boxes stored for the clip.', null=True),
+            model_name="clip",
+            name="detections_count",
+            field=models.PositiveIntegerField(blank=True, help_text="Person boxes stored for the clip.", null=True),
         ),
         migrations.AddField(
-            model_name='clip',
-            name='saturation',
-            field=models.FloatField(blank=True, help_text='Mean HSV saturation of the sampled frames, 0-255.', null=True),
+            model_name="clip",
+            name="saturation",
+            field=models.FloatField(
+                blank=True, help_text="Mean HSV saturation of the sampled frames, 0-255.", null=True
+            ),
         ),
         migrations.AddIndex(
-            model_name='clip',
-            index=models.Index(fields=['recorded_at'], name='clip_recorded_at'),
+            model_name="clip",
+            index=models.Index(fields=["recorded_at"], name="clip_recorded_at"),
         ),
         migrations.AddField(
-            model_name='cameradrift',
-            name='camera',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='drift', to='reviewapp.camera'),
+            model_name="cameradrift",
+            name="camera",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="drift", to="reviewapp.camera"
+            ),
         ),
         migrations.AddIndex(
-            model_name='cameradrift',
-            index=models.Index(fields=['flagged', '-psi_score'], name='drift_flagged'),
+            model_name="cameradrift",
+            index=models.Index(fields=["flagged", "-psi_score"], name="drift_flagged"),
         ),
         migrations.RunPython(count_detections, migrations.RunPython.noop),
     ]

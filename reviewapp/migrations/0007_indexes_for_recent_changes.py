@@ -5,23 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviewapp', '0006_monitoring'),
+        ("reviewapp", "0006_monitoring"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='clip',
-            index=models.Index(fields=['finished_at'], name='clip_finished_at'),
+            model_name="clip",
+            index=models.Index(fields=["finished_at"], name="clip_finished_at"),
         ),
         migrations.AddIndex(
-            model_name='falsealertreport',
-            index=models.Index(fields=['created_at'], name='report_created_at'),
+            model_name="falsealertreport",
+            index=models.Index(fields=["created_at"], name="report_created_at"),
         ),
         migrations.AddIndex(
-            model_name='review',
-            index=models.Index(fields=['created_at'], name='review_created_at'),
+            model_name="review",
+            index=models.Index(fields=["created_at"], name="review_created_at"),
         ),
     ]

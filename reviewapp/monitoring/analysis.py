@@ -13,11 +13,11 @@ The filters have the names the training-set export takes (`camera` repeatable, `
 seen here can be exported with the same query string. Click-through adds `resolution`,
 `lighting`, `hour` and `outcome`, which only this page knows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -62,7 +62,7 @@ class Slice:
     errors: dict = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_query(cls, query) -> "Slice":
+    def from_query(cls, query) -> Slice:
         """Parse a request's GET. Raises ApplicationError (400) naming every bad field."""
         errors: dict[str, list[str]] = {}
 
@@ -153,7 +153,8 @@ def lighting_class():
     return Case(
         When(saturation__isnull=True, then=Value("unknown")),
         When(saturation__lt=settings.NIGHT_MAX_SATURATION, then=Value("night")),
-        default=Value("day"), output_field=CharField(),
+        default=Value("day"),
+        output_field=CharField(),
     )
 
 
@@ -169,12 +170,12 @@ def annotated_clips() -> QuerySet[Clip]:
         reported=Exists(FalseAlertReport.objects.filter(clip=OuterRef("pk"))),
         resolution=resolution_class(),
         lighting=lighting_class(),
-        hour=ExtractHour("recorded_at", tzinfo=dt_timezone.utc),
+        hour=ExtractHour("recorded_at", tzinfo=UTC),
     )
 
 
 def _day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=dt_timezone.utc)
+    return datetime.combine(d, time.min, tzinfo=UTC)
 
 
 OUTCOME_Q = {
@@ -237,9 +238,13 @@ def _increments(alert, verdict, reported) -> tuple[int, ...]:
     """One clip's contribution to each of COUNT_FIELDS (the definitions in the module docstring)."""
     reviewed = verdict is not None
     return (
-        1, int(alert is True), int(reviewed), int(alert is True and reviewed),
+        1,
+        int(alert is True),
+        int(reviewed),
+        int(alert is True and reviewed),
         int(alert is True and verdict == Review.Verdict.NO_PERSON),
-        int(alert is False and verdict == Review.Verdict.PERSON), int(bool(reported)),
+        int(alert is False and verdict == Review.Verdict.PERSON),
+        int(bool(reported)),
     )
 
 
@@ -265,10 +270,24 @@ def breakdowns(s: Slice) -> tuple[Row, dict[str, list[Row]]]:
     One query rather than a GROUP BY per dimension: the newest-review subquery and the report
     check then run once per clip instead of once per clip and dimension (8x fewer on the page;
     see benchmarks/bench_monitoring.py). The rows stream in chunks, so memory stays flat."""
-    qs = clips_in_slice(s).annotate(day=TruncDate("recorded_at", tzinfo=dt_timezone.utc)).values_list(
-        "camera__name", "camera__customer_id", "camera__customer__name", "resolution", "lighting", "hour",
-        "model_version", "day", "alert", "verdict", "reported",
-    ).order_by()
+    qs = (
+        clips_in_slice(s)
+        .annotate(day=TruncDate("recorded_at", tzinfo=UTC))
+        .values_list(
+            "camera__name",
+            "camera__customer_id",
+            "camera__customer__name",
+            "resolution",
+            "lighting",
+            "hour",
+            "model_version",
+            "day",
+            "alert",
+            "verdict",
+            "reported",
+        )
+        .order_by()
+    )
     total = [0] * len(COUNT_FIELDS)
     acc: dict[str, dict] = {name: {} for name in _DIMS}
     customers: dict[int, str] = {}
@@ -278,8 +297,15 @@ def breakdowns(s: Slice) -> tuple[Row, dict[str, list[Row]]]:
     ):
         inc = _increments(alert, verdict, reported)
         customers[customer_id] = customer
-        for name, key in (("camera", camera), ("customer", customer_id), ("resolution", resolution),
-                          ("lighting", lighting), ("hour", hour), ("model_version", model), ("day", day)):
+        for name, key in (
+            ("camera", camera),
+            ("customer", customer_id),
+            ("resolution", resolution),
+            ("lighting", lighting),
+            ("hour", hour),
+            ("model_version", model),
+            ("day", day),
+        ):
             counts = acc[name].get(key)
             if counts is None:
                 counts = acc[name][key] = [0] * n
@@ -319,17 +345,36 @@ def by_tag(s: Slice) -> list[Row]:
     """Per tag of the clips' newest reviews (a clip with two tags counts under both)."""
     through = Review.tags.through.objects.filter(review_id__in=Subquery(clips_in_slice(s).values("latest_review")))
     out = []
-    for r in through.values("tag__slug", "tag__name").annotate(
-        reviewed=Count("review__clip", distinct=True),
-        alerts_reviewed=Count("review__clip", filter=Q(review__clip__alert=True), distinct=True),
-        false_alerts=Count("review__clip", filter=Q(review__clip__alert=True, review__verdict=Review.Verdict.NO_PERSON), distinct=True),
-        missed=Count("review__clip", filter=Q(review__clip__alert=False, review__verdict=Review.Verdict.PERSON), distinct=True),
-    ).order_by():
-        out.append(Row(
-            key=r["tag__slug"], label=r["tag__name"], clips=r["reviewed"], reviewed=r["reviewed"],
-            alerts_reviewed=r["alerts_reviewed"], false_alerts=r["false_alerts"], missed=r["missed"],
-            refine={"tags": (r["tag__slug"],)},
-        ))
+    for r in (
+        through.values("tag__slug", "tag__name")
+        .annotate(
+            reviewed=Count("review__clip", distinct=True),
+            alerts_reviewed=Count("review__clip", filter=Q(review__clip__alert=True), distinct=True),
+            false_alerts=Count(
+                "review__clip",
+                filter=Q(review__clip__alert=True, review__verdict=Review.Verdict.NO_PERSON),
+                distinct=True,
+            ),
+            missed=Count(
+                "review__clip",
+                filter=Q(review__clip__alert=False, review__verdict=Review.Verdict.PERSON),
+                distinct=True,
+            ),
+        )
+        .order_by()
+    ):
+        out.append(
+            Row(
+                key=r["tag__slug"],
+                label=r["tag__name"],
+                clips=r["reviewed"],
+                reviewed=r["reviewed"],
+                alerts_reviewed=r["alerts_reviewed"],
+                false_alerts=r["false_alerts"],
+                missed=r["missed"],
+                refine={"tags": (r["tag__slug"],)},
+            )
+        )
     return sorted(out, key=lambda row: (-row.false_alerts, row.label))
 
 

@@ -4,6 +4,7 @@ Figures are built with the object API (`Figure`), never pyplot: pyplot keeps glo
 is not safe across a web server's threads. Text is drawn as paths (svg.fonttype "path"), so a
 camera name in a label cannot inject markup into the page; each bar links to its clips.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,7 +13,7 @@ import re
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402 - after choosing the backend
+from matplotlib.figure import Figure
 
 matplotlib.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "vigia", "font.size": 9})
 
@@ -38,8 +39,13 @@ def rate_bars(rows, *, title: str, urls: list[str], max_bars: int = 25) -> str:
     bars = ax.barh(range(len(rows)), rates, color=FALSE, height=0.7)
     for bar, url, r in zip(bars, urls, rows):
         bar.set_url(url)
-        ax.annotate(f" {r.false_alerts}/{r.alerts_reviewed}", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    va="center", fontsize=8, color="#333")
+        ax.annotate(
+            f" {r.false_alerts}/{r.alerts_reviewed}",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            va="center",
+            fontsize=8,
+            color="#333",
+        )
     ax.set_yticks(range(len(rows)), labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 110)
@@ -65,8 +71,9 @@ def over_time(rows, *, urls: list[str]) -> str:
     ax.set_ylabel("reviewed alerts")
     ax.spines[["top"]].set_visible(False)
     rate_ax = ax.twinx()
-    line = rate_ax.plot(xs, [100 * (r.false_alert_rate or 0) for r in rows], color="#333", marker="o", ms=3,
-                        label="false-alert rate %")
+    line = rate_ax.plot(
+        xs, [100 * (r.false_alert_rate or 0) for r in rows], color="#333", marker="o", ms=3, label="false-alert rate %"
+    )
     rate_ax.set_ylim(0, 105)
     rate_ax.set_ylabel("false-alert rate %")
     handles = ax.get_legend_handles_labels()[0] + line

@@ -13,14 +13,15 @@ usual "significant shift"). Why PSI and not a KS test:
 The two-sample KS statistic of the scores (from the same 20 bins) and its asymptotic p-value
 (scipy's `kstwo`) are stored beside it, shown on the page for context, never used to flag.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
 
 import numpy as np
 from django.conf import settings
@@ -114,13 +115,21 @@ def histograms(
     )
     scores: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, SCORE_BINS)))
     sums: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(2))
-    for r in clips.annotate(bin=_score_bin()).values("camera_id", "current", "bin").annotate(n=Count("id"), total=Sum("raw_score")).order_by():
+    for r in (
+        clips.annotate(bin=_score_bin())
+        .values("camera_id", "current", "bin")
+        .annotate(n=Count("id"), total=Sum("raw_score"))
+        .order_by()
+    ):
         scores[r["camera_id"]][r["current"], int(r["bin"])] += r["n"]
         sums[r["camera_id"]][r["current"]] += r["total"] or 0.0
     detections: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, len(DETECTION_EDGES))))
     for r in (
-        clips.filter(detections_count__isnull=False).annotate(bin=_detection_bin())
-        .values("camera_id", "current", "bin").annotate(n=Count("id")).order_by()
+        clips.filter(detections_count__isnull=False)
+        .annotate(bin=_detection_bin())
+        .values("camera_id", "current", "bin")
+        .annotate(n=Count("id"))
+        .order_by()
     ):
         detections[r["camera_id"]][r["current"], r["bin"]] += r["n"]
     return Histograms(dict(scores), dict(detections), dict(sums))
@@ -158,8 +167,15 @@ def evaluate(camera_id: int, h: Histograms) -> CameraResult:
         if dets is not None and dets[0].sum() >= settings.DRIFT_MIN_CLIPS and dets[1].sum() >= settings.DRIFT_MIN_CLIPS:
             psi_d = psi(dets[0], dets[1])
     return CameraResult(
-        camera_id, n_base, n_cur, psi_s, psi_d, ks_d, ks_p,
-        sums[0] / n_base if n_base else None, sums[1] / n_cur if n_cur else None,
+        camera_id,
+        n_base,
+        n_cur,
+        psi_s,
+        psi_d,
+        ks_d,
+        ks_p,
+        sums[0] / n_base if n_base else None,
+        sums[1] / n_cur if n_cur else None,
     )
 
 
@@ -190,12 +206,28 @@ def drift_check_all(*, now: datetime | None = None) -> int:
         row.flagged = r.flagged
         row.flagged_since = (row.flagged_since if was_flagged else now) if r.flagged else None
         if r.flagged and not was_flagged:
-            log.warning("camera %s drifted: PSI scores %s, boxes per clip %s", camera_name, _fmt(r.psi_score), _fmt(r.psi_detections))
+            log.warning(
+                "camera %s drifted: PSI scores %s, boxes per clip %s",
+                camera_name,
+                _fmt(r.psi_score),
+                _fmt(r.psi_detections),
+            )
         flagged += r.flagged
         (rows_changed if previous else rows_new).append(row)
     fields = [
-        "checked_at", "window_start", "baseline_start", "baseline_clips", "current_clips", "psi_score", "psi_detections",
-        "ks_statistic", "ks_pvalue", "baseline_mean_score", "current_mean_score", "flagged", "flagged_since",
+        "checked_at",
+        "window_start",
+        "baseline_start",
+        "baseline_clips",
+        "current_clips",
+        "psi_score",
+        "psi_detections",
+        "ks_statistic",
+        "ks_pvalue",
+        "baseline_mean_score",
+        "current_mean_score",
+        "flagged",
+        "flagged_since",
     ]
     with transaction.atomic():
         CameraDrift.objects.bulk_create(rows_new, batch_size=500)
@@ -214,12 +246,15 @@ def drift_audit_sample(*, camera: Camera, size: int | None = None) -> int:
     candidates = list(
         Clip.objects.filter(camera=camera, status=Clip.Status.DONE, recorded_at__gte=since)
         .filter(~Q(id__in=ReviewItem.objects.values("clip_id")))
-        .select_related("camera").order_by("?")[:size]
+        .select_related("camera")
+        .order_by("?")[:size]
     )
     with transaction.atomic():
         for clip in candidates:
             review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
-        CameraDrift.objects.filter(camera=camera).update(audit_sent_at=timezone.now(), audit_sent=F("audit_sent") + len(candidates))
+        CameraDrift.objects.filter(camera=camera).update(
+            audit_sent_at=timezone.now(), audit_sent=F("audit_sent") + len(candidates)
+        )
     log.info("camera %s: %d clip(s) sent to review as an audit sample", camera.name, len(candidates))
     return len(candidates)
 

@@ -1,11 +1,12 @@
 """The gauges /metrics reads from the database (and the broker) at scrape time: the review
 queue, clips by status, reviews, drift, suppression rules, the broker's queues. Registered with
 `metrics.register_db_collector` when the app is ready (reviewapp.apps)."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Iterable
 
 from django.conf import settings
 from django.db.models import Count, F, Min, Q, Sum
@@ -25,8 +26,10 @@ def _review_queue() -> Iterable[Metric]:
 
     now = timezone.now()
     depth, oldest = {}, {}
-    for row in ReviewItem.objects.filter(state=ReviewItem.State.OPEN).values("reason").annotate(
-        n=Count("id"), first=Min("created_at")
+    for row in (
+        ReviewItem.objects.filter(state=ReviewItem.State.OPEN)
+        .values("reason")
+        .annotate(n=Count("id"), first=Min("created_at"))
     ):
         depth[(row["reason"],)] = row["n"]
         oldest[(row["reason"],)] = (now - row["first"]).total_seconds()
@@ -35,7 +38,9 @@ def _review_queue() -> Iterable[Metric]:
         oldest.setdefault((reason,), 0)
     claimed = ReviewItem.objects.filter(state=ReviewItem.State.OPEN, claimed_until__gte=now).count()
     yield gauge("vigia_review_queue_depth", "Open review items.", ["reason"], depth)
-    yield gauge("vigia_review_queue_oldest_seconds", "Age of the oldest open review item (0: none).", ["reason"], oldest)
+    yield gauge(
+        "vigia_review_queue_oldest_seconds", "Age of the oldest open review item (0: none).", ["reason"], oldest
+    )
     yield gauge("vigia_review_queue_claimed", "Open review items a reviewer holds now.", [], {(): claimed})
 
 
@@ -46,12 +51,16 @@ def _clips() -> Iterable[Metric]:
     # By recording time: the clip_recorded_at index keeps this a range read on a large table.
     rows = {
         (r["group"], r["status"]): r["n"]
-        for r in Clip.objects.filter(recorded_at__gte=since).values("status", group=camera_group_expression())
-        .annotate(n=Count("id")).order_by()
+        for r in Clip.objects.filter(recorded_at__gte=since)
+        .values("status", group=camera_group_expression())
+        .annotate(n=Count("id"))
+        .order_by()
     }
     yield gauge(
-        "vigia_clips_recent", f"Clips recorded in the last {settings.METRICS_WINDOW_HOURS} h, by status.",
-        ["camera_group", "status"], cap_groups(rows),
+        "vigia_clips_recent",
+        f"Clips recorded in the last {settings.METRICS_WINDOW_HOURS} h, by status.",
+        ["camera_group", "status"],
+        cap_groups(rows),
     )
     # The backlog over all time: a clip stuck for days must still show.
     backlog = Clip.objects.filter(status__in=[Clip.Status.QUEUED, Clip.Status.PROCESSING])
@@ -61,7 +70,9 @@ def _clips() -> Iterable[Metric]:
     yield gauge("vigia_clips_backlog", "Clips waiting for or in the detector.", ["status"], counts)
     first = backlog.filter(status=Clip.Status.QUEUED).aggregate(first=Min("created_at"))["first"]
     yield gauge(
-        "vigia_clips_oldest_queued_seconds", "Age of the oldest queued clip (0: none).", [],
+        "vigia_clips_oldest_queued_seconds",
+        "Age of the oldest queued clip (0: none).",
+        [],
         {(): (now - first).total_seconds() if first else 0},
     )
 
@@ -71,21 +82,29 @@ def _reviews() -> Iterable[Metric]:
     since = timezone.now() - timedelta(hours=settings.METRICS_WINDOW_HOURS)
     per_reviewer = {
         (r["reviewer__username"], r["verdict"]): r["n"]
-        for r in Review.objects.filter(created_at__gte=since).values("reviewer__username", "verdict")
-        .annotate(n=Count("id")).order_by()
+        for r in Review.objects.filter(created_at__gte=since)
+        .values("reviewer__username", "verdict")
+        .annotate(n=Count("id"))
+        .order_by()
     }
     yield gauge(
-        "vigia_reviewer_decisions_recent", f"Decisions per reviewer in the last {settings.METRICS_WINDOW_HOURS} h.",
-        ["reviewer", "verdict"], per_reviewer,
+        "vigia_reviewer_decisions_recent",
+        f"Decisions per reviewer in the last {settings.METRICS_WINDOW_HOURS} h.",
+        ["reviewer", "verdict"],
+        per_reviewer,
     )
     reports = {
         (r["group"],): r["n"]
         for r in FalseAlertReport.objects.filter(created_at__gte=since)
-        .values(group=camera_group_expression("clip__camera__")).annotate(n=Count("id")).order_by()
+        .values(group=camera_group_expression("clip__camera__"))
+        .annotate(n=Count("id"))
+        .order_by()
     }
     yield gauge(
-        "vigia_false_alert_reports_recent", f"Customer false-alert reports in the last {settings.METRICS_WINDOW_HOURS} h.",
-        ["camera_group"], cap_groups(reports),
+        "vigia_false_alert_reports_recent",
+        f"Customer false-alert reports in the last {settings.METRICS_WINDOW_HOURS} h.",
+        ["camera_group"],
+        cap_groups(reports),
     )
 
 
@@ -93,13 +112,22 @@ def _drift() -> Iterable[Metric]:
 
     flagged = {
         (r["group"],): r["n"]
-        for r in CameraDrift.objects.filter(flagged=True).values(group=camera_group_expression())
-        .annotate(n=Count("id")).order_by()
+        for r in CameraDrift.objects.filter(flagged=True)
+        .values(group=camera_group_expression())
+        .annotate(n=Count("id"))
+        .order_by()
     }
-    yield gauge("vigia_cameras_drifting", "Cameras whose scores drifted from their baseline.", ["camera_group"], cap_groups(flagged))
+    yield gauge(
+        "vigia_cameras_drifting",
+        "Cameras whose scores drifted from their baseline.",
+        ["camera_group"],
+        cap_groups(flagged),
+    )
     last = CameraDrift.objects.aggregate(last=Min("checked_at"))["last"]
     yield gauge(
-        "vigia_drift_check_age_seconds", "Age of the oldest camera drift result (0: never checked).", [],
+        "vigia_drift_check_age_seconds",
+        "Age of the oldest camera drift result (0: never checked).",
+        [],
         {(): (timezone.now() - last).total_seconds() if last else 0},
     )
 
@@ -110,31 +138,47 @@ def _suppression() -> Iterable[Metric]:
     now = timezone.now()
     # (aliases must not be field names: `active` and `flagged` are)
     rules = SuppressionRule.objects.aggregate(
-        n_active=Count("id", filter=Q(active=True, flagged=False) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))),
+        n_active=Count(
+            "id", filter=Q(active=True, flagged=False) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        ),
         n_flagged=Count("id", filter=Q(active=True, flagged=True)),
         n_expired=Count("id", filter=Q(active=True, flagged=False, expires_at__lte=now)),
         n_inactive=Count("id", filter=Q(active=False)),
     )
-    yield gauge("vigia_suppression_rules", "Suppression rules by state.", ["state"],
-                {(k.removeprefix("n_"),): v for k, v in rules.items()})
+    yield gauge(
+        "vigia_suppression_rules",
+        "Suppression rules by state.",
+        ["state"],
+        {(k.removeprefix("n_"),): v for k, v in rules.items()},
+    )
     hits = {
         (r["group"],): r["n"] or 0
         for r in SuppressionRule.objects.values(group=camera_group_expression()).annotate(n=Sum("hits")).order_by()
     }
-    yield gauge("vigia_suppression_rule_hits", "Clips in which a rule suppressed detections (sum over rules).",
-                ["camera_group"], cap_groups(hits))
+    yield gauge(
+        "vigia_suppression_rule_hits",
+        "Clips in which a rule suppressed detections (sum over rules).",
+        ["camera_group"],
+        cap_groups(hits),
+    )
     since = now - timedelta(hours=settings.METRICS_WINDOW_HOURS)
     recent = Clip.objects.filter(recorded_at__gte=since, suppressed_score__gt=0)
     counts = {}
-    for r in recent.values(group=camera_group_expression()).annotate(
-        clips=Count("id"), prevented=Count("id", filter=Q(alert=False, suppressed_score__gte=F("camera__threshold")))
-    ).order_by():
+    for r in (
+        recent.values(group=camera_group_expression())
+        .annotate(
+            clips=Count("id"),
+            prevented=Count("id", filter=Q(alert=False, suppressed_score__gte=F("camera__threshold"))),
+        )
+        .order_by()
+    ):
         counts[(r["group"], "suppressed")] = r["clips"]
         counts[(r["group"], "alert_prevented")] = r["prevented"]
     yield gauge(
         "vigia_clips_suppressed_recent",
         f"Clips of the last {settings.METRICS_WINDOW_HOURS} h with suppressed detections, and those a rule kept from alerting.",
-        ["camera_group", "kind"], cap_groups(counts),
+        ["camera_group", "kind"],
+        cap_groups(counts),
     )
 
 

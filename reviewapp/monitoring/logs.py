@@ -5,19 +5,22 @@ The context lives in a contextvar (one per thread / task, never shared between r
 on the console handler copies it onto every record, whoever logs it (our code, Celery, Django),
 so the JSON formatter writes it as fields and the plain one appends it readably.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 FIELDS = ("clip_id", "camera", "task_id", "task")
-_context: ContextVar[dict[str, str]] = ContextVar("vigia_log_context", default={})
+# The default is never mutated: bind() always sets a new dict.
+_context: ContextVar[dict[str, str]] = ContextVar("vigia_log_context", default={})  # noqa: B039
 
 
 def bind(**fields: Any) -> Token:
@@ -63,8 +66,8 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("timestamp", False)
         super().__init__(*args, **kwargs)
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802 - logging's naming
-        return datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds")
+    def formatTime(self, record, datefmt=None):
+        return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
 
 
 _celery_connected = False

@@ -21,14 +21,15 @@ Labels are bounded: a camera group (never a camera or clip id), a verdict, a que
 Adding a database gauge is a few lines anywhere: a function yielding metric families,
 registered with `register_db_collector` (labeling does it from its AppConfig.ready()).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterable
 
 from django.conf import settings
 from django.db.models import Case, CharField, F, Value, When
@@ -56,17 +57,22 @@ CLIPS_RECEIVED = Counter("vigia_clips_received", "Clips accepted by the ingest A
 CLIPS_PROCESSED = Counter(
     "vigia_clips_processed", "Clips the detector finished, by whether they alerted.", ["camera_group", "alert"]
 )
-CLIPS_FAILED = Counter("vigia_clips_failed", "Clips that ended failed (unreadable, timed out, gave up).", ["camera_group"])
+CLIPS_FAILED = Counter(
+    "vigia_clips_failed", "Clips that ended failed (unreadable, timed out, gave up).", ["camera_group"]
+)
 DECODE_SECONDS = Histogram(
-    "vigia_clip_decode_seconds", "Time spent decoding and sampling one clip's frames.",
+    "vigia_clip_decode_seconds",
+    "Time spent decoding and sampling one clip's frames.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
 )
 DETECT_SECONDS = Histogram(
-    "vigia_clip_detect_seconds", "Time spent in the detector for one clip.",
+    "vigia_clip_detect_seconds",
+    "Time spent in the detector for one clip.",
     buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 15, 30, 60, 120),
 )
 PROCESS_SECONDS = Histogram(
-    "vigia_clip_processing_seconds", "From claiming a clip to its stored decision.",
+    "vigia_clip_processing_seconds",
+    "From claiming a clip to its stored decision.",
     buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 15, 30, 60, 120, 300),
 )
 ALERTS_SENT = Counter("vigia_alerts_sent", "Alerts published (SNS or the log).", ["camera_group"])
@@ -77,7 +83,9 @@ FALSE_ALERT_REPORTS = Counter(
 )
 TASKS = Counter("vigia_celery_tasks", "Celery tasks run, by outcome.", ["task", "outcome"])
 TASK_SECONDS = Histogram(
-    "vigia_celery_task_seconds", "Run time of Celery tasks.", ["task"],
+    "vigia_celery_task_seconds",
+    "Run time of Celery tasks.",
+    ["task"],
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
 
@@ -94,7 +102,9 @@ def _bounded(group: str) -> str:
         return group
     if len(_seen_groups) >= settings.METRICS_MAX_CAMERA_GROUPS:
         if OTHER not in _seen_groups:
-            log.warning("more than %d camera groups: the rest are labelled %r", settings.METRICS_MAX_CAMERA_GROUPS, OTHER)
+            log.warning(
+                "more than %d camera groups: the rest are labelled %r", settings.METRICS_MAX_CAMERA_GROUPS, OTHER
+            )
             _seen_groups.add(OTHER)
         return OTHER
     _seen_groups.add(group)
@@ -131,7 +141,7 @@ def cap_groups(rows: dict[tuple, float], group_index: int = 0) -> dict[tuple, fl
     out: dict[tuple, float] = {}
     for key, value in rows.items():
         if key[group_index] not in keep:
-            key = key[:group_index] + (OTHER,) + key[group_index + 1:]
+            key = (*key[:group_index], OTHER, *key[group_index + 1 :])
         out[key] = out.get(key, 0) + value
     return out
 
@@ -212,7 +222,9 @@ class DatabaseCollector:
         return []  # nothing to check at registration: no queries then
 
     def collect(self):
-        up = GaugeMetricFamily("vigia_metrics_collector_up", "1 when the scrape-time collector worked.", labels=["collector"])
+        up = GaugeMetricFamily(
+            "vigia_metrics_collector_up", "1 when the scrape-time collector worked.", labels=["collector"]
+        )
         took = GaugeMetricFamily("vigia_metrics_collector_seconds", "Time the collector took.", labels=["collector"])
         for name, fn in list(_db_collectors.items()):
             start = time.perf_counter()
@@ -240,7 +252,7 @@ class _ProcessCollector:
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
 def exposition(*, include_db: bool) -> bytes:
@@ -319,7 +331,7 @@ def worker_metrics_serve():
         log.warning("PROMETHEUS_MULTIPROC_DIR is unset: the pool's processes' counters will not be served")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's naming
+        def do_GET(self):
             if self.path.split("?")[0] != "/metrics":
                 self.send_error(404)
                 return

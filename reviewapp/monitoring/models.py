@@ -1,4 +1,5 @@
 """Monitoring: the latest drift check of each camera."""
+
 from django.db import models
 
 from reviewapp.review.models import Camera
@@ -16,7 +17,9 @@ class CameraDrift(models.Model):
     current_clips = models.PositiveIntegerField(default=0)
     psi_score = models.FloatField(null=True, blank=True)
     psi_detections = models.FloatField(null=True, blank=True)
-    ks_statistic = models.FloatField(null=True, blank=True, help_text="Two-sample KS D of the scores (shown, not used to flag).")
+    ks_statistic = models.FloatField(
+        null=True, blank=True, help_text="Two-sample KS D of the scores (shown, not used to flag)."
+    )
     ks_pvalue = models.FloatField(null=True, blank=True)
     baseline_mean_score = models.FloatField(null=True, blank=True)
     current_mean_score = models.FloatField(null=True, blank=True)

@@ -1,4 +1,5 @@
 """Celery tasks of monitoring (names kept from before the move: beat entries carry them)."""
+
 import logging
 
 from celery import shared_task

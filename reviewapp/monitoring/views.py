@@ -1,4 +1,5 @@
 """Monitoring pages: /metrics (Prometheus), error analysis, drift. Thin: parse, call, render."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -39,7 +40,7 @@ def metrics_allowed(request) -> bool:
         return True
     token = settings.METRICS_TOKEN
     auth = request.headers.get("Authorization", "")
-    if token and auth.startswith("Bearer ") and constant_time_compare(auth[len("Bearer "):], token):
+    if token and auth.startswith("Bearer ") and constant_time_compare(auth[len("Bearer ") :], token):
         return True
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
@@ -81,7 +82,8 @@ def error_analysis(request):
         return redirect(f"{request.path}?{query.urlencode()}")
     s, error = _slice_or_error(request)
     context = {
-        "slice": s, "error": error,
+        "slice": s,
+        "error": error,
         "cameras": Camera.objects.order_by("name").values_list("name", flat=True),
         "customers": Customer.objects.order_by("name"),
         "tags": Tag.objects.order_by("slug"),
@@ -106,7 +108,8 @@ def error_analysis(request):
         sections.append({"name": name, "title": title, "rows": rows, "chart": chart})
     export_qs = s.query_string(export_only=True)
     context.update(
-        total=total, sections=sections,
+        total=total,
+        sections=sections,
         export_url=f"{EXPORT_URL}?{export_qs}" if export_qs else EXPORT_URL,
         total_false_url=_url("/analysis/clips/", analysis.refined(s, {}, outcome="false_alert")),
     )
@@ -123,11 +126,22 @@ def error_analysis_clips(request):
     qs = analysis.clips_in_slice(s).select_related("camera", "camera__customer").order_by("-recorded_at")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     export_qs = s.query_string(export_only=True)
-    return render(request, "monitoring/analysis_clips.html", {
-        "slice": s, "page": page, "query": s.query_string(),
-        "back_url": _url("/analysis/", analysis.Slice(**{k: getattr(s, k) for k in ("cameras", "customer", "tags", "since", "until", "model_version")})),
-        "export_url": f"{EXPORT_URL}?{export_qs}" if export_qs else EXPORT_URL,
-    })
+    return render(
+        request,
+        "monitoring/analysis_clips.html",
+        {
+            "slice": s,
+            "page": page,
+            "query": s.query_string(),
+            "back_url": _url(
+                "/analysis/",
+                analysis.Slice(
+                    **{k: getattr(s, k) for k in ("cameras", "customer", "tags", "since", "until", "model_version")}
+                ),
+            ),
+            "export_url": f"{EXPORT_URL}?{export_qs}" if export_qs else EXPORT_URL,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------ drift
@@ -136,13 +150,19 @@ def error_analysis_clips(request):
 @role_required(is_reviewer)
 @require_GET
 def drift_page(request):
-    results = list(CameraDrift.objects.select_related("camera", "camera__customer").order_by("-flagged", "-psi_score", "camera__name"))
+    results = list(
+        CameraDrift.objects.select_related("camera", "camera__customer").order_by(
+            "-flagged", "-psi_score", "camera__name"
+        )
+    )
     flagged = [r for r in results if r.flagged]
     if flagged:
         # The small charts need the bins again: of the flagged cameras only.
         first = flagged[0]
         h = drift.histograms(
-            baseline_start=first.baseline_start, window_start=first.window_start, end=first.checked_at,
+            baseline_start=first.baseline_start,
+            window_start=first.window_start,
+            end=first.checked_at,
             camera_ids=[r.camera_id for r in flagged],
         )
         for r in flagged:
@@ -151,11 +171,18 @@ def drift_page(request):
             r.detections_chart = charts.distributions(
                 *shares["detections"], labels=drift.DETECTION_LABELS, title="person boxes per clip"
             )
-    return render(request, "monitoring/drift.html", {
-        "flagged": flagged, "others": [r for r in results if not r.flagged],
-        "threshold": settings.DRIFT_PSI_THRESHOLD, "sample": settings.DRIFT_AUDIT_SAMPLE,
-        "window_hours": settings.DRIFT_WINDOW_HOURS, "baseline_days": settings.DRIFT_BASELINE_DAYS,
-    })
+    return render(
+        request,
+        "monitoring/drift.html",
+        {
+            "flagged": flagged,
+            "others": [r for r in results if not r.flagged],
+            "threshold": settings.DRIFT_PSI_THRESHOLD,
+            "sample": settings.DRIFT_AUDIT_SAMPLE,
+            "window_hours": settings.DRIFT_WINDOW_HOURS,
+            "baseline_days": settings.DRIFT_BASELINE_DAYS,
+        },
+    )
 
 
 @role_required(is_reviewer)

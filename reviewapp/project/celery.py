@@ -1,4 +1,5 @@
 """The Celery app (`celery -A reviewapp.project worker`), configured from the Django settings."""
+
 import os
 
 from celery import Celery

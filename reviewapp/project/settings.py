@@ -1,9 +1,11 @@
 """Vigia's one settings module. Every value comes from the environment (see the README table);
 the defaults give the embedded set-up: SQLite, a filesystem broker, clips in a local folder.
 """
+
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from inference import defaults
 
@@ -192,7 +194,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-clips": {"task": "reviewapp.tasks.requeue_stuck_clips", "schedule": 300.0},
     "refresh-threshold-recommendations": {
-        "task": "reviewapp.tasks.refresh_threshold_recommendations", "schedule": THRESHOLD_REFRESH_SECONDS,
+        "task": "reviewapp.tasks.refresh_threshold_recommendations",
+        "schedule": THRESHOLD_REFRESH_SECONDS,
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
@@ -256,7 +259,8 @@ SYNC_DISCOVERY_MARGIN_SECONDS = env.int("SYNC_DISCOVERY_MARGIN_SECONDS", default
 # Scheduled only when there is somewhere to send labels.
 if LABEL_STUDIO_URL or DYNAMODB_TABLE:
     CELERY_BEAT_SCHEDULE["labeling-sync"] = {
-        "task": "labeling.tasks.sync_pending", "schedule": SYNC_INTERVAL_SECONDS,
+        "task": "labeling.tasks.sync_pending",
+        "schedule": SYNC_INTERVAL_SECONDS,
         "options": {"expires": 2 * SYNC_INTERVAL_SECONDS},
     }
 CELERY_TASK_ROUTES["labeling.tasks.*"] = {"queue": "default"}
@@ -274,17 +278,17 @@ EXTRACTION_BAND = env.float("EXTRACTION_BAND", default=0.1)
 EXTRACTION_PER_CAMERA_CAP = env.int("EXTRACTION_PER_CAMERA_CAP", default=20)
 # Select from DynamoDB's by_day_score index when DYNAMODB_TABLE is set (the database otherwise).
 EXTRACTION_FROM_DYNAMODB = env.bool("EXTRACTION_FROM_DYNAMODB", default=True)
-from celery.schedules import crontab  # noqa: E402
-
 CELERY_BEAT_SCHEDULE["labeling-near-threshold"] = {
-    "task": "labeling.tasks.extract_near_threshold", "schedule": float(EXTRACTION_PERIOD_SECONDS),
+    "task": "labeling.tasks.extract_near_threshold",
+    "schedule": float(EXTRACTION_PERIOD_SECONDS),
     "options": {"expires": EXTRACTION_PERIOD_SECONDS},
 }
 # Exports run for hours: their own queue and worker, so they never hold the default worker's
 # processes (the sync ticks, extraction and drift checks run there).
 CELERY_TASK_ROUTES["labeling.tasks.run_export"] = {"queue": "exports"}
 CELERY_BEAT_SCHEDULE["labeling-weekly-export"] = {
-    "task": "labeling.tasks.run_export", "schedule": crontab(minute=0, hour=3, day_of_week="mon"),
+    "task": "labeling.tasks.run_export",
+    "schedule": crontab(minute=0, hour=3, day_of_week="mon"),
 }
 
 # --- the verifier and MLflow (inference/verifier.py, inference/tracking.py) -----------------
@@ -329,6 +333,7 @@ DRIFT_PSI_THRESHOLD = env.float("DRIFT_PSI_THRESHOLD", default=0.25)
 DRIFT_AUDIT_SAMPLE = env.int("DRIFT_AUDIT_SAMPLE", default=20)
 DRIFT_CHECK_SECONDS = env.int("DRIFT_CHECK_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE["check-drift"] = {
-    "task": "reviewapp.tasks.check_drift", "schedule": float(DRIFT_CHECK_SECONDS),
+    "task": "reviewapp.tasks.check_drift",
+    "schedule": float(DRIFT_CHECK_SECONDS),
     "options": {"expires": DRIFT_CHECK_SECONDS},
 }

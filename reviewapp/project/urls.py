@@ -1,4 +1,5 @@
 """The site's URLs: each feature brings its own (reviewapp.review, .tuning, .monitoring, labeling)."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path

@@ -41,7 +41,10 @@ class CameraAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if old is not None and old != obj.threshold:
             ThresholdChange.objects.create(
-                camera=obj, old_threshold=old, new_threshold=obj.threshold, changed_by=request.user,
+                camera=obj,
+                old_threshold=old,
+                new_threshold=obj.threshold,
+                changed_by=request.user,
                 evidence={"source": "admin"},
             )
 
@@ -55,7 +58,17 @@ class DetectionInline(admin.TabularInline):
 
 @admin.register(Clip)
 class ClipAdmin(admin.ModelAdmin):
-    list_display = ["id", "camera", "recorded_at", "status", "score", "alert", "model_version", "decode_ms", "detect_ms"]
+    list_display = [
+        "id",
+        "camera",
+        "recorded_at",
+        "status",
+        "score",
+        "alert",
+        "model_version",
+        "decode_ms",
+        "detect_ms",
+    ]
     list_filter = ["status", "alert", "camera__customer", "model_version"]
     search_fields = ["id", "external_id", "camera__name", "sha256"]
     date_hierarchy = "recorded_at"
@@ -71,7 +84,17 @@ class TagAdmin(admin.ModelAdmin):
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(admin.ModelAdmin):
-    list_display = ["id", "clip", "reason", "state", "priority", "distance", "claimed_by", "claimed_until", "created_at"]
+    list_display = [
+        "id",
+        "clip",
+        "reason",
+        "state",
+        "priority",
+        "distance",
+        "claimed_by",
+        "claimed_until",
+        "created_at",
+    ]
     list_filter = ["state", "reason"]
     raw_id_fields = ["clip"]
     search_fields = ["clip__id"]

@@ -1,4 +1,5 @@
 """The JSON API: thin views that validate, call a service, and serialize."""
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -8,17 +9,20 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reviewapp.review import selectors
-from reviewapp.review import ingest
-from reviewapp.review import queue
-from reviewapp.review import reports
-from reviewapp.review.serializers import (
-    ClipDetailSerializer, ClipSerializer, ClipUploadSerializer, DecisionSerializer, FalseAlertSerializer,
-    ReviewerClipSerializer, ReviewItemSerializer, ReviewSerializer,
-)
 from reviewapp.core.errors import ApplicationError
-from reviewapp.review.models import Camera, ReviewItem
 from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_reviewer
+from reviewapp.review import ingest, queue, reports, selectors
+from reviewapp.review.models import Camera, ReviewItem
+from reviewapp.review.serializers import (
+    ClipDetailSerializer,
+    ClipSerializer,
+    ClipUploadSerializer,
+    DecisionSerializer,
+    FalseAlertSerializer,
+    ReviewerClipSerializer,
+    ReviewItemSerializer,
+    ReviewSerializer,
+)
 
 
 class ClipUploadView(APIView):
@@ -35,7 +39,9 @@ class ClipUploadView(APIView):
             raise ApplicationError(f"unknown camera {data['camera']!r}", fields={"camera": ["unknown camera"]})
         upload = data["file"]
         clip, created = ingest.clip_ingest(
-            camera=camera, path=upload.temporary_file_path(), recorded_at=data["recorded_at"],
+            camera=camera,
+            path=upload.temporary_file_path(),
+            recorded_at=data["recorded_at"],
             external_id=data.get("external_id"),
         )
         return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -67,7 +73,9 @@ class FalseAlertView(APIView):
         clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
         form = FalseAlertSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        _report, created = reports.false_alert_report(clip=clip, user=request.user, reason=form.validated_data["reason"])
+        _report, created = reports.false_alert_report(
+            clip=clip, user=request.user, reason=form.validated_data["reason"]
+        )
         return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -1,6 +1,7 @@
 """Demo clips for `make run`: short videos made from still photos with a slow pan, so the
 pipeline has real frames to decode. The photos are scikit-image's public-domain / CC0 samples
 (astronaut: NASA; chelsea and coffee: CC0)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,11 @@ import cv2
 import numpy as np
 
 DATA = Path(__file__).parent / "demo_data"
-PHOTOS = {"astronaut": DATA / "astronaut_512.png", "chelsea": DATA / "chelsea_512.png", "coffee": DATA / "coffee_512.png"}
+PHOTOS = {
+    "astronaut": DATA / "astronaut_512.png",
+    "chelsea": DATA / "chelsea_512.png",
+    "coffee": DATA / "coffee_512.png",
+}
 
 
 def write_clip(path: Path, image: np.ndarray, *, seconds: float = 6.0, fps: int = 10, size=(640, 480)) -> Path:
@@ -22,7 +27,7 @@ def write_clip(path: Path, image: np.ndarray, *, seconds: float = 6.0, fps: int 
     frames = int(seconds * fps)
     for i in range(frames):
         dx = int((big.shape[1] - w) * i / max(frames - 1, 1))
-        writer.write(big[: h, dx : dx + w])
+        writer.write(big[:h, dx : dx + w])
     writer.release()
     return path
 

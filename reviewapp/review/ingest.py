@@ -1,4 +1,5 @@
 """Ingest: check an uploaded clip, store it and queue it for detection."""
+
 from __future__ import annotations
 
 import hashlib
@@ -47,7 +48,8 @@ def clip_ingest(
             if existing.camera_id != camera.id:
                 raise ApplicationError(
                     f"external_id {external_id!r} is already used by another camera's clip",
-                    code="conflict", status_code=409,
+                    code="conflict",
+                    status_code=409,
                 )
             return existing, False
 
@@ -57,7 +59,8 @@ def clip_ingest(
     if size > settings.CLIP_MAX_BYTES:
         raise ApplicationError(
             f"the file has {size} bytes; the limit is {settings.CLIP_MAX_BYTES}",
-            code="file_too_large", fields={"file": ["too large"]},
+            code="file_too_large",
+            fields={"file": ["too large"]},
         )
     sha = _sha256(path)
     existing = Clip.objects.filter(camera=camera, sha256=sha).first()
@@ -69,8 +72,15 @@ def clip_ingest(
         raise ApplicationError(str(exc), code="invalid_video", fields={"file": [str(exc)]}) from exc
 
     clip = Clip(
-        camera=camera, recorded_at=recorded_at, external_id=external_id or None, sha256=sha,
-        size_bytes=size, duration=info.duration, fps=info.fps, width=info.width, height=info.height,
+        camera=camera,
+        recorded_at=recorded_at,
+        external_id=external_id or None,
+        sha256=sha,
+        size_bytes=size,
+        duration=info.duration,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
     )
     name = clip_storage_name(camera_name=camera.name, clip_id=clip.id, recorded_at=recorded_at, ext=info.container)
     # Upload before the row exists, outside any transaction: it can take long on S3.

@@ -1,5 +1,6 @@
 """The review domain: customers, cameras, clips and their detections, the review queue, reviews,
 customers' false-alert reports."""
+
 import uuid
 
 from django.conf import settings
@@ -44,7 +45,9 @@ class Camera(models.Model):
     # The camera's id in the monitoring company's system; unique across customers.
     name = models.SlugField(max_length=100, unique=True)
     threshold = models.FloatField(default=0.5)
-    review_band = models.FloatField(default=0.15, help_text="Clips scoring within ± this of the threshold are reviewed.")
+    review_band = models.FloatField(
+        default=0.15, help_text="Clips scoring within ± this of the threshold are reviewed."
+    )
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -72,7 +75,8 @@ class Clip(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="clips")
     recorded_at = models.DateTimeField()
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL rather than "" for clips without one: the unique constraint below skips NULLs.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     file = models.FileField(max_length=300)
     sha256 = models.CharField(max_length=64)
     size_bytes = models.PositiveBigIntegerField()
@@ -90,7 +94,9 @@ class Clip(models.Model):
     alert_sent_at = models.DateTimeField(null=True, blank=True)
     model_version = models.CharField(max_length=100, blank=True)
     frames_sampled = models.PositiveIntegerField(null=True, blank=True)
-    frames_detected = models.PositiveIntegerField(null=True, blank=True, help_text="Sampled frames that changed enough to run the detector on.")
+    frames_detected = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Sampled frames that changed enough to run the detector on."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     decode_ms = models.FloatField(null=True, blank=True)
@@ -101,7 +107,9 @@ class Clip(models.Model):
     # Measured by the pipeline on the sampled frames (monitoring): infrared (night) footage is
     # nearly grey, so a low mean saturation means night; detections_count feeds the drift check.
     saturation = models.FloatField(null=True, blank=True, help_text="Mean HSV saturation of the sampled frames, 0-255.")
-    brightness = models.FloatField(null=True, blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255.")
+    brightness = models.FloatField(
+        null=True, blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255."
+    )
     detections_count = models.PositiveIntegerField(null=True, blank=True, help_text="Person boxes stored for the clip.")
 
     class Meta:
@@ -150,6 +158,9 @@ class Detection(models.Model):
     class Meta:
         indexes = [models.Index(fields=["clip", "-score"])]
         ordering = ["frame_time", "-score"]
+
+    def __str__(self):
+        return f"{self.label} {self.score:.3f} at {self.frame_time:.1f} s of {self.clip_id}"
 
 
 class Tag(models.Model):
@@ -229,6 +240,9 @@ class Review(models.Model):
         ]
         ordering = ["-created_at", "-id"]
 
+    def __str__(self):
+        return f"{self.verdict} on {self.clip_id} by {self.reviewer_id}"
+
 
 class FalseAlertReport(models.Model):
     clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="reports")
@@ -239,3 +253,6 @@ class FalseAlertReport(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["clip", "reported_by"], name="one_report_per_user")]
         indexes = [models.Index(fields=["created_at"], name="report_created_at")]
+
+    def __str__(self):
+        return f"false-alert report on {self.clip_id}"

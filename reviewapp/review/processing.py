@@ -1,4 +1,5 @@
 """The worker's part: detect people in a clip, decide, store the result, queue it for review, alert."""
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,12 @@ def _clip_process(*, clip_id) -> Clip | None:
 
     with clip_local_file(clip) as path:
         result = detect_clip(
-            path, detector, sample_fps=settings.SAMPLE_FPS, batch_size=settings.DETECT_BATCH,
-            min_change=settings.MIN_CHANGE, max_still_s=settings.MAX_STILL_SECONDS,
+            path,
+            detector,
+            sample_fps=settings.SAMPLE_FPS,
+            batch_size=settings.DETECT_BATCH,
+            min_change=settings.MIN_CHANGE,
+            max_still_s=settings.MAX_STILL_SECONDS,
             # Boxes below the review band can neither alert nor be reviewed: no descriptor needed.
             describe_min_score=suppression.rule_source_cutoff(camera),
             on_frame=verification.on_frame if verification else None,
@@ -67,9 +72,19 @@ def _clip_process(*, clip_id) -> Clip | None:
     )
     suppressed_by = [[r.id if r is not None else None for r in row] for row in matched]
     detections = [
-        Detection(clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2,
-                  score=b.score, label=b.label, suppressed_by_id=rule_ids[j],
-                  descriptor=to_bytes(f.descriptors[j]) if j < len(f.descriptors) and f.descriptors[j] is not None else None)
+        Detection(
+            clip=clip,
+            frame_index=f.index,
+            frame_time=f.time,
+            x1=b.x1,
+            y1=b.y1,
+            x2=b.x2,
+            y2=b.y2,
+            score=b.score,
+            label=b.label,
+            suppressed_by_id=rule_ids[j],
+            descriptor=to_bytes(f.descriptors[j]) if j < len(f.descriptors) and f.descriptors[j] is not None else None,
+        )
         for f, rule_ids in zip(result.frames, suppressed_by)
         for j, b in enumerate(f.boxes)
     ]
@@ -118,7 +133,12 @@ def _clip_process(*, clip_id) -> Clip | None:
             review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
     log.info(
         "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
-        clip.id, decision.score, decision.alert, clip.frames_sampled, clip.frames_detected, clip.decode_ms,
+        clip.id,
+        decision.score,
+        decision.alert,
+        clip.frames_sampled,
+        clip.frames_detected,
+        clip.decode_ms,
         clip.detect_ms,
     )
     metrics.clip_processed(clip)
@@ -129,8 +149,10 @@ def _clip_process(*, clip_id) -> Clip | None:
 
 def clip_fail(*, clip_id, error: str) -> None:
     # A clip already failed keeps its first error (and is not counted twice).
-    failed = Clip.objects.filter(id=clip_id).exclude(status__in=[Clip.Status.DONE, Clip.Status.FAILED]).update(
-        status=Clip.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    failed = (
+        Clip.objects.filter(id=clip_id)
+        .exclude(status__in=[Clip.Status.DONE, Clip.Status.FAILED])
+        .update(status=Clip.Status.FAILED, error=error[:2000], finished_at=timezone.now())
     )
     log.warning("clip %s failed: %s", clip_id, error)
     camera = Camera.objects.select_related("customer").filter(clips__id=clip_id).first() if failed else None
@@ -145,8 +167,12 @@ def alert_publish(*, clip: Clip) -> bool:
     if not Clip.objects.filter(id=clip.id, alert=True, alert_sent_at=None).update(alert_sent_at=now):
         return False
     message = {
-        "clip_id": str(clip.id), "camera": clip.camera.name, "customer": clip.camera.customer.name,
-        "recorded_at": clip.recorded_at.isoformat(), "score": clip.score, "model_version": clip.model_version,
+        "clip_id": str(clip.id),
+        "camera": clip.camera.name,
+        "customer": clip.camera.customer.name,
+        "recorded_at": clip.recorded_at.isoformat(),
+        "score": clip.score,
+        "model_version": clip.model_version,
     }
     try:
         sns.publish_alert(message=message, group_id=clip.camera.name)

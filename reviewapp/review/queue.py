@@ -1,4 +1,5 @@
 """The review queue: what needs a human, who is looking at it, and their decisions."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -79,7 +80,13 @@ def review_skip(*, item: ReviewItem, reviewer) -> None:
 
 
 def review_record(
-    *, item: ReviewItem, reviewer, verdict: str, tags: list[str], note: str = "", source: str = Review.Source.VIGIA,
+    *,
+    item: ReviewItem,
+    reviewer,
+    verdict: str,
+    tags: list[str],
+    note: str = "",
+    source: str = Review.Source.VIGIA,
     suppress_similar: bool = False,
 ) -> Review:
     """Record a decision. The history keeps every decision; the newest is the clip's verdict.
@@ -101,11 +108,15 @@ def review_record(
     tag_objs = list(Tag.objects.filter(slug__in=tags, active=True))
     unknown = sorted(set(tags) - {t.slug for t in tag_objs})
     if unknown:
-        raise ApplicationError(f"unknown tag(s): {', '.join(unknown)}", fields={"tags": [f"unknown: {', '.join(unknown)}"]})
+        raise ApplicationError(
+            f"unknown tag(s): {', '.join(unknown)}", fields={"tags": [f"unknown: {', '.join(unknown)}"]}
+        )
     now = timezone.now()
     with transaction.atomic():
         locked = ReviewItem.objects.select_for_update().get(id=item.id)
-        held_by_other = locked.claimed_by_id not in (None, reviewer.id) and locked.claimed_until and locked.claimed_until >= now
+        held_by_other = (
+            locked.claimed_by_id not in (None, reviewer.id) and locked.claimed_until and locked.claimed_until >= now
+        )
         if held_by_other and source == Review.Source.VIGIA:
             raise ApplicationError("another reviewer is deciding this item", code="claimed", status_code=409)
         review = Review.objects.create(

@@ -1,4 +1,5 @@
 """Customers' "this is a false alert" reports."""
+
 from __future__ import annotations
 
 from django.db import transaction

@@ -1,11 +1,12 @@
 """Reads. Every query that returns clips to a user goes through `clips_visible_to`, so a
 customer can never see another customer's clips."""
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
-from reviewapp.review.models import Clip, Review
 from reviewapp.core.roles import customer_of, role_of
+from reviewapp.review.models import Clip, Review
 
 
 def clips_visible_to(user) -> QuerySet[Clip]:
@@ -24,7 +25,7 @@ def clip_get_visible(*, user, clip_id) -> Clip:
         return clips_visible_to(user).get(id=clip_id)
     except (Clip.DoesNotExist, ValidationError):
         # ValidationError: not a UUID. Same answer as "not yours": nothing to learn from it.
-        raise Http404("clip not found")
+        raise Http404("clip not found") from None
 
 
 def alerts_for_customer(*, user) -> QuerySet[Clip]:

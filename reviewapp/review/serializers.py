@@ -38,8 +38,22 @@ class ClipSerializer(serializers.ModelSerializer):
     class Meta:
         model = Clip
         fields = [
-            "id", "camera", "recorded_at", "external_id", "status", "error", "score", "alert",
-            "model_version", "duration", "fps", "width", "height", "size_bytes", "created_at", "review",
+            "id",
+            "camera",
+            "recorded_at",
+            "external_id",
+            "status",
+            "error",
+            "score",
+            "alert",
+            "model_version",
+            "duration",
+            "fps",
+            "width",
+            "height",
+            "size_bytes",
+            "created_at",
+            "review",
         ]
 
     def get_review(self, clip) -> dict:
@@ -58,7 +72,7 @@ class ClipDetailSerializer(ClipSerializer):
     detections = DetectionSerializer(many=True, read_only=True)
 
     class Meta(ClipSerializer.Meta):
-        fields = ClipSerializer.Meta.fields + ["frames_sampled", "decode_ms", "detect_ms", "detections"]
+        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections"]
 
 
 class ReviewerClipSerializer(ClipDetailSerializer):
@@ -67,7 +81,7 @@ class ReviewerClipSerializer(ClipDetailSerializer):
     reports = serializers.SerializerMethodField()
 
     class Meta(ClipDetailSerializer.Meta):
-        fields = ClipDetailSerializer.Meta.fields + ["reports"]
+        fields = [*ClipDetailSerializer.Meta.fields, "reports"]
 
     def get_reports(self, clip) -> list[dict]:
         return [{"reason": r.reason, "created_at": r.created_at} for r in clip.reports.all()]

@@ -1,4 +1,5 @@
 """Alerts to customers through SNS (boto3). Off (logged only) when no topic is configured."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,8 @@ from functools import lru_cache
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 
 from reviewapp.core.errors import OutsideError
@@ -25,7 +27,9 @@ class SNSError(OutsideError):
 @lru_cache(maxsize=4)
 def _client(endpoint_url: str | None, region: str):
     return boto3.client(
-        "sns", endpoint_url=endpoint_url, region_name=region,
+        "sns",
+        endpoint_url=endpoint_url,
+        region_name=region,
         config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 2}),
     )
 

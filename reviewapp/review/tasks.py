@@ -2,6 +2,7 @@
 
 Task names are the ones queued messages and beat entries carry (`reviewapp.tasks.*`): kept
 explicit so a module move never strands a message in flight."""
+
 import logging
 from datetime import timedelta
 
@@ -11,9 +12,8 @@ from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
 
 from inference.detector import DetectorUnavailable, load_detector
-from reviewapp.monitoring import logs
-from reviewapp.monitoring import metrics
 from reviewapp.core import errors
+from reviewapp.monitoring import logs, metrics
 from reviewapp.review import processing
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,14 @@ def load_model(**_kwargs) -> None:
 
 
 @shared_task(
-    name="reviewapp.tasks.process_clip", bind=True, acks_late=True, max_retries=5,
-    autoretry_for=(errors.OutsideError,), retry_backoff=5, retry_backoff_max=300, retry_jitter=True,
+    name="reviewapp.tasks.process_clip",
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    autoretry_for=(errors.OutsideError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
 )
 def process_clip(self, clip_id: str) -> None:
     with logs.log_context(clip_id=clip_id):
@@ -76,7 +82,9 @@ def _process_clip(self, clip_id: str) -> None:
             return
         raise
     except SoftTimeLimitExceeded:
-        processing.clip_fail(clip_id=clip_id, error=f"processing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
+        processing.clip_fail(
+            clip_id=clip_id, error=f"processing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
+        )
     except Exception as exc:  # a clip that cannot be processed must not stop the worker
         log.exception("clip %s cannot be processed", clip_id)
         processing.clip_fail(clip_id=clip_id, error=f"{type(exc).__name__}: {exc}")

@@ -1,4 +1,5 @@
 """Review: the queue, clips, customers' alerts (pages), and the API under /api/v1/."""
+
 from django.urls import path
 
 from reviewapp.review import api, views

@@ -1,4 +1,5 @@
 """Server-rendered pages for reviewers and customers (session auth, CSRF on every form)."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,14 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from inference.detector import Box
 from inference.render import draw_boxes
 from inference.video import InvalidVideo, read_frame
-from reviewapp.review import selectors
 from reviewapp.core import storage
-from reviewapp.review import queue
-from reviewapp.review import reports
-from reviewapp.tuning import suppression
 from reviewapp.core.errors import ApplicationError
-from reviewapp.review.models import Clip, Review, ReviewItem, Tag
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
+from reviewapp.review import queue, reports, selectors
+from reviewapp.review.models import Clip, Review, ReviewItem, Tag
+from reviewapp.tuning import suppression
 
 STRIP_FRAMES = 8
 
@@ -64,8 +63,11 @@ def review_decide(request, item_id):
         return redirect("review")
     try:
         queue.review_record(
-            item=item, reviewer=request.user, verdict=request.POST.get("verdict", ""),
-            tags=request.POST.getlist("tags"), note=request.POST.get("note", "")[:2000],
+            item=item,
+            reviewer=request.user,
+            verdict=request.POST.get("verdict", ""),
+            tags=request.POST.getlist("tags"),
+            note=request.POST.get("note", "")[:2000],
             suppress_similar=bool(request.POST.get("suppress_similar")),
         )
     except ApplicationError as exc:
@@ -120,9 +122,9 @@ def _clip_context(clip: Clip) -> dict:
     return {
         "clip": clip,
         "detections": detections,
-        "strip": [
-            {"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)
-        ] if clip.status == Clip.Status.DONE else [],
+        "strip": [{"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)]
+        if clip.status == Clip.Status.DONE
+        else [],
         "reviews": clip.reviews.select_related("reviewer").prefetch_related("tags"),
         "suppressed": _suppressed_by_rule(detections),
         "reports": clip.reports.all(),
@@ -148,7 +150,7 @@ def clip_video(request, clip_id):
     try:
         video = default_storage.open(clip.file.name, "rb")
     except FileNotFoundError:
-        raise Http404("the clip's file is missing")
+        raise Http404("the clip's file is missing") from None
     return FileResponse(video, content_type=f"video/{clip.file.name.rsplit('.', 1)[-1]}")
 
 
@@ -156,9 +158,7 @@ def clip_video(request, clip_id):
 @require_GET
 def clip_frame(request, clip_id, frame_index):
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
-    boxes = [
-        Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in clip.detections.filter(frame_index=frame_index)
-    ]
+    boxes = [Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in clip.detections.filter(frame_index=frame_index)]
     try:
         with storage.clip_local_file(clip) as path:
             image = read_frame(path, frame_index)
@@ -193,9 +193,14 @@ def alert_page(request, clip_id):
 def alert_report(request, clip_id):
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
     try:
-        _report, created = reports.false_alert_report(clip=clip, user=request.user, reason=request.POST.get("reason", "")[:2000])
+        _report, created = reports.false_alert_report(
+            clip=clip, user=request.user, reason=request.POST.get("reason", "")[:2000]
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Thank you: a reviewer will look at this clip." if created else "You had already reported this clip.")
+        messages.success(
+            request,
+            "Thank you: a reviewer will look at this clip." if created else "You had already reported this clip.",
+        )
     return redirect("alert", clip_id=clip.id)

@@ -1,4 +1,5 @@
 """Tuning: suppression rules, threshold recommendations and the threshold changes people applied."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -20,7 +21,9 @@ class SuppressionRule(models.Model):
     descriptor_version = models.PositiveSmallIntegerField(editable=False)
     iou_min = models.FloatField(help_text="Place tolerance: overlap (IoU) a detection needs with the rule's box.")
     similarity_min = models.FloatField(help_text="Appearance tolerance: cosine similarity a detection's crop needs.")
-    source_review = models.ForeignKey("Review", null=True, blank=True, on_delete=models.SET_NULL, related_name="suppression_rules")
+    source_review = models.ForeignKey(
+        "Review", null=True, blank=True, on_delete=models.SET_NULL, related_name="suppression_rules"
+    )
     source_clip = models.ForeignKey(Clip, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     source_score = models.FloatField(help_text="Best score of the false detections it was made from.")
     source_detections = models.PositiveIntegerField(default=1)
@@ -43,10 +46,17 @@ class SuppressionRule(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="rule_box_in_frame",
-                condition=Q(x1__gte=0) & Q(y1__gte=0) & Q(x2__lte=1) & Q(y2__lte=1) & Q(x1__lt=F("x2")) & Q(y1__lt=F("y2")),
+                condition=Q(x1__gte=0)
+                & Q(y1__gte=0)
+                & Q(x2__lte=1)
+                & Q(y2__lte=1)
+                & Q(x1__lt=F("x2"))
+                & Q(y1__lt=F("y2")),
             ),
             models.CheckConstraint(name="rule_iou_0_1", condition=Q(iou_min__gte=0) & Q(iou_min__lte=1)),
-            models.CheckConstraint(name="rule_similarity_0_1", condition=Q(similarity_min__gte=0) & Q(similarity_min__lte=1)),
+            models.CheckConstraint(
+                name="rule_similarity_0_1", condition=Q(similarity_min__gte=0) & Q(similarity_min__lte=1)
+            ),
         ]
 
     def __str__(self):
@@ -61,7 +71,9 @@ class ThresholdRecommendation(models.Model):
     """The latest recommendation for one camera (or the global one, camera empty), refreshed by a
     scheduled job from the reviewed clips. Never applied by itself: see ThresholdChange."""
 
-    camera = models.OneToOneField(Camera, null=True, blank=True, on_delete=models.CASCADE, related_name="threshold_recommendation")
+    camera = models.OneToOneField(
+        Camera, null=True, blank=True, on_delete=models.CASCADE, related_name="threshold_recommendation"
+    )
     is_global = models.BooleanField(default=False, editable=False)
     # Set when the camera has too few reviews: the threshold is the global one, and this says why.
     fallback_reason = models.TextField(blank=True)
@@ -77,7 +89,9 @@ class ThresholdRecommendation(models.Model):
     class Meta:
         constraints = [
             # A unique camera column would allow any number of NULLs: the global row needs its own.
-            models.UniqueConstraint(fields=["is_global"], condition=Q(is_global=True), name="one_global_recommendation"),
+            models.UniqueConstraint(
+                fields=["is_global"], condition=Q(is_global=True), name="one_global_recommendation"
+            ),
             models.CheckConstraint(
                 name="global_has_no_camera",
                 condition=Q(is_global=True, camera__isnull=True) | Q(is_global=False, camera__isnull=False),
@@ -101,3 +115,6 @@ class ThresholdChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.camera} {self.old_threshold:g} -> {self.new_threshold:g}"

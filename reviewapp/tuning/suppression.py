@@ -3,11 +3,12 @@
 Reads (`rules_for_camera`) and writes (`suppression_rules_from_review`, `suppression_rule_update`,
 ...) for `SuppressionRule`. The matching itself is `inference.suppression` (no Django).
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -35,15 +36,21 @@ def rules_for_camera(*, camera: Camera, now: datetime | None = None) -> list[mat
     Read fresh for every clip, so a rule applies from the next clip processed after the review."""
     now = now or timezone.now()
     qs = SuppressionRule.objects.filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now), camera=camera, active=True,
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        camera=camera,
+        active=True,
         descriptor_version=matching.DESCRIPTOR_VERSION,
     )
     if settings.SUPPRESSION_PAUSE_FLAGGED:
         qs = qs.filter(flagged=False)
     return [
         matching.Rule(
-            id=r.id, box=r.box, descriptor=matching.from_bytes(r.descriptor), iou_min=r.iou_min,
-            similarity_min=r.similarity_min, expires_at=r.expires_at,
+            id=r.id,
+            box=r.box,
+            descriptor=matching.from_bytes(r.descriptor),
+            iou_min=r.iou_min,
+            similarity_min=r.similarity_min,
+            expires_at=r.expires_at,
         )
         for r in qs.order_by("id")
     ]
@@ -91,28 +98,47 @@ def suppression_rules_from_review(*, review: Review, user) -> list[SuppressionRu
     if not detections:
         raise ApplicationError(
             f"this clip has no detection scoring {rule_source_cutoff(camera):.2f} or more to suppress",
-            code="nothing_to_suppress", fields={"suppress_similar": ["no detection to make a rule from"]},
+            code="nothing_to_suppress",
+            fields={"suppress_similar": ["no detection to make a rule from"]},
         )
     size = (clip.width, clip.height)
     groups = matching.group_detections(
         (matching.normalise_box((d.x1, d.y1, d.x2, d.y2), size), matching.from_bytes(d.descriptor), d.score)
         for d in detections
     )[: settings.SUPPRESSION_MAX_RULES_PER_REVIEW]
-    expires_at = timezone.now() + timedelta(days=settings.SUPPRESSION_RULE_DAYS) if settings.SUPPRESSION_RULE_DAYS else None
+    expires_at = (
+        timezone.now() + timedelta(days=settings.SUPPRESSION_RULE_DAYS) if settings.SUPPRESSION_RULE_DAYS else None
+    )
     rules = []
     for g in groups:
         x1, y1, x2, y2 = g.box
         if not (x1 < x2 and y1 < y2):
             continue  # a degenerate box (a detection on the frame's edge) cannot be matched by place
-        rules.append(SuppressionRule.objects.create(
-            camera=camera, x1=x1, y1=y1, x2=x2, y2=y2, descriptor=matching.to_bytes(g.descriptor),
-            descriptor_version=matching.DESCRIPTOR_VERSION, iou_min=settings.SUPPRESSION_IOU_MIN,
-            similarity_min=settings.SUPPRESSION_SIMILARITY_MIN, source_review=review, source_clip=clip,
-            source_score=g.best_score, source_detections=g.count, created_by=user, expires_at=expires_at,
-        ))
+        rules.append(
+            SuppressionRule.objects.create(
+                camera=camera,
+                x1=x1,
+                y1=y1,
+                x2=x2,
+                y2=y2,
+                descriptor=matching.to_bytes(g.descriptor),
+                descriptor_version=matching.DESCRIPTOR_VERSION,
+                iou_min=settings.SUPPRESSION_IOU_MIN,
+                similarity_min=settings.SUPPRESSION_SIMILARITY_MIN,
+                source_review=review,
+                source_clip=clip,
+                source_score=g.best_score,
+                source_detections=g.count,
+                created_by=user,
+                expires_at=expires_at,
+            )
+        )
     if not rules:
-        raise ApplicationError("no usable detection to make a rule from", code="nothing_to_suppress",
-                               fields={"suppress_similar": ["no detection to make a rule from"]})
+        raise ApplicationError(
+            "no usable detection to make a rule from",
+            code="nothing_to_suppress",
+            fields={"suppress_similar": ["no detection to make a rule from"]},
+        )
     log.info("review %s made suppression rule(s) %s for camera %s", review.id, [r.id for r in rules], camera.name)
     return rules
 
@@ -142,8 +168,14 @@ def suppression_hits_record(*, rule_ids: Sequence[int], now: datetime) -> set[in
 
 
 def suppression_rule_update(
-    *, rule: SuppressionRule, user, active: bool | None = None, expires_at: datetime | None | str = "keep",
-    iou_min: float | None = None, similarity_min: float | None = None, note: str | None = None,
+    *,
+    rule: SuppressionRule,
+    user,
+    active: bool | None = None,
+    expires_at: datetime | str | None = "keep",
+    iou_min: float | None = None,
+    similarity_min: float | None = None,
+    note: str | None = None,
     clear_flag: bool = False,
 ) -> SuppressionRule:
     """Edit a rule from the rules page. Tolerances must be within 0..1; clearing the flag says

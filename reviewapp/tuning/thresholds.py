@@ -5,6 +5,7 @@ what the threshold acts on) and the verdict of its latest review, within THRESHO
 The maths is `inference.thresholds` (no Django); this module gathers the evidence, stores the
 recommendations (refreshed by a beat job, never applied by it) and records who applied what.
 """
+
 from __future__ import annotations
 
 import io
@@ -71,10 +72,11 @@ def _now_and_since(now: datetime | None) -> tuple[datetime, datetime]:
 
 
 def _params() -> dict:
-    return dict(
-        target_recall=settings.THRESHOLD_TARGET_RECALL, min_positives=settings.THRESHOLD_MIN_POSITIVES,
-        min_reviews=settings.THRESHOLD_MIN_REVIEWS,
-    )
+    return {
+        "target_recall": settings.THRESHOLD_TARGET_RECALL,
+        "min_positives": settings.THRESHOLD_MIN_POSITIVES,
+        "min_reviews": settings.THRESHOLD_MIN_REVIEWS,
+    }
 
 
 # ------------------------------------------------------------------------------------ writes
@@ -86,18 +88,28 @@ def recommendation_refresh_global(*, now: datetime | None = None) -> ThresholdRe
     params = _params()
     rec = th.recommend_threshold(scores, labels, **params)
     evidence = {
-        "scope": "global", "window_days": settings.THRESHOLD_WINDOW_DAYS,
-        "reason": th.insufficient_evidence(scores, labels, min_positives=params["min_positives"], min_reviews=params["min_reviews"]),
+        "scope": "global",
+        "window_days": settings.THRESHOLD_WINDOW_DAYS,
+        "reason": th.insufficient_evidence(
+            scores, labels, min_positives=params["min_positives"], min_reviews=params["min_reviews"]
+        ),
         "curve": _thin(th.pr_curve(scores, labels)),
         "at_threshold": rec.at_threshold.as_dict() if rec else None,
     }
     obj, _ = ThresholdRecommendation.objects.update_or_create(
-        is_global=True, camera=None,
-        defaults=dict(
-            threshold=rec.threshold if rec else None, target_recall=params["target_recall"],
-            reachable=rec.reachable if rec else True, reviews=len(labels), positives=sum(labels),
-            negatives=len(labels) - sum(labels), evidence=evidence, computed_at=now, fallback_reason="",
-        ),
+        is_global=True,
+        camera=None,
+        defaults={
+            "threshold": rec.threshold if rec else None,
+            "target_recall": params["target_recall"],
+            "reachable": rec.reachable if rec else True,
+            "reviews": len(labels),
+            "positives": sum(labels),
+            "negatives": len(labels) - sum(labels),
+            "evidence": evidence,
+            "computed_at": now,
+            "fallback_reason": "",
+        },
     )
     return obj
 
@@ -111,7 +123,9 @@ def recommendation_refresh(
     now, since = _now_and_since(now)
     scores, labels = reviewed_scores(camera=camera, since=since)
     params = _params()
-    reason = th.insufficient_evidence(scores, labels, min_positives=params["min_positives"], min_reviews=params["min_reviews"])
+    reason = th.insufficient_evidence(
+        scores, labels, min_positives=params["min_positives"], min_reviews=params["min_reviews"]
+    )
     rec = None if reason else th.recommend_threshold(scores, labels, **params)
     if rec is not None:
         threshold, reachable, scope, fallback = rec.threshold, rec.reachable, "camera", ""
@@ -122,21 +136,34 @@ def recommendation_refresh(
         if global_rec.threshold is None:
             fallback += f" There is none either: {global_rec.evidence.get('reason')}."
     evidence = {
-        "scope": scope, "window_days": settings.THRESHOLD_WINDOW_DAYS, "current_threshold": camera.threshold,
+        "scope": scope,
+        "window_days": settings.THRESHOLD_WINDOW_DAYS,
+        "current_threshold": camera.threshold,
         "curve": _thin(th.pr_curve(scores, labels)),
-        "tradeoff": th.tradeoff(scores, labels, current=camera.threshold, proposed=threshold) if threshold is not None else None,
+        "tradeoff": th.tradeoff(scores, labels, current=camera.threshold, proposed=threshold)
+        if threshold is not None
+        else None,
         "rates": alert_rates(
-            camera=camera, since=since, now=now,
+            camera=camera,
+            since=since,
+            now=now,
             thresholds={"current": camera.threshold, **({"proposed": threshold} if threshold is not None else {})},
         ),
     }
     obj, _ = ThresholdRecommendation.objects.update_or_create(
         camera=camera,
-        defaults=dict(
-            threshold=threshold, target_recall=params["target_recall"], reachable=reachable, reviews=len(labels),
-            positives=sum(labels), negatives=len(labels) - sum(labels), evidence=evidence, computed_at=now,
-            fallback_reason=fallback, is_global=False,
-        ),
+        defaults={
+            "threshold": threshold,
+            "target_recall": params["target_recall"],
+            "reachable": reachable,
+            "reviews": len(labels),
+            "positives": sum(labels),
+            "negatives": len(labels) - sum(labels),
+            "evidence": evidence,
+            "computed_at": now,
+            "fallback_reason": fallback,
+            "is_global": False,
+        },
     )
     return obj
 
@@ -162,22 +189,37 @@ def threshold_apply(
         locked = Camera.objects.select_for_update().get(id=camera.id)
         rec = ThresholdRecommendation.objects.filter(id=recommendation_id, camera=locked).first()
         if rec is None:
-            raise ApplicationError("this recommendation is not this camera's current one; reload the page",
-                                   code="stale_recommendation", status_code=409)
+            raise ApplicationError(
+                "this recommendation is not this camera's current one; reload the page",
+                code="stale_recommendation",
+                status_code=409,
+            )
         if rec.threshold is None:
             raise ApplicationError("there is no recommended threshold to apply", code="no_recommendation")
         if abs(locked.threshold - expected_threshold) > 1e-9:
             raise ApplicationError(
                 f"the threshold was changed meanwhile (now {locked.threshold:g}); reload the page",
-                code="conflict", status_code=409,
+                code="conflict",
+                status_code=409,
             )
         change = ThresholdChange.objects.create(
-            camera=locked, old_threshold=locked.threshold, new_threshold=rec.threshold, changed_by=user, note=note[:2000],
+            camera=locked,
+            old_threshold=locked.threshold,
+            new_threshold=rec.threshold,
+            changed_by=user,
+            note=note[:2000],
             evidence={
-                "recommendation_id": rec.id, "computed_at": rec.computed_at.isoformat(), "scope": rec.evidence.get("scope"),
-                "fallback_reason": rec.fallback_reason, "target_recall": rec.target_recall, "reachable": rec.reachable,
-                "reviews": rec.reviews, "positives": rec.positives, "negatives": rec.negatives,
-                "window_days": rec.evidence.get("window_days"), "tradeoff": rec.evidence.get("tradeoff"),
+                "recommendation_id": rec.id,
+                "computed_at": rec.computed_at.isoformat(),
+                "scope": rec.evidence.get("scope"),
+                "fallback_reason": rec.fallback_reason,
+                "target_recall": rec.target_recall,
+                "reachable": rec.reachable,
+                "reviews": rec.reviews,
+                "positives": rec.positives,
+                "negatives": rec.negatives,
+                "window_days": rec.evidence.get("window_days"),
+                "tradeoff": rec.evidence.get("tradeoff"),
                 "rates": rec.evidence.get("rates"),
             },
         )
@@ -203,10 +245,20 @@ def curve_svg(*, curve: list[dict], current: float | None, proposed: float | Non
     ax = fig.add_subplot()
     xs = [r["threshold"] for r in curve]
     # Rows are at each distinct score; between two scores the counts are those of the higher one.
-    ax.step(xs, [r["recall"] if r["recall"] is not None else float("nan") for r in curve], where="pre",
-            label="recall (people kept)", color="#d9534f")
-    ax.step(xs, [r["precision"] if r["precision"] is not None else float("nan") for r in curve], where="pre",
-            label="precision (alerts that are people)", color="#337ab7")
+    ax.step(
+        xs,
+        [r["recall"] if r["recall"] is not None else float("nan") for r in curve],
+        where="pre",
+        label="recall (people kept)",
+        color="#d9534f",
+    )
+    ax.step(
+        xs,
+        [r["precision"] if r["precision"] is not None else float("nan") for r in curve],
+        where="pre",
+        label="precision (alerts that are people)",
+        color="#337ab7",
+    )
     if current is not None:
         ax.axvline(current, color="#555", linestyle="--", label=f"current {current:.3f}")
     if proposed is not None:
@@ -221,4 +273,4 @@ def curve_svg(*, curve: list[dict], current: float | None, proposed: float | Non
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: it is inlined in HTML
+    return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: it is inlined in HTML

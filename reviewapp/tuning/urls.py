@@ -1,4 +1,5 @@
 """Tuning pages: per-camera thresholds and suppression rules."""
+
 from django.urls import path
 
 from reviewapp.tuning import views

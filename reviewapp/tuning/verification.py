@@ -2,6 +2,7 @@
 frames are decoded, then a veto on the decision. The model comes from VERIFIER (a file or a
 registry reference); training it is reviewapp.tuning.verifier_training.
 """
+
 from __future__ import annotations
 
 import numpy as np

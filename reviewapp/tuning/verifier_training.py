@@ -7,6 +7,7 @@ Training data come from the database: a reviewed clip's latest verdict labels it
 are split: the model is trained on some and judged on clips of the others, so a promotion says
 something about cameras it has never seen.
 """
+
 from __future__ import annotations
 
 import csv
@@ -78,10 +79,17 @@ def clip_examples_collect(*, clip: Clip, person: bool, min_score: float) -> Clip
                 h, w = image.shape[:2]
                 for d in frame_dets:
                     box = Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label)
-                    out.examples.append(verifier.Example(
-                        clip.camera.name, str(clip.id), person, suppression.normalise_box(box, (w, h)),
-                        suppression.describe(image, box), verifier.crop(image, box), d.score,
-                    ))
+                    out.examples.append(
+                        verifier.Example(
+                            clip.camera.name,
+                            str(clip.id),
+                            person,
+                            suppression.normalise_box(box, (w, h)),
+                            suppression.describe(image, box),
+                            verifier.crop(image, box),
+                            d.score,
+                        )
+                    )
     except (InvalidVideo, FileNotFoundError, OutsideError) as exc:
         log.warning("clip %s left out of the verifier's data: %s", clip.id, exc)
         out.examples = []
@@ -119,8 +127,17 @@ def _write_export(path: Path, data: list[ClipBoxes], train_cameras: set[str]) ->
         for cb in data:
             split = "train" if cb.clip.camera.name in train_cameras else "holdout"
             for e in cb.examples:
-                w.writerow([cb.clip.id, cb.clip.camera.name, cb.clip.recorded_at.isoformat(), int(cb.person), split,
-                            *(round(v, 5) for v in e.norm_box), round(e.score, 4)])
+                w.writerow(
+                    [
+                        cb.clip.id,
+                        cb.clip.camera.name,
+                        cb.clip.recorded_at.isoformat(),
+                        int(cb.person),
+                        split,
+                        *(round(v, 5) for v in e.norm_box),
+                        round(e.score, 4),
+                    ]
+                )
 
 
 @dataclass
@@ -137,8 +154,13 @@ class TrainingReport:
 
 
 def verifier_train(
-    *, holdout: list[str] | None = None, epochs: int = 20, seed: int = 0, min_score: float = verifier.MIN_SCORE,
-    tracking_uri: str | None = None, promote: bool = True,
+    *,
+    holdout: list[str] | None = None,
+    epochs: int = 20,
+    seed: int = 0,
+    min_score: float = verifier.MIN_SCORE,
+    tracking_uri: str | None = None,
+    promote: bool = True,
 ) -> TrainingReport:
     """Train a verifier on the reviewed clips of the training cameras, log and register it in
     MLflow, judge it on the held-out cameras' clips against what runs now, and promote it (the
@@ -147,7 +169,9 @@ def verifier_train(
     reviewed = list(clips_reviewed())
     if not reviewed:
         raise ApplicationError("no reviewed clips yet: nothing to train on", code="no_data")
-    data = [clip_examples_collect(clip=c, person=c.verdict == Review.Verdict.PERSON, min_score=min_score) for c in reviewed]
+    data = [
+        clip_examples_collect(clip=c, person=c.verdict == Review.Verdict.PERSON, min_score=min_score) for c in reviewed
+    ]
     train_cams, held_cams = split_cameras(sorted({c.camera.name for c in reviewed}), holdout)
     train_set = [e for cb in data if cb.clip.camera.name in train_cams for e in cb.examples]
     crops, labels = verifier.build_examples(train_set, min_score=min_score)
@@ -164,7 +188,9 @@ def verifier_train(
     current = None
     if current_version:
         try:
-            current = verifier.load_verifier(f"models:/{tracking.MODEL_NAME}/{current_version}", tracking_uri=tracking_uri)
+            current = verifier.load_verifier(
+                f"models:/{tracking.MODEL_NAME}/{current_version}", tracking_uri=tracking_uri
+            )
         except verifier.VerifierUnavailable as exc:
             # Without the production model there is nothing fair to compare with: no promotion.
             raise ApplicationError(f"production verifier {current_version}: {exc}", code="unavailable") from exc
@@ -182,34 +208,65 @@ def verifier_train(
         export = Path(tmp) / "examples.csv"
         _write_export(export, data, set(train_cams))
         params = {
-            "epochs": epochs, "seed": seed, "min_score": min_score, "crop_size": verifier.CROP_SIZE,
-            "architecture": verifier.ARCHITECTURE, "train_cameras": ",".join(train_cams),
-            "holdout_cameras": ",".join(held_cams), "reviewed_clips": len(reviewed),
-            "train_examples": len(labels), "train_people": int(labels.sum()), "detector": settings.DETECTOR,
+            "epochs": epochs,
+            "seed": seed,
+            "min_score": min_score,
+            "crop_size": verifier.CROP_SIZE,
+            "architecture": verifier.ARCHITECTURE,
+            "train_cameras": ",".join(train_cams),
+            "holdout_cameras": ",".join(held_cams),
+            "reviewed_clips": len(reviewed),
+            "train_examples": len(labels),
+            "train_people": int(labels.sum()),
+            "detector": settings.DETECTOR,
             "data_sha256": hashlib.sha256(export.read_bytes()).hexdigest(),  # which export, at a glance
         }
         metrics = {
-            "train_accuracy": result.train_accuracy, "final_loss": result.losses[-1], "threshold": result.threshold,
-            "holdout_crop_accuracy": float(((held_scores >= result.threshold) == (held_labels == 1)).mean()) if len(held_labels) else None,
+            "train_accuracy": result.train_accuracy,
+            "final_loss": result.losses[-1],
+            "threshold": result.threshold,
+            "holdout_crop_accuracy": float(((held_scores >= result.threshold) == (held_labels == 1)).mean())
+            if len(held_labels)
+            else None,
             **{f"holdout_baseline_{k}": v for k, v in baseline.items() if v is not None},
             **{f"holdout_candidate_{k}": v for k, v in candidate.items() if v is not None},
         }
         run = tracking.log_training_run(
-            tracking_uri=tracking_uri, params=params, metrics=metrics, model_file=model_file, data_files=[export],
+            tracking_uri=tracking_uri,
+            params=params,
+            metrics=metrics,
+            model_file=model_file,
+            data_files=[export],
             tags={"vigia.task": "train_verifier"},
         )
     promoted = ok and promote
     if ok and not promote:
         reason += "; not promoted (--no-promote)"
     tracking.record_decision(
-        tracking_uri=tracking_uri, run_id=run.run_id, version=run.version, promote=promoted, reason=reason,
-        evidence={"baseline": baseline, "candidate": candidate, "holdout_cameras": held_cams,
-                  "baseline_verifier": current_version or "none"},
+        tracking_uri=tracking_uri,
+        run_id=run.run_id,
+        version=run.version,
+        promote=promoted,
+        reason=reason,
+        evidence={
+            "baseline": baseline,
+            "candidate": candidate,
+            "holdout_cameras": held_cams,
+            "baseline_verifier": current_version or "none",
+        },
     )
     log.info("verifier version %s: %s (%s)", run.version, "promoted" if promoted else "not promoted", reason)
-    return TrainingReport(run.run_id, run.version, promoted, reason, train_cams, held_cams,
-                          {"train": len(labels), "train_people": int(labels.sum()), "holdout": len(held_labels)},
-                          baseline, candidate)
+    return TrainingReport(
+        run.run_id,
+        run.version,
+        promoted,
+        reason,
+        train_cams,
+        held_cams,
+        {"train": len(labels), "train_people": int(labels.sum()), "holdout": len(held_labels)},
+        baseline,
+        candidate,
+    )
 
 
 def reviewed_labels_write(*, out: Path) -> tuple[Path, int]:
@@ -240,7 +297,15 @@ def reviewed_labels_write(*, out: Path) -> tuple[Path, int]:
             except (FileNotFoundError, OutsideError) as exc:
                 log.warning("clip %s left out of the replay: %s", clip.id, exc)
                 continue
-            w.writerow([name, int(clip.verdict == Review.Verdict.PERSON), clip.camera.name, clip.recorded_at.isoformat(), clip.id])
+            w.writerow(
+                [
+                    name,
+                    int(clip.verdict == Review.Verdict.PERSON),
+                    clip.camera.name,
+                    clip.recorded_at.isoformat(),
+                    clip.id,
+                ]
+            )
             rows += 1
     tmp.replace(path)
     return path, rows

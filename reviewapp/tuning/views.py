@@ -2,6 +2,7 @@
 
 Customers get 403 on every one of them (they never see another customer's cameras, nor their
 own camera's tuning: it is the monitoring company's job)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -39,12 +40,18 @@ def threshold_camera(request, camera_name):
         # First visit before the beat job ran, or asked for: compute now (reads only reviews; cheap).
         rec = thresholds.recommendation_refresh(camera=camera)
     svg = thresholds.curve_svg(
-        curve=rec.evidence.get("curve", []), current=camera.threshold, proposed=rec.threshold,
+        curve=rec.evidence.get("curve", []),
+        current=camera.threshold,
+        proposed=rec.threshold,
         title=f"{camera.name}: {rec.reviews} reviewed clips ({rec.positives} people, {rec.negatives} not)",
     )
     context = {
-        "camera": camera, "rec": rec, "svg": svg, "tradeoff": rec.evidence.get("tradeoff"),
-        "rates": rec.evidence.get("rates") or {}, "changes": ThresholdChange.objects.filter(camera=camera).select_related("changed_by")[:20],
+        "camera": camera,
+        "rec": rec,
+        "svg": svg,
+        "tradeoff": rec.evidence.get("tradeoff"),
+        "rates": rec.evidence.get("rates") or {},
+        "changes": ThresholdChange.objects.filter(camera=camera).select_related("changed_by")[:20],
         "can_apply": rec.threshold is not None and abs(rec.threshold - camera.threshold) > 1e-9,
     }
     return render(request, "tuning/threshold_camera.html", context)
@@ -56,8 +63,10 @@ def threshold_apply(request, camera_name):
     camera = get_object_or_404(Camera, name=camera_name)
     try:
         change = thresholds.threshold_apply(
-            camera=camera, recommendation_id=int(request.POST.get("recommendation", "0") or 0),
-            expected_threshold=float(request.POST.get("expected_threshold", "nan")), user=request.user,
+            camera=camera,
+            recommendation_id=int(request.POST.get("recommendation", "0") or 0),
+            expected_threshold=float(request.POST.get("expected_threshold", "nan")),
+            user=request.user,
             note=request.POST.get("note", ""),
         )
     except (ValueError, TypeError):
@@ -65,7 +74,9 @@ def threshold_apply(request, camera_name):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Threshold of {camera.name} changed from {change.old_threshold:g} to {change.new_threshold:g}.")
+        messages.success(
+            request, f"Threshold of {camera.name} changed from {change.old_threshold:g} to {change.new_threshold:g}."
+        )
     return redirect("threshold-camera", camera_name=camera.name)
 
 
@@ -75,7 +86,11 @@ def threshold_apply(request, camera_name):
 @role_required(is_reviewer)
 @require_GET
 def rule_list(request):
-    rules = suppression.rules_visible_to(request.user).annotate(suppressed=Count("suppressed_detections")).order_by("-created_at", "-id")
+    rules = (
+        suppression.rules_visible_to(request.user)
+        .annotate(suppressed=Count("suppressed_detections"))
+        .order_by("-created_at", "-id")
+    )
     show = request.GET.get("show", "active")
     now = timezone.now()
     if show == "active":
@@ -85,7 +100,9 @@ def rule_list(request):
     if request.GET.get("camera"):
         rules = rules.filter(camera__name=request.GET["camera"])
     page = Paginator(rules, 50).get_page(request.GET.get("page"))
-    return render(request, "tuning/rules.html", {"page": page, "show": show, "now": now, "camera": request.GET.get("camera", "")})
+    return render(
+        request, "tuning/rules.html", {"page": page, "show": show, "now": now, "camera": request.GET.get("camera", "")}
+    )
 
 
 def _float_or_none(raw: str | None, name: str) -> float | None:
@@ -94,7 +111,7 @@ def _float_or_none(raw: str | None, name: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise ApplicationError(f"{name} must be a number", fields={name: ["not a number"]})
+        raise ApplicationError(f"{name} must be a number", fields={name: ["not a number"]}) from None
 
 
 @role_required(is_reviewer)
@@ -114,7 +131,8 @@ def rule_edit(request, rule_id):
             if days is not None and days < 0:
                 raise ApplicationError("expires_in_days cannot be negative", fields={"expires_in_days": ["negative"]})
             suppression.suppression_rule_update(
-                rule=rule, user=request.user,
+                rule=rule,
+                user=request.user,
                 expires_at="keep" if days is None else (None if days == 0 else timezone.now() + timedelta(days=days)),
                 iou_min=_float_or_none(request.POST.get("iou_min"), "iou_min"),
                 similarity_min=_float_or_none(request.POST.get("similarity_min"), "similarity_min"),

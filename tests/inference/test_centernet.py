@@ -4,6 +4,7 @@ Needs the model files from `scripts/fetch_models.sh` (tests fail, not skip, with
 The reference images and `expected.json` (the graph's `tower_0/detections` from an independent
 tf2onnx + onnxruntime conversion) are in tests/data/centernet/.
 """
+
 from __future__ import annotations
 
 import base64
@@ -150,11 +151,11 @@ def _naive_resize_legacy(x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     out = np.zeros((n, out_h, out_w, c), dtype=np.float64)
     for oy in range(out_h):
         sy = oy * h / out_h
-        y0 = int(math.floor(sy))
+        y0 = math.floor(sy)
         y1, fy = min(y0 + 1, h - 1), sy - y0
         for ox in range(out_w):
             sx = ox * w / out_w
-            x0 = int(math.floor(sx))
+            x0 = math.floor(sx)
             x1, fx = min(x0 + 1, w - 1), sx - x0
             top = x[:, y0, x0] * (1 - fx) + x[:, y0, x1] * fx
             bottom = x[:, y1, x0] * (1 - fx) + x[:, y1, x1] * fx
@@ -181,11 +182,9 @@ def test_same_padding_puts_the_odd_pixel_after():
 @pytest.mark.parametrize("kernel,stride", [(3, 1), (3, 2), (5, 2), (1, 1)])
 def test_conv_same_matches_naive_loop(shape, kernel, stride):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(shape + (3,)).astype(np.float32)
+    x = rng.standard_normal((*shape, 3)).astype(np.float32)
     filt = rng.standard_normal((kernel, kernel, 3, 4)).astype(np.float32)
-    np.testing.assert_allclose(
-        _torch_conv(x, filt, stride, False), _naive_conv_same(x, filt, stride, False), atol=1e-4
-    )
+    np.testing.assert_allclose(_torch_conv(x, filt, stride, False), _naive_conv_same(x, filt, stride, False), atol=1e-4)
 
 
 @pytest.mark.parametrize("kernel,stride,multiplier", [(3, 1, 1), (3, 2, 1), (5, 2, 1), (3, 2, 2)])
@@ -193,15 +192,13 @@ def test_depthwise_conv_same_matches_naive_loop(kernel, stride, multiplier):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((1, 8, 9, 3)).astype(np.float32)
     filt = rng.standard_normal((kernel, kernel, 3, multiplier)).astype(np.float32)
-    np.testing.assert_allclose(
-        _torch_conv(x, filt, stride, True), _naive_conv_same(x, filt, stride, True), atol=1e-4
-    )
+    np.testing.assert_allclose(_torch_conv(x, filt, stride, True), _naive_conv_same(x, filt, stride, True), atol=1e-4)
 
 
 @pytest.mark.parametrize("in_hw,out_hw", [((4, 5), (8, 10)), ((5, 7), (7, 3)), ((3, 3), (3, 3))])
 def test_resize_bilinear_legacy_matches_naive_loop(in_hw, out_hw):
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((2,) + in_hw + (3,)).astype(np.float32)
+    x = rng.standard_normal((2, *in_hw, 3)).astype(np.float32)
     got = resize_bilinear_legacy(torch.from_numpy(x).permute(0, 3, 1, 2), out_hw).permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(got, _naive_resize_legacy(x, *out_hw), atol=1e-5)
 
@@ -226,37 +223,69 @@ def test_interpreter_runs_a_tiny_fp16_graph(tmp_path):
     axes = np.array([1, 2], dtype=np.int32)
     scale = np.array(2.0, dtype=np.float16)
     conv_attr = {
-        "strides": {"list": {"i": ["1", "2", "2", "1"]}}, "padding": {"s": _b64("SAME")},
-        "data_format": {"s": _b64("NHWC")}, "dilations": {"list": {"i": ["1", "1", "1", "1"]}},
-        "fused_ops": {"list": {"s": [_b64("BiasAdd"), _b64("Relu6")]}}, "num_args": {"i": "1"},
+        "strides": {"list": {"i": ["1", "2", "2", "1"]}},
+        "padding": {"s": _b64("SAME")},
+        "data_format": {"s": _b64("NHWC")},
+        "dilations": {"list": {"i": ["1", "1", "1", "1"]}},
+        "fused_ops": {"list": {"s": [_b64("BiasAdd"), _b64("Relu6")]}},
+        "num_args": {"i": "1"},
     }  # no "T", as in the real file
     nodes = [
-        {"name": "x", "op": "Placeholder",
-         "attr": {"shape": {"shape": {"dim": [{"size": str(d)} for d in (1, 4, 4, 2)]}}}},
-        {"name": "w", "op": "Const"}, {"name": "b", "op": "Const"}, {"name": "size", "op": "Const"},
-        {"name": "axes", "op": "Const"}, {"name": "scale", "op": "Const"},
+        {
+            "name": "x",
+            "op": "Placeholder",
+            "attr": {"shape": {"shape": {"dim": [{"size": str(d)} for d in (1, 4, 4, 2)]}}},
+        },
+        {"name": "w", "op": "Const"},
+        {"name": "b", "op": "Const"},
+        {"name": "size", "op": "Const"},
+        {"name": "axes", "op": "Const"},
+        {"name": "scale", "op": "Const"},
         {"name": "conv", "op": "_FusedConv2D", "input": ["x", "w", "b"], "attr": conv_attr},
-        {"name": "up", "op": "ResizeBilinear", "input": ["conv", "size"],
-         "attr": {"align_corners": {"b": False}, "half_pixel_centers": {"b": False}}},
-        {"name": "pool", "op": "MaxPool", "input": ["up"], "attr": {
-            "ksize": {"list": {"i": ["1", "3", "3", "1"]}}, "strides": {"list": {"i": ["1", "1", "1", "1"]}},
-            "padding": {"s": _b64("SAME")}, "data_format": {"s": _b64("NHWC")}}},
+        {
+            "name": "up",
+            "op": "ResizeBilinear",
+            "input": ["conv", "size"],
+            "attr": {"align_corners": {"b": False}, "half_pixel_centers": {"b": False}},
+        },
+        {
+            "name": "pool",
+            "op": "MaxPool",
+            "input": ["up"],
+            "attr": {
+                "ksize": {"list": {"i": ["1", "3", "3", "1"]}},
+                "strides": {"list": {"i": ["1", "1", "1", "1"]}},
+                "padding": {"s": _b64("SAME")},
+                "data_format": {"s": _b64("NHWC")},
+            },
+        },
         {"name": "mean", "op": "Mean", "input": ["pool", "axes"], "attr": {"keep_dims": {"b": True}}},
         {"name": "out", "op": "Mul", "input": ["scale", "mean"]},
     ]
     f16 = {"dtype": "float16", "original_dtype": "float32"}
-    manifest = [{"paths": ["tiny.bin"], "weights": [
-        {"name": "w", "shape": [3, 3, 2, 3], "dtype": "float32", "quantization": f16},
-        {"name": "b", "shape": [3], "dtype": "float32", "quantization": f16},
-        {"name": "size", "shape": [2], "dtype": "int32"},
-        {"name": "axes", "shape": [2], "dtype": "int32"},
-        {"name": "scale", "shape": [], "dtype": "float32", "quantization": f16},
-    ]}]
+    manifest = [
+        {
+            "paths": ["tiny.bin"],
+            "weights": [
+                {"name": "w", "shape": [3, 3, 2, 3], "dtype": "float32", "quantization": f16},
+                {"name": "b", "shape": [3], "dtype": "float32", "quantization": f16},
+                {"name": "size", "shape": [2], "dtype": "int32"},
+                {"name": "axes", "shape": [2], "dtype": "int32"},
+                {"name": "scale", "shape": [], "dtype": "float32", "quantization": f16},
+            ],
+        }
+    ]
     (tmp_path / "tiny.bin").write_bytes(b"".join(a.tobytes() for a in (filt, bias, size, axes, scale)))
-    (tmp_path / "tiny.json").write_text(json.dumps({
-        "format": "graph-model", "modelTopology": {"node": nodes}, "weightsManifest": manifest,
-        "signature": {"outputs": {"out": {}}},
-    }))
+    (tmp_path / "tiny.json").write_text(
+        json.dumps(
+            {
+                "format": "graph-model",
+                "modelTopology": {"node": nodes},
+                "weightsManifest": manifest,
+                "signature": {"outputs": {"out": {}}},
+            }
+        )
+    )
     graph = TfjsGraph(tmp_path / "tiny.json")
     assert graph.ops == ["Const", "MaxPool", "Mean", "Mul", "Placeholder", "ResizeBilinear", "_FusedConv2D"]
     x = rng.standard_normal((1, 4, 4, 2)).astype(np.float32)
@@ -264,7 +293,7 @@ def test_interpreter_runs_a_tiny_fp16_graph(tmp_path):
     conv = np.clip(_naive_conv_same(x, filt.astype(np.float32), 2, False) + bias.astype(np.float32), 0, 6)
     up = _naive_resize_legacy(conv, 4, 4)
     padded = np.pad(up, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
-    pool = np.max([padded[:, dy:dy + 4, dx:dx + 4] for dy in range(3) for dx in range(3)], axis=0)
+    pool = np.max([padded[:, dy : dy + 4, dx : dx + 4] for dy in range(3) for dx in range(3)], axis=0)
     want = 2.0 * pool.mean(axis=(1, 2), keepdims=True)
 
     (got,) = graph(torch.from_numpy(x))
@@ -398,7 +427,7 @@ def test_load_detector_builds_centernet_with_an_input_size():
 
 
 def test_missing_model_files_say_how_to_fetch_them(tmp_path):
-    with pytest.raises(DetectorUnavailable, match="scripts/fetch_models.sh"):
+    with pytest.raises(DetectorUnavailable, match=r"scripts/fetch_models\.sh"):
         CenterNetDetector(model_dir=tmp_path)
 
 
@@ -417,7 +446,7 @@ def test_batch_gives_the_same_heat_maps_as_single_frames_and_keeps_the_input(det
     heat2, wh2 = detector.raw_outputs(batch)
     np.testing.assert_array_equal(batch, before)  # in-place ops never touch the caller's input
     for i in range(2):
-        heat1, wh1 = detector.raw_outputs(batch[i:i + 1])
+        heat1, wh1 = detector.raw_outputs(batch[i : i + 1])
         np.testing.assert_allclose(heat2[i], heat1[0], atol=1e-5)
         np.testing.assert_allclose(wh2[i], wh1[0], atol=1e-3)
 
@@ -425,7 +454,9 @@ def test_batch_gives_the_same_heat_maps_as_single_frames_and_keeps_the_input(det
 def test_the_traced_network_the_detector_runs_matches_the_interpreter(detectors):
     interpreter = CenterNetDetector(input_size=320, jit=False)
     traced = detectors[320]
-    assert isinstance(traced.graph, torch.jit.ScriptModule) and not isinstance(interpreter.graph, torch.jit.ScriptModule)
+    assert isinstance(traced.graph, torch.jit.ScriptModule) and not isinstance(
+        interpreter.graph, torch.jit.ScriptModule
+    )
     batch = preprocess([_bgr("astronaut"), _bgr("chelsea")], 320)
     for got, want in zip(traced.raw_outputs(batch), interpreter.raw_outputs(batch)):
         np.testing.assert_allclose(got, want, atol=1e-3)

@@ -15,7 +15,9 @@ def test_the_clip_score_is_the_best_person_score_in_any_frame():
     assert d.score == 0.7 and d.alert is True and d.near_threshold is False
 
 
-@pytest.mark.parametrize("score, alert, near", [(0.5, True, True), (0.49, False, True), (0.61, True, False), (0.39, False, False)])
+@pytest.mark.parametrize(
+    "score, alert, near", [(0.5, True, True), (0.49, False, True), (0.61, True, False), (0.39, False, False)]
+)
 def test_alert_and_review_band_edges(score, alert, near):
     d = decide([[box(score)]], threshold=0.5, review_band=0.1)
     assert (d.alert, d.near_threshold) == (alert, near)

@@ -2,6 +2,7 @@
 
 Needs the model files from `scripts/fetch_models.sh` (tests fail, not skip, without them).
 """
+
 from __future__ import annotations
 
 import base64
@@ -61,7 +62,9 @@ def _naive_conv_valid_nchw(x: np.ndarray, w_tf: np.ndarray) -> np.ndarray:
             for xx in range(w - kw + 1):
                 out[0, oc, y, xx] = sum(
                     x[0, ic, y + dy, xx + dx] * w_tf[dy, dx, ic, oc]
-                    for ic in range(c) for dy in range(kh) for dx in range(kw)
+                    for ic in range(c)
+                    for dy in range(kh)
+                    for dx in range(kw)
                 )
     return out
 
@@ -97,17 +100,30 @@ def test_interpreter_runs_an_nchw_graph_like_an_onnx_export(tmp_path):
         "pads": np.array([[0, 0], [0, 0], [1, 1], [1, 1]], np.int32),
         "to_nhwc": np.array([0, 2, 3, 1], np.int32),
         "to_nchw": np.array([0, 3, 1, 2], np.int32),
-        "w": filt, "b": bias,
-        "sizes": np.array([3, -1], np.int32), "axis": np.array(1, np.int32),
+        "w": filt,
+        "b": bias,
+        "sizes": np.array([3, -1], np.int32),
+        "axis": np.array(1, np.int32),
         "size": np.array([10, 10], np.int32),
-        "sp_idx": np.array([[1]], np.int32), "sp_shape": np.array([3], np.int32),
-        "sp_val": np.array([5], np.int32), "sp_default": np.array(0, np.int32),
+        "sp_idx": np.array([[1]], np.int32),
+        "sp_shape": np.array([3], np.int32),
+        "sp_val": np.array([5], np.int32),
+        "sp_default": np.array(0, np.int32),
     }
-    nodes = [{"name": "x", "op": "Placeholder",
-              "attr": {"shape": {"shape": {"dim": [{"size": str(d)} for d in (1, 2, 5, 5)]}}}}]
+    nodes = [
+        {
+            "name": "x",
+            "op": "Placeholder",
+            "attr": {"shape": {"shape": {"dim": [{"size": str(d)} for d in (1, 2, 5, 5)]}}},
+        }
+    ]
     nodes += [{"name": k, "op": "Const"} for k in consts]
-    conv_attr = {"strides": {"list": {"i": ["1", "1", "1", "1"]}}, "padding": {"s": _b64("VALID")},
-                 "data_format": {"s": _b64("NHWC")}, "dilations": {"list": {"i": ["1", "1", "1", "1"]}}}
+    conv_attr = {
+        "strides": {"list": {"i": ["1", "1", "1", "1"]}},
+        "padding": {"s": _b64("VALID")},
+        "data_format": {"s": _b64("NHWC")},
+        "dilations": {"list": {"i": ["1", "1", "1", "1"]}},
+    }
     nodes += [
         {"name": "pad", "op": "Pad", "input": ["x", "pads"]},
         {"name": "t1", "op": "Transpose", "input": ["pad", "to_nhwc"]},
@@ -118,19 +134,34 @@ def test_interpreter_runs_an_nchw_graph_like_an_onnx_export(tmp_path):
         {"name": "split", "op": "SplitV", "input": ["act", "sizes", "axis"], "attr": {"num_split": {"i": "2"}}},
         {"name": "sig", "op": "Sigmoid", "input": ["split"]},
         {"name": "t3", "op": "Transpose", "input": ["split:1", "to_nhwc"]},
-        {"name": "up", "op": "ResizeBilinear", "input": ["t3", "size"],
-         "attr": {"align_corners": {"b": False}, "half_pixel_centers": {"b": True}}},
+        {
+            "name": "up",
+            "op": "ResizeBilinear",
+            "input": ["t3", "size"],
+            "attr": {"align_corners": {"b": False}, "half_pixel_centers": {"b": True}},
+        },
         {"name": "dense", "op": "SparseToDense", "input": ["sp_idx", "sp_shape", "sp_val", "sp_default"]},
     ]
-    manifest = [{"paths": ["g.bin"], "weights": [
-        {"name": k, "shape": list(v.shape), "dtype": "float32" if v.dtype == np.float32 else "int32"}
-        for k, v in consts.items()
-    ]}]
+    manifest = [
+        {
+            "paths": ["g.bin"],
+            "weights": [
+                {"name": k, "shape": list(v.shape), "dtype": "float32" if v.dtype == np.float32 else "int32"}
+                for k, v in consts.items()
+            ],
+        }
+    ]
     (tmp_path / "g.bin").write_bytes(b"".join(v.tobytes() for v in consts.values()))
-    (tmp_path / "g.json").write_text(json.dumps({
-        "format": "graph-model", "modelTopology": {"node": nodes}, "weightsManifest": manifest,
-        "signature": {"outputs": {"sig": {}, "up": {}, "dense": {}}},
-    }))
+    (tmp_path / "g.json").write_text(
+        json.dumps(
+            {
+                "format": "graph-model",
+                "modelTopology": {"node": nodes},
+                "weightsManifest": manifest,
+                "signature": {"outputs": {"sig": {}, "up": {}, "dense": {}}},
+            }
+        )
+    )
     graph = TfjsGraph(tmp_path / "g.json", input_layout="NCHW")
     assert graph.baked_size == (5, 5)
     x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
@@ -181,8 +212,10 @@ def test_nms_keeps_the_best_of_overlapping_boxes_and_separate_ones():
 
 def test_decoding_maps_boxes_back_to_the_frame():
     side = 416 // 32
-    outputs = {stride: (np.zeros((416 // stride) ** 2, np.float32), np.zeros(((416 // stride) ** 2, 44), np.float32))
-               for stride in (8, 16, 32)}
+    outputs = {
+        stride: (np.zeros((416 // stride) ** 2, np.float32), np.zeros(((416 // stride) ** 2, 44), np.float32))
+        for stride in (8, 16, 32)
+    }
     outputs[32][0][0] = 0.8  # the top-left cell of the coarsest level
     outputs[32][1][0] = -50.0
     outputs[32][1][0, [0, 11, 22, 33]] = 50.0  # zero distances: a point box at the cell centre
@@ -203,7 +236,9 @@ def detectors() -> dict[int, NanoDetDetector]:
 
 
 @pytest.mark.parametrize("size", [416, 320])
-@pytest.mark.parametrize("image, where", [("images/camera.png", CAMERAMAN_BOX), ("centernet/astronaut_512.png", ASTRONAUT_BOX)])
+@pytest.mark.parametrize(
+    "image, where", [("images/camera.png", CAMERAMAN_BOX), ("centernet/astronaut_512.png", ASTRONAUT_BOX)]
+)
 def test_a_person_is_found_where_they_are(detectors, size, image, where):
     best = max(detectors[size].detect([_image(image)])[0], key=lambda b: b.score)
     assert best.score >= 0.5
@@ -212,7 +247,9 @@ def test_a_person_is_found_where_they_are(detectors, size, image, where):
 
 @pytest.mark.parametrize("size", [416, 320])
 def test_no_person_on_the_launch_pad(detectors, size):
-    assert max((b.score for b in detectors[size].detect([_image("images/rocket.jpg")])[0]), default=0) < DEFAULT_THRESHOLD
+    assert (
+        max((b.score for b in detectors[size].detect([_image("images/rocket.jpg")])[0]), default=0) < DEFAULT_THRESHOLD
+    )
 
 
 @pytest.mark.parametrize("image", ["centernet/chelsea_512.png", "centernet/coffee_512.png"])
@@ -243,7 +280,7 @@ def test_the_registry_builds_it_and_refuses_bad_sizes(tmp_path):
         load_detector("nanodet:300")
     with pytest.raises(DetectorUnavailable, match="integer"):
         load_detector("nanodet:big")
-    with pytest.raises(DetectorUnavailable, match="scripts/fetch_models.sh"):
+    with pytest.raises(DetectorUnavailable, match=r"scripts/fetch_models\.sh"):
         NanoDetDetector(model_dir=tmp_path)
 
 

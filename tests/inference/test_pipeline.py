@@ -85,7 +85,7 @@ def test_corrupt_frames_in_the_middle_do_not_stop_sampling(tmp_path, scene):
     path = write(tmp_path / "ok.mp4", frames)
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 3000] = bytes((b * 7 + 13) % 256 for b in data[middle:middle + 3000])
+    data[middle : middle + 3000] = bytes((b * 7 + 13) % 256 for b in data[middle : middle + 3000])
     (tmp_path / "corrupt.mp4").write_bytes(bytes(data))
     result = detect_clip(tmp_path / "corrupt.mp4", CountingDetector(), sample_fps=2, min_change=0)
     assert result.sampled == 20
@@ -112,7 +112,9 @@ def test_person_boxes_get_a_descriptor_of_their_crop_above_the_minimum_score(tmp
         name = version = "two"
 
         def detect(self, frames):
-            return [[Box(10, 10, 60, 110, 0.9), Box(100, 50, 150, 150, 0.04), Box(0, 0, 5, 5, 0.9, "car")] for _ in frames]
+            return [
+                [Box(10, 10, 60, 110, 0.9), Box(100, 50, 150, 150, 0.04), Box(0, 0, 5, 5, 0.9, "car")] for _ in frames
+            ]
 
     path = write(tmp_path / "still.mp4", [scene] * 10)
     result = detect_clip(path, TwoBoxes(), sample_fps=2, describe_min_score=0.05)

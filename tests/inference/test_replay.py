@@ -2,7 +2,7 @@ import copy
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +14,27 @@ from reviewapp.review.demo import photo, write_clip
 from tests.videos import write_video
 
 ROOT = Path(__file__).resolve().parents[2]
-T0 = datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc)
-NAMES = ["threshold", "+camera_threshold", "+suppression", "+temporal_frames", "+temporal_median", "+verifier",
-         "threshold+temporal_frames", "threshold+verifier"]
+T0 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+NAMES = [
+    "threshold",
+    "+camera_threshold",
+    "+suppression",
+    "+temporal_frames",
+    "+temporal_median",
+    "+verifier",
+    "threshold+temporal_frames",
+    "threshold+verifier",
+]
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "inference.replay", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "inference.replay", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_it_replays_in_time_order_reports_bad_rows_and_ends_with_the_json_contract(tmp_path):
@@ -90,8 +103,12 @@ def unit(v):
 
 def bd(box, descriptor, size=(640, 480), crop_value=0):
     w, h = size
-    return replay.BoxData(box, (box.x1 / w, box.y1 / h, box.x2 / w, box.y2 / h), unit(descriptor),
-                          np.full((64, 64, 3), crop_value, np.uint8))
+    return replay.BoxData(
+        box,
+        (box.x1 / w, box.y1 / h, box.x2 / w, box.y2 / h),
+        unit(descriptor),
+        np.full((64, 64, 3), crop_value, np.uint8),
+    )
 
 
 def clip(key, camera, minutes, *, person, poster=True, person_score=0.6, person_frames=4, person_x=90):
@@ -134,7 +151,11 @@ def test_a_false_alert_suppresses_the_same_object_on_that_camera_from_the_next_c
 
 def test_a_rule_stops_suppressing_when_it_expires():
     cfg = replay.Config(threshold=0.3, sample_fps=2.0, rule_days=1)
-    clips = [clip("a1", "a", 0, person=False), clip("a2", "a", 60, person=False), clip("a3", "a", 3 * 24 * 60, person=False)]
+    clips = [
+        clip("a1", "a", 0, person=False),
+        clip("a2", "a", 60, person=False),
+        clip("a3", "a", 3 * 24 * 60, person=False),
+    ]
     (s,) = replay.simulate(clips, cfg, ["+suppression"])
     assert [a for _, a in s.decisions] == [True, False, True]
 
@@ -143,8 +164,16 @@ def test_no_look_ahead_changing_later_clips_never_changes_an_earlier_decision():
     clips = []
     for n in range(16):
         for cam in ("a", "b"):
-            clips.append(clip(f"{cam}{n}", cam, 10 * n + (cam == "b"), person=n % 3 == 0,
-                              person_score=0.45 + 0.02 * n, person_x=300))
+            clips.append(
+                clip(
+                    f"{cam}{n}",
+                    cam,
+                    10 * n + (cam == "b"),
+                    person=n % 3 == 0,
+                    person_score=0.45 + 0.02 * n,
+                    person_x=300,
+                )
+            )
     base = decisions(replay.simulate(clips, CFG))
     cut = T0 + timedelta(minutes=75)
     altered = []

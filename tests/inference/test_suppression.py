@@ -1,16 +1,24 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from inference.detector import Box
 from inference.suppression import (
-    DESCRIPTOR_SIZE, Rule, describe, from_bytes, group_detections, iou, match, normalise_box,
-    similarity, to_bytes,
+    DESCRIPTOR_SIZE,
+    Rule,
+    describe,
+    from_bytes,
+    group_detections,
+    iou,
+    match,
+    normalise_box,
+    similarity,
+    to_bytes,
 )
 from tests.scenes import OBJECT_BOX, SIZE, background, noisy, paste, person, with_object
 
-NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 def box(coords, score=0.5):
@@ -95,7 +103,9 @@ def test_descriptors_of_another_version_never_match(rule):
 def test_descriptors_survive_a_bytes_round_trip(rule):
     data = to_bytes(rule.descriptor)
     assert len(data) == DESCRIPTOR_SIZE * 4
-    assert np.array_equal(from_bytes(data), rule.descriptor) and np.array_equal(from_bytes(memoryview(data)), rule.descriptor)
+    assert np.array_equal(from_bytes(data), rule.descriptor) and np.array_equal(
+        from_bytes(memoryview(data)), rule.descriptor
+    )
     assert from_bytes(None).size == 0 and from_bytes(b"").size == 0
 
 

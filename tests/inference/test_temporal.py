@@ -2,7 +2,13 @@ import pytest
 
 from inference.detector import Box
 from inference.temporal import (
-    TimedBoxes, frames_at_least, link_tracks, person_frames, represented, running_median, track_median,
+    TimedBoxes,
+    frames_at_least,
+    link_tracks,
+    person_frames,
+    represented,
+    running_median,
+    track_median,
 )
 
 

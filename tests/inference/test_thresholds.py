@@ -1,7 +1,11 @@
 import pytest
 
 from inference.thresholds import (
-    counts_at, insufficient_evidence, pr_curve, recommend_threshold, tradeoff,
+    counts_at,
+    insufficient_evidence,
+    pr_curve,
+    recommend_threshold,
+    tradeoff,
 )
 
 

@@ -13,8 +13,17 @@ class OneBoxModel(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         score = x.mean(dim=(1, 2, 3))
-        person = torch.stack([torch.full_like(score, 10.0), torch.full_like(score, 20.0), torch.full_like(score, 110.0),
-                              torch.full_like(score, 220.0), score, torch.zeros_like(score)], dim=1)
+        person = torch.stack(
+            [
+                torch.full_like(score, 10.0),
+                torch.full_like(score, 20.0),
+                torch.full_like(score, 110.0),
+                torch.full_like(score, 220.0),
+                score,
+                torch.zeros_like(score),
+            ],
+            dim=1,
+        )
         car = torch.tensor([[0.0, 0.0, 5.0, 5.0, 0.99, 2.0]]).expand(n, 6)
         pad = torch.zeros(n, 6)
         return torch.stack([person, car, pad], dim=1)
@@ -40,11 +49,14 @@ def test_a_torchscript_model_following_the_contract_detects_people_in_frame_pixe
     assert detector.version == "torchscript-company-320"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("torchscript:", "give the model file"),
-    ("torchscript:/nope/model.pt", "not found"),
-    ("torchscript:/x.pt@big", "must be an integer"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("torchscript:", "give the model file"),
+        ("torchscript:/nope/model.pt", "not found"),
+        ("torchscript:/x.pt@big", "must be an integer"),
+    ],
+)
 def test_bad_specs_are_clear_errors(spec, message):
     with pytest.raises(DetectorUnavailable, match=message):
         load_detector(spec)
@@ -65,8 +77,15 @@ def test_parse_spec_defaults_to_640():
 def onnx_file(tmp_path):
     path = tmp_path / "company.onnx"
     example = torch.zeros(1, 3, 320, 320)
-    torch.onnx.export(OneBoxModel(), (example,), str(path), dynamo=False, input_names=["images"],
-                      output_names=["detections"], dynamic_axes={"images": {0: "n"}, "detections": {0: "n"}})
+    torch.onnx.export(
+        OneBoxModel(),
+        (example,),
+        str(path),
+        dynamo=False,
+        input_names=["images"],
+        output_names=["detections"],
+        dynamic_axes={"images": {0: "n"}, "detections": {0: "n"}},
+    )
     return path
 
 
@@ -78,7 +97,9 @@ def test_an_onnx_model_following_the_same_contract_gives_the_same_boxes(model_fi
     from_torchscript = load_detector(f"torchscript:{model_file}@320").detect([grey, white])
     assert [len(b) for b in from_onnx] == [1, 1]
     for a, b in zip(from_onnx, from_torchscript):
-        assert (a[0].x1, a[0].y1, a[0].x2, a[0].y2, a[0].score) == pytest.approx((b[0].x1, b[0].y1, b[0].x2, b[0].y2, b[0].score), abs=1e-4)
+        assert (a[0].x1, a[0].y1, a[0].x2, a[0].y2, a[0].score) == pytest.approx(
+            (b[0].x1, b[0].y1, b[0].x2, b[0].y2, b[0].score), abs=1e-4
+        )
 
 
 def test_a_file_that_is_not_onnx_is_a_clear_error(tmp_path):

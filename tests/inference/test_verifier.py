@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,9 +14,14 @@ def person_and_not(n=12, seed=0):
     """Colour crops of the astronaut (person) and sepia crops of the coffee photo (not), jittered."""
     rng = np.random.default_rng(seed)
     astronaut, coffee = photo("astronaut"), photo("coffee")
-    sepia = lambda im: np.clip(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY)[..., None] * np.array([0.6, 0.8, 1.1]), 0, 255).astype(np.uint8)  # noqa: E731
+
+    def sepia(im):
+        return np.clip(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY)[..., None] * np.array([0.6, 0.8, 1.1]), 0, 255).astype(
+            np.uint8
+        )
+
     crops, labels = [], []
-    for i in range(n):
+    for _i in range(n):
         dx, dy = rng.integers(0, 60, 2)
         crops.append(verifier.crop(astronaut, (60 + dx, 20 + dy, 420 + dx, 480 + dy)))
         labels.append(1)
@@ -79,7 +85,7 @@ def test_a_person_clip_box_that_looks_like_a_known_false_positive_is_not_a_perso
         verifier.Example("cam2", "pos2", True, nb, d, c, 0.4),  # same look on another camera: kept
         verifier.Example("cam", "pos", True, (0.1, 0.1, 0.2, 0.2), other, c, 0.05),  # under min_score
     ]
-    crops, labels = verifier.build_examples(examples)
+    _crops, labels = verifier.build_examples(examples)
     assert labels.tolist() == [0, 1, 1]
 
 
@@ -91,12 +97,15 @@ def test_promotion_accepts_fewer_false_alerts_at_equal_recall():
     assert ok and "6 fewer false alerts" in reason
 
 
-@pytest.mark.parametrize("candidate, why", [
-    ({"tp": 8, "fp": 0, "fn": 2, "tn": 30}, "loses people"),  # no false alert, but a person lost
-    ({"tp": 9, "fp": 10, "fn": 1, "tn": 20}, "no fewer false alerts"),
-    ({"tp": 9, "fp": 12, "fn": 1, "tn": 18}, "no fewer false alerts"),
-    ({"tp": 5, "fp": 0, "fn": 1, "tn": 20}, "not of the same clips"),
-])
+@pytest.mark.parametrize(
+    "candidate, why",
+    [
+        ({"tp": 8, "fp": 0, "fn": 2, "tn": 30}, "loses people"),  # no false alert, but a person lost
+        ({"tp": 9, "fp": 10, "fn": 1, "tn": 20}, "no fewer false alerts"),
+        ({"tp": 9, "fp": 12, "fn": 1, "tn": 18}, "no fewer false alerts"),
+        ({"tp": 5, "fp": 0, "fn": 1, "tn": 20}, "not of the same clips"),
+    ],
+)
 def test_promotion_refuses_a_worse_model(candidate, why):
     ok, reason = verifier.promotion_decision(COUNTS, candidate)
     assert not ok and why in reason
@@ -110,8 +119,11 @@ def test_a_training_run_is_tracked_registered_and_promoted_only_when_decided(tmp
     data = tmp_path / "examples.csv"
     data.write_text("clip,camera,label\n")
     run = tracking.log_training_run(
-        tracking_uri=uri, params={"epochs": 2}, metrics={"train_accuracy": result.train_accuracy, "nothing": None},
-        model_file=model, data_files=[data],
+        tracking_uri=uri,
+        params={"epochs": 2},
+        metrics={"train_accuracy": result.train_accuracy, "nothing": None},
+        model_file=model,
+        data_files=[data],
     )
     assert run.version == "1"
     c = tracking.client(uri)
@@ -120,21 +132,31 @@ def test_a_training_run_is_tracked_registered_and_promoted_only_when_decided(tmp
     assert {a.path for a in c.list_artifacts(run.run_id)} >= {"model", "data"}
     assert (tmp_path / "mlflow" / "artifacts").is_dir()  # beside the database, not ./mlruns
 
-    tracking.record_decision(tracking_uri=uri, run_id=run.run_id, version=run.version, promote=False,
-                             reason="no fewer false alerts", evidence={"baseline": COUNTS})
+    tracking.record_decision(
+        tracking_uri=uri,
+        run_id=run.run_id,
+        version=run.version,
+        promote=False,
+        reason="no fewer false alerts",
+        evidence={"baseline": COUNTS},
+    )
     assert tracking.production_version(tracking_uri=uri) is None
     assert c.get_run(run.run_id).data.tags["promotion"] == "refused"
 
     second = tracking.log_training_run(tracking_uri=uri, params={}, metrics={}, model_file=model, data_files=[])
-    tracking.record_decision(tracking_uri=uri, run_id=second.run_id, version=second.version, promote=True,
-                             reason="better", evidence={})
+    tracking.record_decision(
+        tracking_uri=uri, run_id=second.run_id, version=second.version, promote=True, reason="better", evidence={}
+    )
     assert tracking.production_version(tracking_uri=uri) == "2"
     mv = c.get_model_version(tracking.MODEL_NAME, "2")
     assert mv.tags["promotion"] == "promoted"
-    decision = json.loads((tmp_path / "dl").mkdir() or open(c.download_artifacts(second.run_id, "promotion.json", str(tmp_path / "dl"))).read())
+    (tmp_path / "dl").mkdir()
+    decision = json.loads(Path(c.download_artifacts(second.run_id, "promotion.json", str(tmp_path / "dl"))).read_text())
     assert decision["decision"] == "promoted"
 
-    path, version = tracking.fetch_model("models:/vigia-verifier@production", tracking_uri=uri, dst=tmp_path / "fetched")
+    path, version = tracking.fetch_model(
+        "models:/vigia-verifier@production", tracking_uri=uri, dst=tmp_path / "fetched"
+    )
     assert version == "vigia-verifier/2"
     loaded = verifier.load(path, version=version)
     assert loaded.version == "vigia-verifier/2" and loaded.threshold == pytest.approx(result.threshold)

@@ -43,12 +43,15 @@ def test_an_mjpeg_avi_is_accepted(tmp_path):
     assert probe(path).container == "avi"
 
 
-@pytest.mark.parametrize("native_fps, frames, sample_fps, expected_times", [
-    (10, 30, 2, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]),
-    (25, 50, 1, [0.0, 1.0]),
-    (5, 10, 2, [0.0, 0.6, 1.0, 1.6]),  # 5 fps cannot land on .5: the next frame after each step
-    (4, 8, 10, [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]),  # asking for more than exists: every frame
-])
+@pytest.mark.parametrize(
+    "native_fps, frames, sample_fps, expected_times",
+    [
+        (10, 30, 2, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]),
+        (25, 50, 1, [0.0, 1.0]),
+        (5, 10, 2, [0.0, 0.6, 1.0, 1.6]),  # 5 fps cannot land on .5: the next frame after each step
+        (4, 8, 10, [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]),  # asking for more than exists: every frame
+    ],
+)
 def test_sample_frames_takes_about_the_asked_rate(tmp_path, native_fps, frames, sample_fps, expected_times):
     path = write_video(tmp_path / "a.mp4", frames=frames, fps=native_fps)
     times = [f.time for f in sample_frames(path, fps=sample_fps)]

@@ -1,5 +1,6 @@
 """Real outside servers for the labeling tests: DynamoDB over HTTP (moto's server, from
 tests/conftest.py) and a real Label Studio 1.23.2 started once per session."""
+
 import uuid
 
 import pytest

@@ -1,4 +1,5 @@
 """Reviewed clips with real video files and detections, for the export and extraction tests."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,14 +32,29 @@ class ClipMaker:
         with open(self.video, "rb") as f:
             name = default_storage.save(f"clips/{camera.name}/{clip_id}.mp4", File(f))
         clip = ClipFactory(
-            id=clip_id, camera=camera, file=name, score=score,
+            id=clip_id,
+            camera=camera,
+            file=name,
+            score=score,
             alert=(score >= camera.threshold) if alert is None else alert,
             recorded_at=recorded_at or timezone.now() - timedelta(hours=1),
-            width=320, height=240, fps=10.0, duration=self.frames / 10.0, **kwargs,
+            width=320,
+            height=240,
+            fps=10.0,
+            duration=self.frames / 10.0,
+            **kwargs,
         )
         for frame_index, box, box_score in detections:
-            Detection.objects.create(clip=clip, frame_index=frame_index, frame_time=frame_index / 10.0,
-                                     x1=box[0], y1=box[1], x2=box[2], y2=box[3], score=box_score)
+            Detection.objects.create(
+                clip=clip,
+                frame_index=frame_index,
+                frame_time=frame_index / 10.0,
+                x1=box[0],
+                y1=box[1],
+                x2=box[2],
+                y2=box[3],
+                score=box_score,
+            )
         return clip
 
     def reviewed(self, camera, reviewer, *, verdict, tags=(), **kwargs):
@@ -46,7 +62,12 @@ class ClipMaker:
         on 5); false positives ("no_person" with alert) a false box on frames 3 and 6."""
         if "detections" not in kwargs:
             if verdict == "person":
-                kwargs["detections"] = [(2, PERSON_BOX, 0.8), (5, PERSON_BOX, 0.7), (5, FALSE_BOX, 0.1), (8, PERSON_BOX, 0.6)]
+                kwargs["detections"] = [
+                    (2, PERSON_BOX, 0.8),
+                    (5, PERSON_BOX, 0.7),
+                    (5, FALSE_BOX, 0.1),
+                    (8, PERSON_BOX, 0.6),
+                ]
             elif kwargs.get("alert", True):
                 kwargs["detections"] = [(3, FALSE_BOX, 0.7), (6, FALSE_BOX, 0.65)]
             else:

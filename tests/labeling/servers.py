@@ -1,4 +1,5 @@
 """Start a real Label Studio server (used by the test session and by benchmarks/bench_sync.py)."""
+
 from __future__ import annotations
 
 import os
@@ -61,16 +62,30 @@ def label_studio_server(*, timeout: float = 240.0):
     t0 = time.monotonic()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [str(LS_VENV / "bin" / "label-studio"), "start", "--no-browser", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", data_dir],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir,
+            [
+                str(LS_VENV / "bin" / "label-studio"),
+                "start",
+                "--no-browser",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                data_dir,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
         )
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    raise LabelStudioUnavailable(f"Label Studio exited ({proc.returncode}): {log_path.read_text()[-3000:]}")
+                    raise LabelStudioUnavailable(
+                        f"Label Studio exited ({proc.returncode}): {log_path.read_text()[-3000:]}"
+                    )
                 try:
                     if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                         break

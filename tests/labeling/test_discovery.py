@@ -1,12 +1,13 @@
 """DynamoDB discovery looks only at what changed since its cursor (less a margin), and falls back
 to the full anti-join when it has no cursor or too much changed. Discovery only: nothing is sent."""
+
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from labeling.sync import discovery
 from labeling.models import SyncCursor, SyncState
+from labeling.sync import discovery
 from reviewapp.review.models import Clip, FalseAlertReport
 from reviewapp.review.queue import review_record
 from tests.labeling.helpers import processed_clip

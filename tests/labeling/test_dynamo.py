@@ -1,15 +1,13 @@
 """DynamoDB over HTTP (moto's server): items, indexes, batches, throttling, outages, order."""
+
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from labeling.sync import dynamo
-from labeling.sync import discovery
-from labeling.sync import engine as sync
-from labeling.sync import senders
-from labeling.sync import state
 from labeling.models import SyncState
+from labeling.sync import discovery, dynamo, senders, state
+from labeling.sync import engine as sync
 from reviewapp.review.models import FalseAlertReport, Review
 from reviewapp.review.queue import review_record
 from tests.labeling.helpers import processed_clip
@@ -35,11 +33,11 @@ class Flaky:
         self.batch_calls, self.put_calls = [], 0
 
     def batch_write_item(self, RequestItems):
-        (table, requests), = RequestItems.items()
+        ((table, requests),) = RequestItems.items()
         self.batch_calls.append(len(requests))
         if self.unprocessed:
             self.unprocessed -= 1
-            done, left = requests[:-self.keep], requests[-self.keep:]
+            done, left = requests[: -self.keep], requests[-self.keep :]
             if done:
                 self.client.batch_write_item(RequestItems={table: done})
             return {"UnprocessedItems": {table: left}}
@@ -79,7 +77,9 @@ def test_it_writes_a_processed_clip_and_finds_it_by_camera_and_by_score_band(wor
     day = recorded.strftime("%Y-%m-%d")
     band = dynamo.clips_in_score_band(day=day, low=0.4, high=0.6)
     assert {i["clip_id"] for i in band} == {str(near.id), str(other.id)}
-    cam = dynamo.clips_of_camera(camera="acme-door", since=recorded.isoformat(), until=(recorded + timedelta(hours=1)).isoformat())
+    cam = dynamo.clips_of_camera(
+        camera="acme-door", since=recorded.isoformat(), until=(recorded + timedelta(hours=1)).isoformat()
+    )
     assert [i["clip_id"] for i in cam] == [str(near.id), str(far.id)]
     assert run_dynamo() == 0  # nothing sent twice
 
@@ -131,7 +131,9 @@ def test_items_still_throttled_after_the_retries_stay_pending_with_a_backoff(wor
 
 
 @pytest.mark.django_db
-def test_an_outage_loses_nothing_and_everything_arrives_once_when_it_is_back(world, settings, dynamo_table, aws_endpoint, monkeypatch):
+def test_an_outage_loses_nothing_and_everything_arrives_once_when_it_is_back(
+    world, settings, dynamo_table, aws_endpoint, monkeypatch
+):
     clip = processed_clip(world.cam_a)
     settings.AWS_DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{_closed_port()}"
     dynamo._client.cache_clear()
@@ -193,7 +195,7 @@ def test_an_older_update_never_overwrites_a_newer_one(world, dynamo_table):
 def test_a_worker_killed_mid_batch_leaves_its_rows_to_be_sent_again(world, dynamo_table):
     clips = [processed_clip(world.cam_a, item=False) for _ in range(5)]
     discovery.discover(D.DYNAMODB)
-    token, rows = state.claim(D.DYNAMODB, limit=100)  # a worker takes the batch ...
+    _token, rows = state.claim(D.DYNAMODB, limit=100)  # a worker takes the batch ...
     dynamo.batch_put([senders.clip_items([rows[0].clip_id])[rows[0].clip_id][0]])  # ... sends one, and dies
     assert run_dynamo() == 0  # leased: nobody else sends them meanwhile
     SyncState.objects.update(leased_until=timezone.now() - timedelta(seconds=1))  # the lease runs out
@@ -203,7 +205,9 @@ def test_a_worker_killed_mid_batch_leaves_its_rows_to_be_sent_again(world, dynam
 
 
 @pytest.mark.django_db
-def test_a_permanent_error_stops_and_shows_in_the_counts_until_an_operator_retries(world, settings, dynamo_table, client):
+def test_a_permanent_error_stops_and_shows_in_the_counts_until_an_operator_retries(
+    world, settings, dynamo_table, client
+):
     processed_clip(world.cam_a, item=False)
     settings.DYNAMODB_TABLE = "no-such-table"
     run_dynamo()

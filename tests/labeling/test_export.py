@@ -1,4 +1,5 @@
 """Training-set exports end to end: real clips, real frames, files a standard reader accepts."""
+
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -13,7 +14,6 @@ from labeling.models import ExportRun
 from reviewapp.core.errors import ApplicationError
 from tests.factories import CameraFactory
 from tests.labeling.exports import PERSON_BOX, ClipMaker
-
 
 # ------------------------------------------------------------------------------- readers
 
@@ -84,8 +84,12 @@ def maker(tmp_path):
 @pytest.fixture
 def cameras(world):
     """Four cameras over two customers, so three splits can each have their own."""
-    return [world.cam_a, world.cam_b, CameraFactory(customer=world.acme, name="acme-yard"),
-            CameraFactory(customer=world.globex, name="globex-dock")]
+    return [
+        world.cam_a,
+        world.cam_b,
+        CameraFactory(customer=world.acme, name="acme-yard"),
+        CameraFactory(customer=world.globex, name="globex-dock"),
+    ]
 
 
 @pytest.fixture
@@ -275,7 +279,8 @@ def test_a_killed_export_is_started_again_from_scratch(tmp_path, dataset, settin
     assert export.export_execute(export_id=run.id) is None, "still inside its time limit: not taken"
 
     ExportRun.objects.filter(id=run.id).update(
-        started_at=timezone.now() - timedelta(seconds=settings.EXPORT_TIME_LIMIT + 120))
+        started_at=timezone.now() - timedelta(seconds=settings.EXPORT_TIME_LIMIT + 120)
+    )
     export.export_execute(export_id=run.id)
     run.refresh_from_db()
     assert run.status == ExportRun.Status.DONE and run.attempts == 1

@@ -1,4 +1,5 @@
 """Augmentation stays realistic and box-aware, and is reproducible."""
+
 import cv2
 import numpy as np
 

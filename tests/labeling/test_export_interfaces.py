@@ -1,13 +1,14 @@
 """The ways an export starts: the staff page (linked from error analysis), the admin, the
 command, the weekly schedule. All of them check first and create nothing on bad input."""
+
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from labeling.export import tasks
 from labeling.export import service as export
+from labeling.export import tasks
 from labeling.models import ExportRun
 from tests.labeling.exports import ClipMaker
 
@@ -75,10 +76,18 @@ def test_the_page_queues_a_valid_export_and_sends_to_its_admin_page(
 ):
     client = staff(world)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/labeling/exports/new/", {
-            "camera": "acme-door", "tag": ["dog"], "out": str(tmp_path / "out"), "ratio": "1", "augment": "none",
-            "split": "0.7,0.15,0.15", "seed": "3",
-        })
+        response = client.post(
+            "/labeling/exports/new/",
+            {
+                "camera": "acme-door",
+                "tag": ["dog"],
+                "out": str(tmp_path / "out"),
+                "ratio": "1",
+                "augment": "none",
+                "split": "0.7,0.15,0.15",
+                "seed": "3",
+            },
+        )
     run = ExportRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/admin/labeling/exportrun/{run.id}/change/"
     assert run.status == ExportRun.Status.QUEUED and run.trigger == "page" and run.requested_by == world.operator
@@ -115,8 +124,18 @@ def test_the_admin_lists_runs_with_a_new_export_button_and_runs_again(
 
 
 def test_the_command_runs_an_export_here(world, dataset, tmp_path, capsys):
-    call_command("export_training_set", "--out", str(tmp_path / "cmd"), "--camera", "acme-door", "--camera",
-                 "globex-gate", "--ratio", "1.5", "--here")
+    call_command(
+        "export_training_set",
+        "--out",
+        str(tmp_path / "cmd"),
+        "--camera",
+        "acme-door",
+        "--camera",
+        "globex-gate",
+        "--ratio",
+        "1.5",
+        "--here",
+    )
     run = ExportRun.objects.get()
     assert run.status == ExportRun.Status.DONE and run.trigger == "command"
     assert Path(run.location, "_COMPLETE").is_file()

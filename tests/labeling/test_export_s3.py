@@ -1,5 +1,6 @@
 """Exports to an S3-compatible endpoint over HTTP (moto's server): published with the marker
 last, nothing left under the temporary prefix, nothing complete-looking after a failure."""
+
 import io
 import json
 import uuid
@@ -55,7 +56,9 @@ def test_it_exports_to_s3_and_writes_the_marker_last(bucket, dataset):
     marker = json.loads(s3.get_object(Bucket=name, Key=prefix + storage.COMPLETE_MARKER)["Body"].read())
     assert marker["export_run"] == run.id and marker["images"] == run.counts["images"]
 
-    body = lambda key: s3.get_object(Bucket=name, Key=prefix + key)["Body"].read()  # noqa: E731
+    def body(key):
+        return s3.get_object(Bucket=name, Key=prefix + key)["Body"].read()
+
     entries = [json.loads(line) for line in body("manifest.jsonl").decode().splitlines()]
     assert len(entries) == run.counts["images"] > 0
     for e in entries:

@@ -1,4 +1,5 @@
 """Balancing, caps, filters and splits on known inputs."""
+
 from collections import Counter
 from datetime import timedelta
 
@@ -6,7 +7,14 @@ import pytest
 from django.utils import timezone
 
 from labeling.export.service import (
-    HARD_NEGATIVE, NEGATIVE, POSITIVE, Candidate, ExportOptions, assign_splits, balance, export_candidates,
+    HARD_NEGATIVE,
+    NEGATIVE,
+    POSITIVE,
+    Candidate,
+    ExportOptions,
+    assign_splits,
+    balance,
+    export_candidates,
     export_options_clean,
 )
 from reviewapp.review import queue
@@ -35,17 +43,24 @@ def test_a_short_kind_leaves_its_slots_empty():
 
 
 def test_the_camera_cap_bounds_each_class_per_camera():
-    pool = (cands(POSITIVE, "noisy", 50) + cands(POSITIVE, "quiet", 4)
-            + cands(HARD_NEGATIVE, "noisy", 50) + cands(HARD_NEGATIVE, "quiet", 2))
+    pool = (
+        cands(POSITIVE, "noisy", 50)
+        + cands(POSITIVE, "quiet", 4)
+        + cands(HARD_NEGATIVE, "noisy", 50)
+        + cands(HARD_NEGATIVE, "quiet", 2)
+    )
     s = balance(pool, opts(ratio=1.0, easy_share=0.0, camera_cap=5))
     assert Counter(c.camera for c in s.positives) == {"noisy": 5, "quiet": 4}
     assert Counter(c.camera for c in s.hard_negatives) == {"noisy": 5, "quiet": 2}
 
 
 def test_the_tag_cap_bounds_hard_negatives_per_tag():
-    pool = (cands(POSITIVE, "a", 40) + cands(HARD_NEGATIVE, "a", 30, tags=["dog"])
-            + cands(HARD_NEGATIVE, "a", 5, tags=["insect"], start=100)
-            + cands(HARD_NEGATIVE, "a", 5, tags=["dog", "insect"], start=200))
+    pool = (
+        cands(POSITIVE, "a", 40)
+        + cands(HARD_NEGATIVE, "a", 30, tags=["dog"])
+        + cands(HARD_NEGATIVE, "a", 5, tags=["insect"], start=100)
+        + cands(HARD_NEGATIVE, "a", 5, tags=["dog", "insect"], start=200)
+    )
     s = balance(pool, opts(ratio=1.0, easy_share=0.0, tag_cap=8))
     per_tag = Counter(t for c in s.hard_negatives for t in c.tags)
     assert per_tag["dog"] <= 8 and per_tag["insect"] <= 8
@@ -74,7 +89,11 @@ def test_splits_keep_cameras_whole_and_follow_the_shares():
 
 def test_with_few_cameras_val_and_test_still_get_one_each():
     split = assign_splits({"big": 100, "mid": 20, "small": 5}, (0.7, 0.15, 0.15), seed=0)
-    assert split == {"big": "train", "mid": "val", "small": "test"} or split == {"big": "train", "mid": "test", "small": "val"}
+    assert split == {"big": "train", "mid": "val", "small": "test"} or split == {
+        "big": "train",
+        "mid": "test",
+        "small": "val",
+    }
     assert assign_splits({"only": 3}, (0.7, 0.15, 0.15), seed=0) == {"only": "train"}
 
 
@@ -95,8 +114,13 @@ def test_candidates_use_the_newest_review_and_the_filters(world):
     ClipFactory(camera=world.cam_a)  # not reviewed: never a candidate
 
     got = {c.clip_id: c.klass for c in export_candidates(export_options_clean({"out": "/tmp/x"}))}
-    assert got == {str(changed.id): POSITIVE, str(old.id): POSITIVE, str(fp.id): HARD_NEGATIVE,
-                   str(plain.id): NEGATIVE, str(other_model.id): POSITIVE}
+    assert got == {
+        str(changed.id): POSITIVE,
+        str(old.id): POSITIVE,
+        str(fp.id): HARD_NEGATIVE,
+        str(plain.id): NEGATIVE,
+        str(other_model.id): POSITIVE,
+    }
 
     def ids(**raw):
         return {c.clip_id for c in export_candidates(export_options_clean({"out": "/tmp/x", **raw}))}
@@ -111,10 +135,13 @@ def test_candidates_use_the_newest_review_and_the_filters(world):
     assert ids(tag="insect") == {str(changed.id), str(old.id), str(fp.id), str(other_model.id)}
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ({"split": "8,1,1"}, (0.8, 0.1, 0.1)),
-    ({"camera": "b,a", "tag": ["dog"]}, None),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"split": "8,1,1"}, (0.8, 0.1, 0.1)),
+        ({"camera": "b,a", "tag": ["dog"]}, None),
+    ],
+)
 def test_options_are_normalised(world, raw, expected):
     CameraFactory(customer=world.acme, name="a")
     CameraFactory(customer=world.acme, name="b")

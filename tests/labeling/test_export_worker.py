@@ -1,18 +1,17 @@
 """The command queues the export; a real Celery worker process runs it from the broker."""
+
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-import labeling.export.tasks  # noqa: F401  (its time limits are read now, before the test shortens the wait)
 from labeling.models import ExportRun
 from tests.labeling.exports import ClipMaker
-from tests.reviewapp.test_worker import worker  # noqa: F401  (the fixture)
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_the_queued_export(worker, world, tmp_path, settings, capsys):  # noqa: F811
+def test_a_real_worker_runs_the_queued_export(worker, world, tmp_path, settings, capsys):
     maker = ClipMaker(tmp_path)
     for cam in (world.cam_a, world.cam_b):
         maker.reviewed(cam, world.reviewer, verdict="person")

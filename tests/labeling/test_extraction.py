@@ -1,24 +1,23 @@
 """The periodic near-threshold extraction: band, per-camera cap, review queue, copies with
 metadata (JSON Lines and CSV), and re-runs that add nothing twice."""
+
 import csv
 import io
 import json
 import uuid
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 
-from labeling.export import tasks
-from labeling.export import extraction
-from labeling.export import storage
+from labeling.export import extraction, storage, tasks
 from labeling.models import ExtractedClip, ExtractionPeriod
 from reviewapp.core.errors import ApplicationError
 from reviewapp.review.models import ReviewItem
 from tests.labeling.exports import ClipMaker
 
-START = datetime(2026, 5, 4, 9, 0, tzinfo=dt_timezone.utc)
+START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
 
 
@@ -48,13 +47,13 @@ def read_metadata(root: Path):
 def test_it_queues_and_copies_the_clips_near_each_cameras_threshold(world, maker, out):
     world.cam_b.threshold = 0.3
     world.cam_b.save()
-    near_a = maker.clip(world.cam_a, score=0.55, recorded_at=at(5))       # |0.55 - 0.5| = 0.05
-    below_a = maker.clip(world.cam_a, score=0.42, recorded_at=at(10))     # 0.08
-    maker.clip(world.cam_a, score=0.9, recorded_at=at(15))                # far above
+    near_a = maker.clip(world.cam_a, score=0.55, recorded_at=at(5))  # |0.55 - 0.5| = 0.05
+    below_a = maker.clip(world.cam_a, score=0.42, recorded_at=at(10))  # 0.08
+    maker.clip(world.cam_a, score=0.9, recorded_at=at(15))  # far above
     maker.clip(world.cam_a, score=0.5, recorded_at=START - timedelta(minutes=1))  # previous period
-    maker.clip(world.cam_a, score=0.5, recorded_at=END)                   # next period
-    near_b = maker.clip(world.cam_b, score=0.35, recorded_at=at(20))      # near its own threshold
-    maker.clip(world.cam_b, score=0.55, recorded_at=at(25))               # near 0.5, not near 0.3
+    maker.clip(world.cam_a, score=0.5, recorded_at=END)  # next period
+    near_b = maker.clip(world.cam_b, score=0.35, recorded_at=at(20))  # near its own threshold
+    maker.clip(world.cam_b, score=0.55, recorded_at=at(25))  # near 0.5, not near 0.3
 
     result = extraction.extraction_run(start=START, end=END, out=str(out))
     assert result["added"] == 3 and result["clips"] == 3
@@ -150,7 +149,7 @@ def test_it_copies_to_an_s3_bucket_over_http(world, maker, settings, aws_endpoin
 
 
 def test_the_last_full_period_is_aligned():
-    now = datetime(2026, 5, 4, 10, 37, 12, tzinfo=dt_timezone.utc)
+    now = datetime(2026, 5, 4, 10, 37, 12, tzinfo=UTC)
     assert extraction.last_full_period(now=now, seconds=3600) == (START, END)
     assert extraction.last_full_period(now=now, seconds=900) == (at(75), at(90))
 
@@ -168,20 +167,17 @@ def test_the_beat_task_runs_the_last_two_periods(world, maker, out, settings, mo
     results = tasks.extract_near_threshold()
     assert [r["added"] for r in results] == [1, 1]
     assert set(ExtractedClip.objects.values_list("clip_id", flat=True)) == {earlier.id, now.id}
-    assert tasks.extract_near_threshold() == [
-        {**r, "added": 0} for r in results
-    ]
+    assert tasks.extract_near_threshold() == [{**r, "added": 0} for r in results]
 
 
 def test_with_the_dynamodb_index_it_selects_the_same_clips(world, maker, out, dynamo_table):
-    from labeling.sync import dynamo
-    from labeling.sync import senders
+    from labeling.sync import dynamo, senders
 
     clips = [maker.clip(world.cam_a, score=0.5 + d, recorded_at=at(i)) for i, d in enumerate([0.09, 0.01, 0.05, 0.2])]
     other_day = maker.clip(world.cam_b, score=0.5, recorded_at=START - timedelta(days=1))
     far = maker.clip(world.cam_b, score=0.9, recorded_at=at(40))
     b_near = maker.clip(world.cam_b, score=0.45, recorded_at=at(41))
-    items = [item for item, _ in senders.clip_items([c.id for c in clips + [other_day, far, b_near]]).values()]
+    items = [item for item, _ in senders.clip_items([c.id for c in [*clips, other_day, far, b_near]]).values()]
     assert dynamo.batch_put(items) == []
 
     from_index = extraction.near_threshold_candidates_dynamo(start=START, end=END, band=0.1, cap=2)

@@ -1,5 +1,6 @@
 """Against a real Label Studio 1.23.2 server: tasks with predictions, Vigia decisions as
 annotations, annotations made in Label Studio coming back through its webhook to a live Vigia."""
+
 import time
 
 import httpx
@@ -9,17 +10,15 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from labeling.sync import label_studio as ls
-from labeling.sync import discovery
-from labeling.sync import engine as sync
-from labeling.sync import senders
-from labeling.sync import state
 from labeling.models import SyncState
+from labeling.sync import discovery, senders, state
+from labeling.sync import engine as sync
+from labeling.sync import label_studio as ls
 from reviewapp.review.models import Review, ReviewItem, Tag
 from reviewapp.review.queue import review_record
 from tests.factories import CameraFactory, CustomerFactory, make_user
-from tests.labeling.servers import LS_USER
 from tests.labeling.helpers import processed_clip
+from tests.labeling.servers import LS_USER
 from tests.videos import write_video
 
 D = SyncState.Destination
@@ -132,14 +131,19 @@ def test_label_studio_down_then_back_everything_pending_arrives_once(setup, tmp_
 def test_a_batch_that_reached_label_studio_before_its_worker_died_is_not_imported_twice(setup, world_users):
     clips = [processed_clip(setup) for _ in range(3)]
     discovery.discover(D.LS_TASK)
-    token, rows = state.claim(D.LS_TASK, limit=10)
+    _token, rows = state.claim(D.LS_TASK, limit=10)
     items = {i.id: i for i in ReviewItem.objects.select_related("clip", "clip__camera")}
     # The worker's import went through, then the worker was killed before saving the ids.
     ids = ls.tasks_import(project=ls.project_id(), tasks=[senders.task_payload(items[r.item_id], []) for r in rows[:2]])
     SyncState.objects.update(leased_until=timezone.now())
     assert sync.sync_all()[D.LS_TASK] == 3
     assert len(project_tasks()) == 3
-    assert sorted(int(r) for r in SyncState.objects.filter(item__in=[c.review_item for c in clips[:2]]).values_list("remote_id", flat=True)) == sorted(ids)
+    assert sorted(
+        int(r)
+        for r in SyncState.objects.filter(item__in=[c.review_item for c in clips[:2]]).values_list(
+            "remote_id", flat=True
+        )
+    ) == sorted(ids)
 
 
 def _closed_port() -> int:
@@ -172,4 +176,6 @@ def test_a_tag_added_in_vigia_reaches_the_project_at_the_next_tick(setup):
     Tag.objects.create(slug="bird", name="Bird", key="9")
     sync.sync_all(budget_seconds=5)
     assert 'value="bird"' in choices() and 'hint="Bird"' in choices()
-    assert not ls.config_ensure(project=ls.project_id(), config=senders.labelling_config())  # no request: nothing changed
+    assert not ls.config_ensure(
+        project=ls.project_id(), config=senders.labelling_config()
+    )  # no request: nothing changed

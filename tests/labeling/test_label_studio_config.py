@@ -1,5 +1,6 @@
 """The labelling-config push at the edge of Label Studio (its client replaced): a transient
 failure is tried again at the next tick, a refusal is not asked again every tick."""
+
 from types import SimpleNamespace
 
 import httpx

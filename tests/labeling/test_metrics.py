@@ -1,15 +1,15 @@
 """The sync's gauges on /metrics move when a sync fails (DynamoDB over HTTP: moto's server, and
 a closed port for the outage)."""
+
 import socket
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from labeling.sync import dynamo
-from labeling.sync import engine as sync
-from labeling.sync import state
 from labeling.models import SyncState
+from labeling.sync import dynamo, state
+from labeling.sync import engine as sync
 from tests.labeling.helpers import processed_clip
 from tests.reviewapp.test_metrics import scrape, value
 
@@ -48,7 +48,9 @@ def test_an_outage_shows_as_erroring_rows_and_a_growing_lag(world, staff_client,
 
 
 @pytest.mark.django_db
-def test_a_permanent_failure_counts_as_failed_and_recovery_clears_it(world, staff_client, settings, dynamo_table, aws_endpoint):
+def test_a_permanent_failure_counts_as_failed_and_recovery_clears_it(
+    world, staff_client, settings, dynamo_table, aws_endpoint
+):
     processed_clip(world.cam_a)
     settings.DYNAMODB_TABLE = "no-such-table"  # the service answers ResourceNotFound: not retryable
     sync.sync_destination(D.DYNAMODB)

@@ -1,4 +1,5 @@
 """The Label Studio webhook: secret, payload checks, reviews from annotations, duplicates."""
+
 import pytest
 
 from labeling.sync import label_studio as ls
@@ -19,16 +20,32 @@ def item(world, settings):
 def post(client, body, secret=SECRET):
     import json
 
-    return client.post(URL, data=json.dumps(body) if not isinstance(body, str) else body,
-                       content_type="application/json", HTTP_X_VIGIA_WEBHOOK_SECRET=secret)
+    return client.post(
+        URL,
+        data=json.dumps(body) if not isinstance(body, str) else body,
+        content_type="application/json",
+        HTTP_X_VIGIA_WEBHOOK_SECRET=secret,
+    )
 
 
-def created(item, *, annotation_id=11, verdict="no_person", tags=("dog",), updated_at="2026-11-26T10:00:00Z",
-            action="ANNOTATION_CREATED", completed_by=None, unique_id="0b7f0c6e-aaaa-4bbb-8ccc-000000000000"):
+def created(
+    item,
+    *,
+    annotation_id=11,
+    verdict="no_person",
+    tags=("dog",),
+    updated_at="2026-11-26T10:00:00Z",
+    action="ANNOTATION_CREATED",
+    completed_by=None,
+    unique_id="0b7f0c6e-aaaa-4bbb-8ccc-000000000000",
+):
     return {
         "action": action,
         "annotation": {
-            "id": annotation_id, "unique_id": unique_id, "updated_at": updated_at, "was_cancelled": False,
+            "id": annotation_id,
+            "unique_id": unique_id,
+            "updated_at": updated_at,
+            "was_cancelled": False,
             "completed_by": completed_by if completed_by is not None else {"email": "Rita@Example.com"},
             "result": ls.annotation_result(verdict=verdict, tags=list(tags), note="from LS"),
         },
@@ -46,13 +63,23 @@ def test_it_refuses_a_missing_or_wrong_secret(client, item):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body", [
-    "not json", [], {"no": "action"}, {"action": "ANNOTATION_CREATED"},
-    {"action": "ANNOTATION_CREATED", "annotation": {"id": "x"}, "task": {"data": {}}},
-    {"action": "ANNOTATION_UPDATED", "annotation": {"id": 1, "result": []}, "task": {"data": {}}},
-    {"action": "ANNOTATION_CREATED", "annotation": {"id": 1, "result": []}, "task": {"data": {"vigia_item": 999999}}},
-    {"action": "ANNOTATIONS_DELETED", "annotations": "all"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        [],
+        {"no": "action"},
+        {"action": "ANNOTATION_CREATED"},
+        {"action": "ANNOTATION_CREATED", "annotation": {"id": "x"}, "task": {"data": {}}},
+        {"action": "ANNOTATION_UPDATED", "annotation": {"id": 1, "result": []}, "task": {"data": {}}},
+        {
+            "action": "ANNOTATION_CREATED",
+            "annotation": {"id": 1, "result": []},
+            "task": {"data": {"vigia_item": 999999}},
+        },
+        {"action": "ANNOTATIONS_DELETED", "annotations": "all"},
+    ],
+)
 def test_it_answers_400_with_the_api_error_shape_to_a_malformed_payload(client, item, body):
     response = post(client, body)
     assert response.status_code == 400
@@ -84,7 +111,9 @@ def test_a_duplicate_delivery_records_nothing_twice(client, item):
 @pytest.mark.django_db
 def test_an_update_adds_a_decision_and_the_latest_wins(client, world, item):
     post(client, created(item, verdict="no_person"))
-    post(client, created(item, verdict="person", tags=(), action="ANNOTATION_UPDATED", updated_at="2026-11-26T10:05:00Z"))
+    post(
+        client, created(item, verdict="person", tags=(), action="ANNOTATION_UPDATED", updated_at="2026-11-26T10:05:00Z")
+    )
     assert Review.objects.count() == 2
     assert item.clip.reviews.first().verdict == "person"  # the history keeps both
 

@@ -1,6 +1,7 @@
 """Error analysis: the numbers match a fixture counted by hand; filters, click-through, charts,
 computed tags (resolution from the video, day/night from the frames) and who may see it."""
-from datetime import datetime, timezone as dt_timezone
+
+from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -8,10 +9,9 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
-from reviewapp.monitoring import analysis
-from reviewapp.review import ingest
-from reviewapp.review import processing
 from reviewapp.core.errors import ApplicationError
+from reviewapp.monitoring import analysis
+from reviewapp.review import ingest, processing
 from reviewapp.review.models import Clip, FalseAlertReport, Review, Tag
 from tests.factories import ClipFactory, ReviewItemFactory
 
@@ -19,7 +19,7 @@ NIGHT, DAY = 4.0, 90.0
 
 
 def at(day, hour):
-    return datetime(2026, 11, day, hour, 0, tzinfo=dt_timezone.utc)
+    return datetime(2026, 11, day, hour, 0, tzinfo=UTC)
 
 
 def decide(clip, verdict, tags=(), reviewer=None):
@@ -47,8 +47,17 @@ def fixture(world):
 
     def clip(camera, day, hour, alert, sat, model, **kw):
         w, h = (640, 480) if camera == a else (320, 240)
-        return ClipFactory(camera=camera, recorded_at=at(day, hour), alert=alert, score=0.8 if alert else 0.1,
-                           saturation=sat, model_version=model, width=w, height=h, **kw)
+        return ClipFactory(
+            camera=camera,
+            recorded_at=at(day, hour),
+            alert=alert,
+            score=0.8 if alert else 0.1,
+            saturation=sat,
+            model_version=model,
+            width=w,
+            height=h,
+            **kw,
+        )
 
     c = {}
     c["A1"] = clip(a, 20, 2, True, NIGHT, "m1")
@@ -85,7 +94,14 @@ def table(rows):
 
 def test_the_totals_match_the_hand_count(fixture):
     total = analysis.summary(analysis.Slice())
-    assert (total.clips, total.alerts, total.alerts_reviewed, total.false_alerts, total.missed, total.reported) == (8, 6, 5, 3, 1, 1)
+    assert (total.clips, total.alerts, total.alerts_reviewed, total.false_alerts, total.missed, total.reported) == (
+        8,
+        6,
+        5,
+        3,
+        1,
+        1,
+    )
     assert total.false_alert_rate == pytest.approx(3 / 5)
 
 
@@ -94,17 +110,29 @@ def test_every_dimension_matches_the_hand_count(fixture):
     # (clips, reviewed alerts, false alerts, missed)
     assert table(analysis.by_camera(s)) == {"acme-door": (5, 3, 2, 1), "globex-gate": (3, 2, 1, 0)}
     customers = analysis.by_customer(s)
-    assert {r.label: (r.clips, r.false_alerts, r.reported) for r in customers} == {"Acme": (5, 2, 0), "Globex": (3, 1, 1)}
+    assert {r.label: (r.clips, r.false_alerts, r.reported) for r in customers} == {
+        "Acme": (5, 2, 0),
+        "Globex": (3, 1, 1),
+    }
     # the newest review's tags only: G1's first review said "car"
     assert table(analysis.by_tag(s)) == {"dog": (2, 2, 2, 0), "insect": (1, 1, 1, 0), "low-resolution": (1, 1, 1, 0)}
     assert table(analysis.by_resolution(s)) == {"sd": (5, 3, 2, 1), "low": (3, 2, 1, 0)}
     assert table(analysis.by_lighting(s)) == {"night": (4, 4, 3, 0), "day": (4, 1, 0, 1)}
     assert table(analysis.by_model_version(s)) == {"m1": (3, 3, 2, 0), "m2": (5, 2, 1, 1)}
     assert table(analysis.by_hour(s)) == {
-        "1": (1, 1, 0, 0), "2": (2, 2, 2, 0), "3": (1, 1, 1, 0), "10": (1, 0, 0, 0),
-        "14": (1, 1, 0, 0), "15": (1, 0, 0, 0), "16": (1, 0, 0, 1),
+        "1": (1, 1, 0, 0),
+        "2": (2, 2, 2, 0),
+        "3": (1, 1, 1, 0),
+        "10": (1, 0, 0, 0),
+        "14": (1, 1, 0, 0),
+        "15": (1, 0, 0, 0),
+        "16": (1, 0, 0, 1),
     }
-    assert table(analysis.by_day(s)) == {"2026-11-20": (3, 3, 3, 0), "2026-11-21": (3, 1, 0, 1), "2026-11-22": (2, 1, 0, 0)}
+    assert table(analysis.by_day(s)) == {
+        "2026-11-20": (3, 3, 3, 0),
+        "2026-11-21": (3, 1, 0, 1),
+        "2026-11-22": (2, 1, 0, 0),
+    }
 
 
 def test_filters_select_the_hand_counted_slices(fixture, world):
@@ -126,11 +154,18 @@ def test_filters_select_the_hand_counted_slices(fixture, world):
     assert falses(hour="2") == (2, 2)
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"since": "yesterday"}, "since"), ({"until": "2026-13-01"}, "until"), ({"customer": "x"}, "customer"),
-    ({"hour": "24"}, "hour"), ({"since": "2026-11-22", "until": "2026-11-20"}, "until"),
-    ({"resolution": "8k"}, "resolution"), ({"outcome": "whatever"}, "outcome"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"since": "yesterday"}, "since"),
+        ({"until": "2026-13-01"}, "until"),
+        ({"customer": "x"}, "customer"),
+        ({"hour": "24"}, "hour"),
+        ({"since": "2026-11-22", "until": "2026-11-20"}, "until"),
+        ({"resolution": "8k"}, "resolution"),
+        ({"outcome": "whatever"}, "outcome"),
+    ],
+)
 def test_a_bad_filter_is_named(params, field):
     with pytest.raises(ApplicationError) as err:
         slice_of(**params)
@@ -233,7 +268,9 @@ def grey_video(path, *, frames=20, size=(320, 240)):
 
 def test_the_pipeline_measures_day_and_night_from_the_frames(world, video, tmp_path, settings):
     colour, _ = ingest.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=timezone.now())
-    night, _ = ingest.clip_ingest(camera=world.cam_a, path=str(grey_video(tmp_path / "ir.mp4")), recorded_at=timezone.now())
+    night, _ = ingest.clip_ingest(
+        camera=world.cam_a, path=str(grey_video(tmp_path / "ir.mp4")), recorded_at=timezone.now()
+    )
     for clip in (colour, night):
         processing.clip_process(clip_id=clip.id)
     lighting = dict(analysis.annotated_clips().values_list("id", "lighting"))
@@ -245,10 +282,18 @@ def test_the_pipeline_measures_day_and_night_from_the_frames(world, video, tmp_p
     assert colour.brightness > 0 and colour.detections_count == colour.detections.count()
 
 
-@pytest.mark.parametrize("size, expected", [
-    ((320, 240), "low"), ((480, 360), "sd"), ((640, 480), "sd"), ((1280, 720), "hd"), ((720, 1280), "hd"),
-    ((1920, 1080), "fhd"), ((3840, 2160), "fhd"),
-])
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        ((320, 240), "low"),
+        ((480, 360), "sd"),
+        ((640, 480), "sd"),
+        ((1280, 720), "hd"),
+        ((720, 1280), "hd"),
+        ((1920, 1080), "fhd"),
+        ((3840, 2160), "fhd"),
+    ],
+)
 def test_the_resolution_class_comes_from_the_video_size(world, size, expected):
     clip = ClipFactory(camera=world.cam_a, width=size[0], height=size[1])
     assert analysis.annotated_clips().get(id=clip.id).resolution == expected

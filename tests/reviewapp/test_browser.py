@@ -1,11 +1,10 @@
 """A reviewer in a real browser (Debian's Chromium driven by Playwright): log in, decide an
 item with the keyboard, and see the next one."""
+
 import pytest
 from django.utils import timezone
 
-from reviewapp.review import ingest
-from reviewapp.review import processing
-from reviewapp.review import queue
+from reviewapp.review import ingest, processing, queue
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import Review, ReviewItem
 from tests.factories import CameraFactory, make_user
@@ -23,8 +22,14 @@ def browser_page(monkeypatch):
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page()
         page.set_default_timeout(15000)
@@ -43,7 +48,7 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
     camera = CameraFactory(name="acme-door")
     make_user("rita", "reviewer", password="pw-123456")
     items = []
-    for i, name in enumerate(["chelsea", "coffee"]):
+    for _i, name in enumerate(["chelsea", "coffee"]):
         path = write_clip(tmp_path / f"{name}.mp4", photo(name), seconds=2, fps=5)
         clip, _ = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
         processing.clip_process(clip_id=clip.id)
@@ -67,7 +72,9 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
 
     page.keyboard.press("1")  # tag: dog
     page.keyboard.press("n")  # no person: submits
-    page.wait_for_function(f"document.querySelector('#item-id') && document.querySelector('#item-id').value === '{items[1].id}'")
+    page.wait_for_function(
+        f"document.querySelector('#item-id') && document.querySelector('#item-id').value === '{items[1].id}'"
+    )
     assert "Saved: no person" in page.content()
     page.wait_for_load_state("networkidle")
 
@@ -82,7 +89,9 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_suppress_similar_is_ticked_by_a_static_object_tag_and_dropped_for_a_person(live_server, browser_page, default_tags):
+def test_suppress_similar_is_ticked_by_a_static_object_tag_and_dropped_for_a_person(
+    live_server, browser_page, default_tags
+):
     from reviewapp.tuning.models import SuppressionRule
     from tests.reviewapp.test_rules_api import clip_with_cat
 
@@ -110,7 +119,9 @@ def test_suppress_similar_is_ticked_by_a_static_object_tag_and_dropped_for_a_per
     page.check("input[value=car]")  # by mouse
     assert suppress.is_checked()
     page.keyboard.press("n")
-    page.wait_for_function(f"document.querySelector('#item-id') && document.querySelector('#item-id').value === '{second.id}'")
+    page.wait_for_function(
+        f"document.querySelector('#item-id') && document.querySelector('#item-id').value === '{second.id}'"
+    )
     rule = SuppressionRule.objects.get()
     assert rule.source_review.item_id == first.id
 

@@ -16,7 +16,9 @@ def test_a_customer_lists_only_their_own_alerts(world):
 def test_a_false_alert_report_puts_the_clip_on_top_of_the_queue(world):
     near = ReviewItemFactory(clip=ClipFactory(camera=world.cam_b, score=0.5))
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.97)
-    response = api_client(world.customer_a).post(f"/api/v1/clips/{clip.id}/false-alert/", {"reason": "my cat"}, format="json")
+    response = api_client(world.customer_a).post(
+        f"/api/v1/clips/{clip.id}/false-alert/", {"reason": "my cat"}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["review"]["reported"] is True
     report = FalseAlertReport.objects.get(clip=clip)
@@ -51,7 +53,9 @@ def test_a_clip_that_did_not_alert_cannot_be_reported(world):
 
 def test_a_report_reason_too_long_is_refused(world):
     clip = ClipFactory(camera=world.cam_a, alert=True)
-    response = api_client(world.customer_a).post(f"/api/v1/clips/{clip.id}/false-alert/", {"reason": "x" * 3000}, format="json")
+    response = api_client(world.customer_a).post(
+        f"/api/v1/clips/{clip.id}/false-alert/", {"reason": "x" * 3000}, format="json"
+    )
     assert response.status_code == 400
     assert not FalseAlertReport.objects.exists()
 

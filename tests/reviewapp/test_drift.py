@@ -1,18 +1,18 @@
 """Drift: a camera whose scores shift is flagged, one whose scores do not is not; the page, the
 metric, the audit sample and the scheduled task."""
-from datetime import datetime, timedelta, timezone as dt_timezone
+
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from reviewapp.monitoring import drift
-from reviewapp.monitoring import tasks
+from reviewapp.monitoring import drift, tasks
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review.models import Clip, ReviewItem
 from tests.factories import CameraFactory, ClipFactory, CustomerFactory
 from tests.reviewapp.test_metrics import scrape, value
 
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=dt_timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def clips(camera, n, *, start, hours, score_mean, score_sd, boxes_mean, seed):
@@ -22,8 +22,13 @@ def clips(camera, n, *, start, hours, score_mean, score_sd, boxes_mean, seed):
     scores = np.clip(rng.normal(score_mean, score_sd, n), 0, 1)
     boxes = rng.poisson(boxes_mean, n)
     built = [
-        ClipFactory.build(camera=camera, recorded_at=start + timedelta(hours=hours * i / n), score=float(s),
-                          alert=bool(s >= camera.threshold), detections_count=int(b))
+        ClipFactory.build(
+            camera=camera,
+            recorded_at=start + timedelta(hours=hours * i / n),
+            score=float(s),
+            alert=bool(s >= camera.threshold),
+            detections_count=int(b),
+        )
         for i, (s, b) in enumerate(zip(scores, boxes))
     ]
     Clip.objects.bulk_create(built)
@@ -43,9 +48,13 @@ def cameras(db, settings):
     quiet = CameraFactory(customer=customer, name="quiet", threshold=0.5)
     baseline_start = NOW - timedelta(days=15)
     for seed, camera in enumerate((moved, steady)):
-        clips(camera, 1400, start=baseline_start, hours=14 * 24, score_mean=0.2, score_sd=0.08, boxes_mean=1.0, seed=seed)
+        clips(
+            camera, 1400, start=baseline_start, hours=14 * 24, score_mean=0.2, score_sd=0.08, boxes_mean=1.0, seed=seed
+        )
     clips(moved, 300, start=NOW - timedelta(hours=24), hours=24, score_mean=0.45, score_sd=0.1, boxes_mean=3.0, seed=10)
-    clips(steady, 300, start=NOW - timedelta(hours=24), hours=24, score_mean=0.2, score_sd=0.08, boxes_mean=1.0, seed=11)
+    clips(
+        steady, 300, start=NOW - timedelta(hours=24), hours=24, score_mean=0.2, score_sd=0.08, boxes_mean=1.0, seed=11
+    )
     clips(quiet, 10, start=NOW - timedelta(hours=24), hours=24, score_mean=0.9, score_sd=0.05, boxes_mean=5, seed=12)
     # Outside both windows: must not count
     clips(steady, 200, start=NOW - timedelta(days=40), hours=24, score_mean=0.9, score_sd=0.05, boxes_mean=8, seed=13)
@@ -53,7 +62,7 @@ def cameras(db, settings):
 
 
 def test_it_flags_the_camera_whose_scores_shift_and_not_the_steady_one(cameras, capsys):
-    moved, steady, quiet = cameras
+    _moved, _steady, _quiet = cameras
     assert drift.drift_check_all(now=NOW) == 1
     m, s, q = (CameraDrift.objects.get(camera=c) for c in cameras)
     assert m.flagged and not s.flagged and not q.flagged
@@ -61,7 +70,9 @@ def test_it_flags_the_camera_whose_scores_shift_and_not_the_steady_one(cameras, 
     assert m.psi_score > 1.0 and m.psi_detections > 0.5  # far above the 0.25 bound
     assert s.psi_score < 0.1 and s.psi_detections < 0.1  # the usual "no change" band
     assert m.ks_pvalue < 1e-10 and m.ks_statistic > 0.7
-    assert m.baseline_mean_score == pytest.approx(0.2, abs=0.01) and m.current_mean_score == pytest.approx(0.45, abs=0.02)
+    assert m.baseline_mean_score == pytest.approx(0.2, abs=0.01) and m.current_mean_score == pytest.approx(
+        0.45, abs=0.02
+    )
     # Too few clips to say anything: not flagged, no PSI
     assert q.current_clips == 10 and q.psi_score is None
     with capsys.disabled():
@@ -88,7 +99,9 @@ def test_psi_on_known_histograms():
     assert drift.psi(np.array([50, 50]), np.array([50, 50])) == 0
     # 50/50 -> 90/10, each bin + 0.5: e = (0.5, 0.5), a = (90.5, 10.5) / 101
     a1, a2 = 90.5 / 101, 10.5 / 101
-    assert drift.psi(np.array([50, 50]), np.array([90, 10])) == pytest.approx((a1 - 0.5) * np.log(a1 / 0.5) + (a2 - 0.5) * np.log(a2 / 0.5))
+    assert drift.psi(np.array([50, 50]), np.array([90, 10])) == pytest.approx(
+        (a1 - 0.5) * np.log(a1 / 0.5) + (a2 - 0.5) * np.log(a2 / 0.5)
+    )
     # a bin empty by chance in a small window weighs little; a population that vanished weighs a lot
     assert drift.psi(np.array([95, 5]), np.array([100, 0])) < 0.15  # (a floor of 1e-4 gave 0.31)
     assert drift.psi(np.array([50, 50]), np.array([100, 0])) > 2
@@ -156,14 +169,25 @@ def test_a_small_shift_on_many_clips_is_not_flagged_though_ks_calls_it_significa
     act on (mean score +0.02); PSI, an effect size, stays in the "no change" band."""
     settings.DRIFT_MIN_CLIPS = 50
     camera = CameraFactory(customer=CustomerFactory(name="Acme"), name="busy")
-    clips(camera, 1440 * 14, start=NOW - timedelta(days=15), hours=14 * 24, score_mean=0.2, score_sd=0.08, boxes_mean=1, seed=1)
+    clips(
+        camera,
+        1440 * 14,
+        start=NOW - timedelta(days=15),
+        hours=14 * 24,
+        score_mean=0.2,
+        score_sd=0.08,
+        boxes_mean=1,
+        seed=1,
+    )
     clips(camera, 1440, start=NOW - timedelta(hours=24), hours=24, score_mean=0.22, score_sd=0.08, boxes_mean=1, seed=2)
     drift.drift_check_all(now=NOW)
     row = CameraDrift.objects.get(camera=camera)
     assert row.ks_pvalue < 1e-4  # "significant"
     assert row.psi_score < 0.1 and not row.flagged
     with capsys.disabled():
-        print(f"\n  small shift, 20160 / 1440 clips: PSI scores {row.psi_score:.3f}, KS D {row.ks_statistic:.3f} p {row.ks_pvalue:.1e}")
+        print(
+            f"\n  small shift, 20160 / 1440 clips: PSI scores {row.psi_score:.3f}, KS D {row.ks_statistic:.3f} p {row.ks_pvalue:.1e}"
+        )
 
 
 def test_the_command_prints_the_flagged_camera_first(cameras, monkeypatch):

@@ -92,7 +92,9 @@ def _header_only(tmp_path, video):
 
 
 @pytest.mark.parametrize("make_bad", [_empty, _text, _truncated, _png_renamed, _header_only])
-def test_a_file_that_is_not_a_decodable_video_is_refused_and_nothing_is_stored(world, video, tmp_path, settings, make_bad):
+def test_a_file_that_is_not_a_decodable_video_is_refused_and_nothing_is_stored(
+    world, video, tmp_path, settings, make_bad
+):
     response = post_clip(api_client(world.ingest), make_bad(tmp_path, video))
     assert response.status_code == 400
     error = response.json()["error"]

@@ -1,5 +1,6 @@
 """Structured logs: JSON lines with the clip's context on every line of its journey, plain lines
 in development; and the same in a real Celery worker process, with its task id."""
+
 import io
 import json
 import logging
@@ -14,13 +15,12 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from reviewapp.monitoring import logs
-from reviewapp.review import ingest
-from reviewapp.review import processing
+from reviewapp.review import ingest, processing
 from reviewapp.review.models import Clip
 from tests.conftest import api_client
 from tests.factories import CameraFactory, CustomerFactory, make_user
 from tests.reviewapp.test_metrics import _free_port, parse, value
-from tests.reviewapp.test_worker import ROOT, database_url
+from tests.workers import ROOT, database_url
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def captured():
         handler = logging.StreamHandler(stream)
         handler.addFilter(logs.ContextFilter())
         handler.setFormatter(
-            logs.JsonFormatter() if fmt == "json"
+            logs.JsonFormatter()
+            if fmt == "json"
             else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s%(context)s")
         )
         logging.getLogger().addHandler(handler)
@@ -73,7 +74,9 @@ def test_a_failed_clip_logs_its_error_with_its_context(world, video, captured, s
     (Path(settings.MEDIA_ROOT) / clip.file.name).write_bytes(b"garbage")
     tasks.process_clip(str(clip.id))
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-    errors = [line for line in lines if line["level"] in ("ERROR", "WARNING") and line["logger"].startswith("reviewapp")]
+    errors = [
+        line for line in lines if line["level"] in ("ERROR", "WARNING") and line["logger"].startswith("reviewapp")
+    ]
     assert errors and all(e["clip_id"] == str(clip.id) for e in errors)
     assert any("exc_info" in e for e in errors)  # the traceback is in the same JSON object
 
@@ -90,7 +93,9 @@ def test_plain_lines_are_readable_and_keep_the_context(captured):
 
 def test_log_format_is_json_or_plain_and_nothing_else():
     env = {**os.environ, "LOG_FORMAT": "yaml", "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings"}
-    proc = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert proc.returncode != 0 and "LOG_FORMAT must be json or plain" in proc.stderr
 
 
@@ -104,21 +109,49 @@ def test_a_real_worker_logs_json_with_the_task_id_and_serves_its_childrens_metri
     prom.mkdir()
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL, "BROKER_DIR": str(django_settings.BROKER_DIR),
-        "AUDIT_SAMPLE_RATE": "0", "LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(prom),
-        "WORKER_METRICS_PORT": str(port), "WORKER_METRICS_ADDR": "127.0.0.1",
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
+        "BROKER_DIR": str(django_settings.BROKER_DIR),
+        "AUDIT_SAMPLE_RATE": "0",
+        "LOG_FORMAT": "json",
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+        "WORKER_METRICS_PORT": str(port),
+        "WORKER_METRICS_ADDR": "127.0.0.1",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "reviewapp.project", "worker", "-Q", "inference,default", "--concurrency", "1",
-         "--pool", "prefork", "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "reviewapp.project",
+            "worker",
+            "-Q",
+            "inference,default",
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         camera = CameraFactory(customer=CustomerFactory(name="Acme"), name="acme-door")
         with open(video(frames=20), "rb") as f:
             response = api_client(make_user("ingest", "ingest")).post(
-                "/api/v1/clips/", {"camera": camera.name, "file": f, "recorded_at": "2026-11-26T10:00:00Z"}, format="multipart"
+                "/api/v1/clips/",
+                {"camera": camera.name, "file": f, "recorded_at": "2026-11-26T10:00:00Z"},
+                format="multipart",
             )
         clip_id = response.json()["id"]
         deadline = time.monotonic() + 120
@@ -133,9 +166,11 @@ def test_a_real_worker_logs_json_with_the_task_id_and_serves_its_childrens_metri
                 break
             time.sleep(0.3)
         samples = parse(body)
-        assert value(samples, "vigia_clips_processed_total", camera_group="Acme", alert="false") + value(
-            samples, "vigia_clips_processed_total", camera_group="Acme", alert="true"
-        ) == 1
+        assert (
+            value(samples, "vigia_clips_processed_total", camera_group="Acme", alert="false")
+            + value(samples, "vigia_clips_processed_total", camera_group="Acme", alert="true")
+            == 1
+        )
         # >= 1: the shared test broker may hold a stale message of an earlier test, which this worker
         # also runs (its clip is gone: nothing processed, nothing counted as a clip)
         assert value(samples, "vigia_celery_tasks_total", task="reviewapp.tasks.process_clip", outcome="success") >= 1
@@ -153,7 +188,9 @@ def test_a_real_worker_logs_json_with_the_task_id_and_serves_its_childrens_metri
             lines.append(json.loads(raw))
         except ValueError:
             continue  # OpenCV / FFmpeg write plain text to the same stream
-    journey = [line for line in lines if line.get("logger", "").startswith("reviewapp") and clip_id in line.get("message", "")]
+    journey = [
+        line for line in lines if line.get("logger", "").startswith("reviewapp") and clip_id in line.get("message", "")
+    ]
     assert journey, output[-3000:]
     for line in journey:
         assert line["clip_id"] == clip_id and line["camera"] == "acme-door"

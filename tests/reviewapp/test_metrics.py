@@ -1,5 +1,6 @@
 """/metrics: the counters move with the work, the gauges show the database, and only the
 scraper and operators may read it."""
+
 import os
 import socket
 import subprocess
@@ -14,11 +15,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from reviewapp.monitoring import metrics
-from reviewapp.review import ingest
-from reviewapp.review import processing
-from reviewapp.review import queue
-from reviewapp.review import reports
-from reviewapp.review import tasks
+from reviewapp.review import ingest, processing, queue, reports, tasks
 from reviewapp.review.models import Clip
 from tests.conftest import api_client
 from tests.factories import CameraFactory, ClipFactory, CustomerFactory, ReviewItemFactory
@@ -68,7 +65,9 @@ def test_it_counts_a_clip_received_and_processed_with_its_timings(world, staff_c
     after = scrape(staff_client)
 
     group = {"camera_group": "Acme"}
-    assert value(after, "vigia_clips_received_total", **group) - value(before, "vigia_clips_received_total", **group) == 1
+    assert (
+        value(after, "vigia_clips_received_total", **group) - value(before, "vigia_clips_received_total", **group) == 1
+    )
     alert = "true" if clip.alert else "false"
     assert (
         value(after, "vigia_clips_processed_total", alert=alert, **group)
@@ -76,9 +75,9 @@ def test_it_counts_a_clip_received_and_processed_with_its_timings(world, staff_c
     ) == 1
     for name in ("vigia_clip_decode_seconds", "vigia_clip_detect_seconds", "vigia_clip_processing_seconds"):
         assert value(after, f"{name}_count") - value(before, f"{name}_count") == 1
-    assert value(after, "vigia_clip_detect_seconds_sum") - value(before, "vigia_clip_detect_seconds_sum") == pytest.approx(
-        clip.detect_ms / 1000
-    )
+    assert value(after, "vigia_clip_detect_seconds_sum") - value(
+        before, "vigia_clip_detect_seconds_sum"
+    ) == pytest.approx(clip.detect_ms / 1000)
     # Globex saw nothing
     assert value(after, "vigia_clips_received_total", camera_group="Globex") == value(
         before, "vigia_clips_received_total", camera_group="Globex"
@@ -92,9 +91,11 @@ def test_it_counts_a_failed_clip(world, staff_client, video, settings):
     tasks.process_clip(str(clip.id))
     after = scrape(staff_client)
     assert Clip.objects.get(id=clip.id).status == Clip.Status.FAILED
-    assert value(after, "vigia_clips_failed_total", camera_group="Globex") - value(
-        before, "vigia_clips_failed_total", camera_group="Globex"
-    ) == 1
+    assert (
+        value(after, "vigia_clips_failed_total", camera_group="Globex")
+        - value(before, "vigia_clips_failed_total", camera_group="Globex")
+        == 1
+    )
     # failing an already-failed clip again does not count twice
     processing.clip_fail(clip_id=clip.id, error="again")
     assert value(scrape(staff_client), "vigia_clips_failed_total", camera_group="Globex") == value(
@@ -108,12 +109,16 @@ def test_it_counts_alerts_sent_once(world, staff_client):
     processing.alert_publish(clip=clip)
     processing.alert_publish(clip=clip)  # the second is a no-op
     after = scrape(staff_client)
-    assert value(after, "vigia_alerts_sent_total", camera_group="Acme") - value(
-        before, "vigia_alerts_sent_total", camera_group="Acme"
-    ) == 1
+    assert (
+        value(after, "vigia_alerts_sent_total", camera_group="Acme")
+        - value(before, "vigia_alerts_sent_total", camera_group="Acme")
+        == 1
+    )
 
 
-def test_a_decision_moves_the_counter_the_queue_and_the_reviewers_gauge(world, staff_client, django_capture_on_commit_callbacks):
+def test_a_decision_moves_the_counter_the_queue_and_the_reviewers_gauge(
+    world, staff_client, django_capture_on_commit_callbacks
+):
     item = ReviewItemFactory(clip=ClipFactory(camera=world.cam_a, score=0.55))
     before = scrape(staff_client)
     assert value(before, "vigia_review_queue_depth", reason="near_threshold") == 1
@@ -124,7 +129,10 @@ def test_a_decision_moves_the_counter_the_queue_and_the_reviewers_gauge(world, s
         queue.review_record(item=item, reviewer=world.reviewer, verdict="no_person", tags=["dog"])
     after = scrape(staff_client)
     labels = {"verdict": "no_person", "source": "vigia"}
-    assert value(after, "vigia_review_decisions_total", **labels) - value(before, "vigia_review_decisions_total", **labels) == 1
+    assert (
+        value(after, "vigia_review_decisions_total", **labels) - value(before, "vigia_review_decisions_total", **labels)
+        == 1
+    )
     assert value(after, "vigia_review_queue_depth", reason="near_threshold") == 0
     assert value(after, "vigia_reviewer_decisions_recent", reviewer="rita", verdict="no_person") == 1
     assert value(after, "vigia_reviewer_decisions_recent", reviewer="rob", verdict="no_person") == 0
@@ -150,9 +158,11 @@ def test_a_false_alert_report_moves_the_counter_and_the_queue(world, staff_clien
         reports.false_alert_report(clip=clip, user=world.customer_a)
         reports.false_alert_report(clip=clip, user=world.customer_a)  # the same report again
     after = scrape(staff_client)
-    assert value(after, "vigia_false_alert_reports_total", camera_group="Acme") - value(
-        before, "vigia_false_alert_reports_total", camera_group="Acme"
-    ) == 1
+    assert (
+        value(after, "vigia_false_alert_reports_total", camera_group="Acme")
+        - value(before, "vigia_false_alert_reports_total", camera_group="Acme")
+        == 1
+    )
     assert value(after, "vigia_false_alert_reports_recent", camera_group="Acme") == 1
     assert value(after, "vigia_review_queue_depth", reason="customer_report") == 1
 
@@ -296,7 +306,11 @@ def test_multiprocess_mode_sums_the_counters_of_every_process(tmp_path):
     PROMETHEUS_MULTIPROC_DIR; the exposition (another process) sums them."""
     folder = tmp_path / "prom"
     folder.mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings"}
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings",
+    }
     bump = textwrap.dedent("""
         import django; django.setup()
         from reviewapp.monitoring import metrics
@@ -306,7 +320,9 @@ def test_multiprocess_mode_sums_the_counters_of_every_process(tmp_path):
     for n in (2, 3):
         subprocess.run([sys.executable, "-c", bump.format(n=n)], cwd=ROOT, env=env, check=True, timeout=120)
     show = "import django; django.setup()\nfrom reviewapp.monitoring import metrics\nprint(metrics.exposition(include_db=False).decode())"
-    out = subprocess.run([sys.executable, "-c", show], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", show], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, text=True
+    )
     samples = parse(out.stdout)
     assert value(samples, "vigia_review_decisions_total", verdict="no_person", source="vigia") == 5
     assert value(samples, "vigia_clip_detect_seconds_count") == 2
@@ -320,7 +336,9 @@ def test_a_worker_serves_its_processes_metrics_on_its_port(settings):
     try:
         base = f"http://127.0.0.1:{settings.WORKER_METRICS_PORT}"
         body = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
-        assert value(parse(body), "vigia_celery_tasks_total", task="reviewapp.tasks.process_clip", outcome="success") >= 1
+        assert (
+            value(parse(body), "vigia_celery_tasks_total", task="reviewapp.tasks.process_clip", outcome="success") >= 1
+        )
         assert "vigia_review_queue_depth" not in body  # database gauges only from the web app
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{base}/other", timeout=5)
@@ -348,8 +366,17 @@ def _rule(camera, **kwargs):
     from reviewapp.tuning.models import SuppressionRule
 
     return SuppressionRule.objects.create(
-        camera=camera, x1=0.1, y1=0.1, x2=0.3, y2=0.4, descriptor=b"\0" * 8, descriptor_version=1, iou_min=0.5,
-        similarity_min=0.85, source_score=0.6, **kwargs,
+        camera=camera,
+        x1=0.1,
+        y1=0.1,
+        x2=0.3,
+        y2=0.4,
+        descriptor=b"\0" * 8,
+        descriptor_version=1,
+        iou_min=0.5,
+        similarity_min=0.85,
+        source_score=0.6,
+        **kwargs,
     )
 
 
@@ -363,7 +390,9 @@ def test_suppression_rules_and_what_they_prevent_are_gauges(world, staff_client)
     ClipFactory(camera=world.cam_a, score=0.6, alert=True, suppressed_score=0.3)
     ClipFactory(camera=world.cam_a, score=0.6, alert=True)  # nothing suppressed
     samples = scrape(staff_client)
-    assert [value(samples, "vigia_suppression_rules", state=s) for s in ("active", "flagged", "expired", "inactive")] == [1, 1, 1, 1]
+    assert [
+        value(samples, "vigia_suppression_rules", state=s) for s in ("active", "flagged", "expired", "inactive")
+    ] == [1, 1, 1, 1]
     assert value(samples, "vigia_suppression_rule_hits", camera_group="Acme") == 5
     assert value(samples, "vigia_clips_suppressed_recent", camera_group="Acme", kind="suppressed") == 2
     assert value(samples, "vigia_clips_suppressed_recent", camera_group="Acme", kind="alert_prevented") == 1

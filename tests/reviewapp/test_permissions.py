@@ -1,5 +1,6 @@
 """Who may call what: every endpoint and page, for anonymous, reviewer, customer A, customer B,
 the ingest service and an operator. The clips belong to customer A."""
+
 import pytest
 from django.test import Client
 

@@ -4,9 +4,7 @@ import boto3
 import pytest
 
 from reviewapp.core import errors
-from reviewapp.review import ingest
-from reviewapp.review import processing
-from reviewapp.review import tasks
+from reviewapp.review import ingest, processing, tasks
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import Clip, ReviewItem
 from tests.factories import ClipFactory
@@ -130,7 +128,7 @@ def test_stuck_clips_are_sent_again(world, monkeypatch):
 
 
 def test_an_alert_reaches_an_sns_topic_over_http(world, settings, aws_endpoint, aws_env):
-    kwargs = dict(endpoint_url=aws_endpoint, region_name="us-east-1")
+    kwargs = {"endpoint_url": aws_endpoint, "region_name": "us-east-1"}
     topic = boto3.client("sns", **kwargs).create_topic(Name="vigia-alerts")["TopicArn"]
     sqs = boto3.client("sqs", **kwargs)
     queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]

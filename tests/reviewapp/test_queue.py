@@ -59,7 +59,8 @@ def test_a_decision_closes_the_item_and_the_latest_decision_wins(world):
     assert api_client(world.reviewer).get("/api/v1/review/next/").status_code == 204
 
     second = api_client(world.reviewer2).post(
-        f"/api/v1/review/{it.id}/decision/", {"verdict": "no_person", "tags": ["dog", "light-shadow"], "note": "dog at night"},
+        f"/api/v1/review/{it.id}/decision/",
+        {"verdict": "no_person", "tags": ["dog", "light-shadow"], "note": "dog at night"},
         format="json",
     )
     assert second.status_code == 201
@@ -72,7 +73,9 @@ def test_a_decision_closes_the_item_and_the_latest_decision_wins(world):
 def test_a_reviewer_cannot_decide_an_item_someone_else_holds(world):
     it = item(world.cam_a, 0.55)
     queue.review_next(reviewer=world.reviewer)
-    response = api_client(world.reviewer2).post(f"/api/v1/review/{it.id}/decision/", {"verdict": "person"}, format="json")
+    response = api_client(world.reviewer2).post(
+        f"/api/v1/review/{it.id}/decision/", {"verdict": "person"}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "claimed"
     assert not Review.objects.exists()
@@ -111,8 +114,14 @@ def test_next_returns_the_clip_with_detections_and_the_customer_words(world):
     body = api_client(world.reviewer).get("/api/v1/review/next/").json()
     assert body["id"] == it.id and body["reason"] == "customer_report"
     assert body["clip"]["detections"] == [
-        {"frame_index": 5, "frame_time": 0.5, "box": [1.0, 2.0, 30.0, 60.0], "score": 0.9, "label": "person",
-         "suppressed_by": None}
+        {
+            "frame_index": 5,
+            "frame_time": 0.5,
+            "box": [1.0, 2.0, 30.0, 60.0],
+            "score": 0.9,
+            "label": "person",
+            "suppressed_by": None,
+        }
     ]
     assert body["clip"]["reports"][0]["reason"] == "it is my dog"
 
@@ -127,7 +136,7 @@ def test_two_reviewers_asking_at_once_never_get_the_same_item():
         barrier = threading.Barrier(2)
         got, errors = [None, None], []
 
-        def ask(i):
+        def ask(i, barrier=barrier, got=got, errors=errors):
             try:
                 barrier.wait()
                 claimed = queue.review_next(reviewer=reviewers[i])

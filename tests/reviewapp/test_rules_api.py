@@ -1,5 +1,6 @@
 """The decision API with "suppress_similar", and the rules pages: bad input is a 400 in the one
 error shape and stores nothing; rules are reviewer/operator business only."""
+
 from datetime import timedelta
 
 import pytest
@@ -19,11 +20,22 @@ def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58)):
     """A processed clip whose detections are the cat of tests/scenes.py, in several frames."""
     clip = ClipFactory(camera=camera, score=max(scores, default=0.0), alert=True)
     frame = with_object(background(0))
-    Detection.objects.bulk_create([
-        Detection(clip=clip, frame_index=i, frame_time=i / 2, x1=OBJECT_BOX[0] + i, y1=OBJECT_BOX[1], x2=OBJECT_BOX[2],
-                  y2=OBJECT_BOX[3], score=s, descriptor=to_bytes(describe(frame, OBJECT_BOX)))
-        for i, s in enumerate(scores)
-    ])
+    Detection.objects.bulk_create(
+        [
+            Detection(
+                clip=clip,
+                frame_index=i,
+                frame_time=i / 2,
+                x1=OBJECT_BOX[0] + i,
+                y1=OBJECT_BOX[1],
+                x2=OBJECT_BOX[2],
+                y2=OBJECT_BOX[3],
+                score=s,
+                descriptor=to_bytes(describe(frame, OBJECT_BOX)),
+            )
+            for i, s in enumerate(scores)
+        ]
+    )
     return clip, queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
 
 
@@ -52,13 +64,16 @@ def test_without_suppress_similar_no_rule_is_made(world):
     assert not SuppressionRule.objects.exists()
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"verdict": "person", "suppress_similar": True}, "suppress_similar"),
-    ({"verdict": "no_person", "tags": ["cone", "unicorn"], "suppress_similar": True}, "tags"),
-    ({"verdict": "no_person", "suppress_similar": "maybe"}, "suppress_similar"),
-    ({"verdict": "nobody", "suppress_similar": True}, "verdict"),
-    ({"suppress_similar": True}, "verdict"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"verdict": "person", "suppress_similar": True}, "suppress_similar"),
+        ({"verdict": "no_person", "tags": ["cone", "unicorn"], "suppress_similar": True}, "tags"),
+        ({"verdict": "no_person", "suppress_similar": "maybe"}, "suppress_similar"),
+        ({"verdict": "nobody", "suppress_similar": True}, "verdict"),
+        ({"suppress_similar": True}, "verdict"),
+    ],
+)
 def test_a_bad_decision_payload_is_a_400_and_stores_nothing(world, payload, field):
     _clip, item = clip_with_cat(world.cam_a)
     response = decide(world.reviewer, item, payload)
@@ -102,7 +117,7 @@ def test_the_page_shows_the_error_and_stores_nothing_for_person_with_suppress(wo
 
 
 def test_a_clip_page_shows_suppressed_detections_and_their_rule(world):
-    clip, item = clip_with_cat(world.cam_a)
+    _clip, item = clip_with_cat(world.cam_a)
     decide(world.reviewer, item, {"verdict": "no_person", "suppress_similar": True})
     rule = SuppressionRule.objects.get()
     later, _ = clip_with_cat(world.cam_a)
@@ -110,7 +125,7 @@ def test_a_clip_page_shows_suppressed_detections_and_their_rule(world):
     client = Client()
     client.force_login(world.reviewer)
     page = client.get(f"/clips/{later.id}/").content.decode()
-    assert f"suppressed by rule <a" in page and f"#rule-{rule.id}" in page
+    assert "suppressed by rule <a" in page and f"#rule-{rule.id}" in page
     detail = api_client(world.reviewer).get(f"/api/v1/clips/{later.id}/").json()
     assert {d["suppressed_by"] for d in detail["detections"]} == {rule.id}
 
@@ -141,7 +156,10 @@ def test_reviewers_and_operators_list_disable_and_edit_rules(world, rule):
     assert rule.active is False
     assert f'id="rule-{rule.id}"' not in client.get("/rules/").content.decode()  # active only by default
     assert f'id="rule-{rule.id}"' in client.get("/rules/?show=all").content.decode()
-    client.post(f"/rules/{rule.id}/", {"action": "save", "expires_in_days": "0", "iou_min": "0.6", "similarity_min": "0.9", "note": "the red car"})
+    client.post(
+        f"/rules/{rule.id}/",
+        {"action": "save", "expires_in_days": "0", "iou_min": "0.6", "similarity_min": "0.9", "note": "the red car"},
+    )
     rule.refresh_from_db()
     assert (rule.expires_at, rule.iou_min, rule.similarity_min, rule.note) == (None, 0.6, 0.9, "the red car")
     client.post(f"/rules/{rule.id}/", {"action": "save", "expires_in_days": "2"})
@@ -155,7 +173,9 @@ def test_bad_rule_edits_change_nothing_and_say_why(world, rule, field, value):
     response = logged_in(world.reviewer).post(f"/rules/{rule.id}/", {"action": "save", field: value}, follow=True)
     assert field in response.content.decode()
     after = SuppressionRule.objects.values().get(id=rule.id)
-    assert {k: v for k, v in after.items() if k != "updated_at"} == {k: v for k, v in before.items() if k != "updated_at"}
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"
+    }
 
 
 def test_customers_and_anonymous_users_cannot_see_or_touch_rules(world, rule):
@@ -169,7 +189,9 @@ def test_customers_and_anonymous_users_cannot_see_or_touch_rules(world, rule):
 
 
 def test_the_next_parameter_never_redirects_off_site(world, rule):
-    response = logged_in(world.reviewer).post(f"/rules/{rule.id}/", {"action": "disable", "next": "https://evil.example/"})
+    response = logged_in(world.reviewer).post(
+        f"/rules/{rule.id}/", {"action": "disable", "next": "https://evil.example/"}
+    )
     assert response["Location"] == "/rules/"
 
 

@@ -1,5 +1,6 @@
 """Clips in S3 (django-storages) over HTTP: ingest stores there, the worker reads from there,
 the video page hands out a presigned URL."""
+
 import uuid
 
 import boto3
@@ -8,9 +9,8 @@ from django.core.files.storage import storages
 from django.test import Client
 from django.utils import timezone
 
-from reviewapp.review import ingest
-from reviewapp.review import processing
 from reviewapp.core.errors import ApplicationError
+from reviewapp.review import ingest, processing
 from reviewapp.review.models import Clip
 
 
@@ -23,8 +23,14 @@ def s3_storage(settings, aws_endpoint, aws_env):
         **settings.STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": bucket, "endpoint_url": aws_endpoint, "region_name": "us-east-1",
-                        "default_acl": None, "file_overwrite": False, "querystring_expire": 600},
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": aws_endpoint,
+                "region_name": "us-east-1",
+                "default_acl": None,
+                "file_overwrite": False,
+                "querystring_expire": 600,
+            },
         },
     }
     storages._storages = {}  # rebuild the default storage from the new settings

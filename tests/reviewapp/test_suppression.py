@@ -1,14 +1,13 @@
 """Suppression rules end to end: real videos through the real detector (CenterNet), a reviewer's
 "no person + suppress similar", and the next clips of the same and of another camera."""
+
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from inference.suppression import iou, normalise_box
-from reviewapp.review import ingest
-from reviewapp.review import processing
-from reviewapp.review import queue
+from reviewapp.review import ingest, processing, queue
 from reviewapp.review.models import Clip, Review, ReviewItem
 from reviewapp.tuning.models import SuppressionRule
 from tests.conftest import api_client
@@ -41,13 +40,16 @@ def decide_suppress(world, clip):
     item = queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
     response = api_client(world.reviewer).post(
         f"/api/v1/review/{item.id}/decision/",
-        {"verdict": "no_person", "tags": ["other"], "suppress_similar": True}, format="json",
+        {"verdict": "no_person", "tags": ["other"], "suppress_similar": True},
+        format="json",
     )
     assert response.status_code == 201, response.content
     return Review.objects.get(id=response.json()["id"])
 
 
-def test_a_static_false_positive_is_suppressed_on_its_camera_only_not_for_a_person_and_not_after_expiry(cameras, tmp_path):
+def test_a_static_false_positive_is_suppressed_on_its_camera_only_not_for_a_person_and_not_after_expiry(
+    cameras, tmp_path
+):
     w = cameras
     first = process(w.cam_a, write_scene_clip(tmp_path / "1.mp4", seed=1), minutes_ago=10)
     assert first.alert is True, "the cat is a false alert on this camera"
@@ -78,7 +80,8 @@ def test_a_static_false_positive_is_suppressed_on_its_camera_only_not_for_a_pers
     walker = process(w.cam_a, write_scene_clip(tmp_path / "4.mp4", seed=4, walker=True), minutes_ago=7)
     assert walker.alert is True and walker.score >= 0.3
     at_the_spot = [
-        d for d in walker.detections.filter(score__gte=0.3)
+        d
+        for d in walker.detections.filter(score__gte=0.3)
         if iou(normalise_box((d.x1, d.y1, d.x2, d.y2), SIZE), rule.box) >= rule.iou_min
     ]
     assert at_the_spot, "the person was detected at the rule's place..."

@@ -1,20 +1,24 @@
 """Per-camera threshold recommendations from reviewed clips, the page, and applying one."""
+
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from reviewapp.tuning import thresholds
-from reviewapp.tuning import tasks
 from reviewapp.review.models import Camera, Review, ReviewItem
+from reviewapp.tuning import tasks, thresholds
 from reviewapp.tuning.models import ThresholdChange, ThresholdRecommendation
 from tests.factories import ClipFactory
 
 
 def reviewed(camera, reviewer, score, person, *, days_ago=1, verdicts=None):
-    clip = ClipFactory(camera=camera, score=score, alert=score >= camera.threshold,
-                       recorded_at=timezone.now() - timedelta(days=days_ago))
+    clip = ClipFactory(
+        camera=camera,
+        score=score,
+        alert=score >= camera.threshold,
+        recorded_at=timezone.now() - timedelta(days=days_ago),
+    )
     item = ReviewItem.objects.create(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE, priority=2)
     for verdict in verdicts or ["person" if person else "no_person"]:
         Review.objects.create(item=item, clip=clip, verdict=verdict, reviewer=reviewer)
@@ -94,13 +98,20 @@ def test_the_camera_page_draws_the_curve_and_apply_records_who_what_when_and_why
     assert page.status_code == 200 and "<svg" in html and "recall (people kept)" in html
     assert 'id="fa-removed">5 ' in html and 'id="people-lost">0 ' in html
     rec = ThresholdRecommendation.objects.get(camera=evidence.cam_a)
-    response = client.post(f"/thresholds/{evidence.cam_a.name}/apply/",
-                           {"recommendation": rec.id, "expected_threshold": "0.5", "note": "fewer alerts"})
+    response = client.post(
+        f"/thresholds/{evidence.cam_a.name}/apply/",
+        {"recommendation": rec.id, "expected_threshold": "0.5", "note": "fewer alerts"},
+    )
     assert response.status_code == 302
     evidence.cam_a.refresh_from_db()
     assert evidence.cam_a.threshold == pytest.approx(0.55)
     change = ThresholdChange.objects.get()
-    assert (change.old_threshold, change.new_threshold, change.changed_by, change.note) == (0.5, pytest.approx(0.55), evidence.reviewer, "fewer alerts")
+    assert (change.old_threshold, change.new_threshold, change.changed_by, change.note) == (
+        0.5,
+        pytest.approx(0.55),
+        evidence.reviewer,
+        "fewer alerts",
+    )
     assert change.evidence["recommendation_id"] == rec.id and change.evidence["reviews"] == 80
     assert change.evidence["tradeoff"]["false_alerts_removed"] == 5
     assert "0.500 → 0.550" in client.get(f"/thresholds/{evidence.cam_a.name}/").content.decode()
@@ -112,9 +123,17 @@ def test_apply_refuses_when_the_threshold_changed_meanwhile_or_the_recommendatio
     client.get(f"/thresholds/{evidence.cam_b.name}/")
     rec_a = ThresholdRecommendation.objects.get(camera=evidence.cam_a)
     rec_b = ThresholdRecommendation.objects.get(camera=evidence.cam_b)
-    page = client.post(f"/thresholds/{evidence.cam_a.name}/apply/", {"recommendation": rec_a.id, "expected_threshold": "0.45"}, follow=True)
+    page = client.post(
+        f"/thresholds/{evidence.cam_a.name}/apply/",
+        {"recommendation": rec_a.id, "expected_threshold": "0.45"},
+        follow=True,
+    )
     assert "changed meanwhile" in page.content.decode()
-    page = client.post(f"/thresholds/{evidence.cam_a.name}/apply/", {"recommendation": rec_b.id, "expected_threshold": "0.5"}, follow=True)
+    page = client.post(
+        f"/thresholds/{evidence.cam_a.name}/apply/",
+        {"recommendation": rec_b.id, "expected_threshold": "0.5"},
+        follow=True,
+    )
     assert "not this camera" in page.content.decode()
     page = client.post(f"/thresholds/{evidence.cam_a.name}/apply/", {"recommendation": "x"}, follow=True)
     assert "incomplete" in page.content.decode()
@@ -127,7 +146,12 @@ def test_customers_never_see_thresholds(evidence):
         client = login(user)
         for url in ("/thresholds/", f"/thresholds/{evidence.cam_a.name}/"):
             assert client.get(url).status_code == 403
-        assert client.post(f"/thresholds/{evidence.cam_a.name}/apply/", {"recommendation": 1, "expected_threshold": 0.5}).status_code == 403
+        assert (
+            client.post(
+                f"/thresholds/{evidence.cam_a.name}/apply/", {"recommendation": 1, "expected_threshold": 0.5}
+            ).status_code
+            == 403
+        )
     assert login(evidence.reviewer).get("/thresholds/nope/").status_code == 404
 
 
@@ -143,12 +167,25 @@ def test_a_threshold_typed_in_the_admin_is_recorded_too(evidence):
     evidence.operator.user_permissions.add(*Permission.objects.filter(codename__endswith="camera"))
     client = login(evidence.operator)
     cam = evidence.cam_a
-    response = client.post(f"/admin/reviewapp/camera/{cam.id}/change/", {
-        "customer": cam.customer_id, "name": cam.name, "threshold": "0.42", "review_band": "0.15", "width": "", "height": "",
-    })
+    response = client.post(
+        f"/admin/reviewapp/camera/{cam.id}/change/",
+        {
+            "customer": cam.customer_id,
+            "name": cam.name,
+            "threshold": "0.42",
+            "review_band": "0.15",
+            "width": "",
+            "height": "",
+        },
+    )
     assert response.status_code == 302
     change = ThresholdChange.objects.get()
-    assert (change.old_threshold, change.new_threshold, change.changed_by, change.evidence) == (0.5, 0.42, evidence.operator, {"source": "admin"})
+    assert (change.old_threshold, change.new_threshold, change.changed_by, change.evidence) == (
+        0.5,
+        0.42,
+        evidence.operator,
+        {"source": "admin"},
+    )
 
 
 def test_the_command_prints_the_recommendations_and_applies_nothing(evidence):

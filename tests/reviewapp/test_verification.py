@@ -1,4 +1,5 @@
 """train_verifier, replay_reviewed and the verifier in the pipeline, on real clip files."""
+
 import json
 from datetime import timedelta
 from io import StringIO
@@ -11,8 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from inference import tracking, verifier
-from reviewapp.review import ingest
-from reviewapp.review import processing
+from reviewapp.review import ingest, processing
 from reviewapp.review.demo import photo
 from reviewapp.review.models import Clip, Detection, Review, ReviewItem
 from tests.factories import CameraFactory, ClipFactory, ReviewItemFactory
@@ -41,12 +41,20 @@ def scene_video(path: Path, *, seed: int, frames: int = 6) -> Path:
 def reviewed_clip(camera, reviewer, *, person: bool, n: int, settings):
     """A done clip with its file on disk, one detection per frame (on the astronaut for a person clip,
     on the print otherwise, which scores above the camera's threshold) and a review."""
-    clip = ClipFactory(camera=camera, recorded_at=timezone.now() - timedelta(hours=10) + timedelta(minutes=n), fps=5.0,
-                       duration=1.2, score=0.6, alert=True)
+    clip = ClipFactory(
+        camera=camera,
+        recorded_at=timezone.now() - timedelta(hours=10) + timedelta(minutes=n),
+        fps=5.0,
+        duration=1.2,
+        score=0.6,
+        alert=True,
+    )
     scene_video(Path(settings.MEDIA_ROOT) / clip.file.name, seed=n)
     box = PERSON_BOX if person else POSTER_BOX
     for i in range(6):
-        Detection.objects.create(clip=clip, frame_index=i, frame_time=i / 5, x1=box[0], y1=box[1], x2=box[2], y2=box[3], score=0.6)
+        Detection.objects.create(
+            clip=clip, frame_index=i, frame_time=i / 5, x1=box[0], y1=box[1], x2=box[2], y2=box[3], score=0.6
+        )
     item = ReviewItemFactory(clip=clip, state=ReviewItem.State.DONE)
     Review.objects.create(item=item, clip=clip, reviewer=reviewer, verdict="person" if person else "no_person")
     return clip
@@ -154,7 +162,9 @@ def astronaut_clip(world, tmp_path):
     return clip
 
 
-def test_a_verifier_that_rejects_the_boxes_vetoes_the_alert_and_sends_the_clip_to_review(astronaut_clip, settings, tmp_path):
+def test_a_verifier_that_rejects_the_boxes_vetoes_the_alert_and_sends_the_clip_to_review(
+    astronaut_clip, settings, tmp_path
+):
     settings.VERIFIER = str(model_file(tmp_path / "never.pt", threshold=1.01))
     processing.clip_process(clip_id=astronaut_clip.id)
     clip = Clip.objects.get(id=astronaut_clip.id)

@@ -3,6 +3,7 @@
 Checks the options and the selection, creates an ExportRun and queues the Celery task that the
 admin button and the weekly schedule also run. `--wait` follows it to the end; `--here` runs that
 task's work in this process instead (no worker needed)."""
+
 import json
 import time
 
@@ -26,22 +27,47 @@ class Command(BaseCommand):
         parser.add_argument("--until", help="cut-off: ISO date (whole day included) or date-time (exclusive)")
         parser.add_argument("--model-version", dest="model_version")
         parser.add_argument("--ratio", help="negatives per positive (default 1)")
-        parser.add_argument("--easy-share", dest="easy_share", help="share of the negatives that are plain no-person clips (default 0.25)")
+        parser.add_argument(
+            "--easy-share",
+            dest="easy_share",
+            help="share of the negatives that are plain no-person clips (default 0.25)",
+        )
         parser.add_argument("--camera-cap", dest="camera_cap", help="max clips per camera and class")
         parser.add_argument("--tag-cap", dest="tag_cap", help="max hard-negative clips per tag")
         parser.add_argument("--frames-per-clip", dest="frames_per_clip", help="default 3")
-        parser.add_argument("--box-min-score", dest="box_min_score", help="person boxes kept on positives (default 0.3)")
+        parser.add_argument(
+            "--box-min-score", dest="box_min_score", help="person boxes kept on positives (default 0.3)"
+        )
         parser.add_argument("--split", help="train,val,test shares (default 0.7,0.15,0.15)")
         parser.add_argument("--seed", help="default 0")
-        parser.add_argument("--augment", choices=export.AUGMENT_CHOICES, help="class to augment in train (default negative)")
+        parser.add_argument(
+            "--augment", choices=export.AUGMENT_CHOICES, help="class to augment in train (default negative)"
+        )
         parser.add_argument("--augment-max", dest="augment_max", help="max augmented copies per image (default 2)")
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--wait", action="store_true", help="queue, then wait for the worker to finish it")
         group.add_argument("--here", action="store_true", help="run the export in this process")
 
     def handle(self, *args, **options):
-        keys = ["out", "camera", "customer", "tag", "since", "until", "model_version", "ratio", "easy_share",
-                "camera_cap", "tag_cap", "frames_per_clip", "box_min_score", "split", "seed", "augment", "augment_max"]
+        keys = [
+            "out",
+            "camera",
+            "customer",
+            "tag",
+            "since",
+            "until",
+            "model_version",
+            "ratio",
+            "easy_share",
+            "camera_cap",
+            "tag_cap",
+            "frames_per_clip",
+            "box_min_score",
+            "split",
+            "seed",
+            "augment",
+            "augment_max",
+        ]
         raw = {k: options[k] for k in keys if options.get(k) not in (None, [])}
         try:
             run = export.export_request(options=raw, trigger="command", enqueue=not options["here"])
@@ -67,4 +93,6 @@ class Command(BaseCommand):
         if run.status == ExportRun.Status.FAILED:
             raise CommandError(f"export {run.id} failed: {run.error}")
         self.stdout.write(f"export {run.id} done: {run.location}")
-        self.stdout.write(json.dumps({k: run.counts.get(k) for k in ("images", "augmented", "by_split", "by_class")}, indent=2))
+        self.stdout.write(
+            json.dumps({k: run.counts.get(k) for k in ("images", "augmented", "by_split", "by_class")}, indent=2)
+        )

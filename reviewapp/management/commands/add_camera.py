@@ -25,7 +25,7 @@ class Command(BaseCommand):
         try:
             owner = Customer.objects.get(name=customer)
         except Customer.DoesNotExist:
-            raise CommandError(f"no customer named {customer!r} (add it with add_customer)")
+            raise CommandError(f"no customer named {customer!r} (add it with add_customer)") from None
         if slugify(camera) != camera:
             raise CommandError(f"camera name {camera!r} may only hold letters, digits, - and _")
         cam, created = Camera.objects.get_or_create(
@@ -44,4 +44,6 @@ class Command(BaseCommand):
             if review_band is not None:
                 cam.review_band = review_band
             cam.save()
-        self.stdout.write(f"{'created' if created else 'updated'}: camera {cam.name} of {owner.name}, threshold {cam.threshold}")
+        self.stdout.write(
+            f"{'created' if created else 'updated'}: camera {cam.name} of {owner.name}, threshold {cam.threshold}"
+        )

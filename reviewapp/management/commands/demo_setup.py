@@ -1,5 +1,6 @@
 """Demo data for `make run`: a customer, a camera, a reviewer, a customer user, an ingest
 service user, and a few clips ingested through the same service the API calls."""
+
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -8,8 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from reviewapp.review import demo
-from reviewapp.review import ingest
+from reviewapp.review import demo, ingest
 from reviewapp.review.models import Camera
 
 USERS = [
@@ -35,7 +35,9 @@ class Command(BaseCommand):
             for minutes_ago, name in enumerate(demo.PHOTOS):
                 path = demo.write_clip(Path(tmp) / f"{name}.mp4", demo.photo(name))
                 clip, created = ingest.clip_ingest(
-                    camera=camera, path=str(path), recorded_at=now - timedelta(minutes=minutes_ago + 1),
+                    camera=camera,
+                    path=str(path),
+                    recorded_at=now - timedelta(minutes=minutes_ago + 1),
                     external_id=f"demo-{name}",
                 )
                 self.stdout.write(f"{'queued' if created else 'exists'}: clip {clip.id} ({name})")

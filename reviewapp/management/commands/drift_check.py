@@ -1,4 +1,5 @@
 """Run the per-camera drift check now (beat runs it every DRIFT_CHECK_SECONDS) and print it."""
+
 from django.core.management.base import BaseCommand
 
 from reviewapp.monitoring import drift

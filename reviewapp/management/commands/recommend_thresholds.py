@@ -9,8 +9,10 @@ def _fmt(value, spec=".3f") -> str:
 
 
 class Command(BaseCommand):
-    help = ("Recompute the threshold recommendations from the reviewed clips (what the beat job does) "
-            "and print them. Applies nothing: a person does, on /thresholds/<camera>/.")
+    help = (
+        "Recompute the threshold recommendations from the reviewed clips (what the beat job does) "
+        "and print them. Applies nothing: a person does, on /thresholds/<camera>/."
+    )
 
     def handle(self, *args, **options):
         recommendations_refresh_all()
@@ -19,8 +21,10 @@ class Command(BaseCommand):
             f"all cameras: recommended {_fmt(glob.threshold)} from {glob.reviews} reviewed clips "
             f"({glob.positives} people){'' if glob.threshold is not None else ' - ' + str(glob.evidence.get('reason'))}"
         )
-        self.stdout.write(f"{'camera':<24} {'current':>7} {'recommended':>11} {'from':<7} {'reviews':>7} "
-                          f"{'FA removed':>10} {'people lost':>11} {'alerts/day now -> then':>24}")
+        self.stdout.write(
+            f"{'camera':<24} {'current':>7} {'recommended':>11} {'from':<7} {'reviews':>7} "
+            f"{'FA removed':>10} {'people lost':>11} {'alerts/day now -> then':>24}"
+        )
         recs = ThresholdRecommendation.objects.filter(is_global=False).select_related("camera").order_by("camera__name")
         for rec in recs:
             t = rec.evidence.get("tradeoff") or {}

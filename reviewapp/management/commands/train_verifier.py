@@ -5,8 +5,10 @@ from reviewapp.tuning.verifier_training import verifier_train
 
 
 class Command(BaseCommand):
-    help = ("Train the verifier (person vs. not on detector crops) from reviewed clips, track the run in "
-            "MLflow, register it, and promote it only if held-out cameras get fewer false alerts at equal recall.")
+    help = (
+        "Train the verifier (person vs. not on detector crops) from reviewed clips, track the run in "
+        "MLflow, register it, and promote it only if held-out cameras get fewer false alerts at equal recall."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--holdout", default="", help="comma-separated cameras to judge on (default: ~1/4 by hash)")
@@ -19,7 +21,9 @@ class Command(BaseCommand):
             raise CommandError("--epochs must be at least 1")
         try:
             report = verifier_train(
-                holdout=[c.strip() for c in holdout.split(",") if c.strip()] or None, epochs=epochs, seed=seed,
+                holdout=[c.strip() for c in holdout.split(",") if c.strip()] or None,
+                epochs=epochs,
+                seed=seed,
                 promote=not no_promote,
             )
         except ApplicationError as exc:
