@@ -42,12 +42,8 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from labeling.models import SyncState
-from reviewapp.monitoring import (
-    analysis,
-    charts,
-    drift,
-    metrics,
-)
+from reviewapp.core import metrics
+from reviewapp.monitoring import analysis, charts, drift
 from reviewapp.review.models import Camera, Clip, Customer, FalseAlertReport, Review, ReviewItem, Tag
 from tests.factories import make_user
 

@@ -9,7 +9,7 @@ class LabelingConfig(AppConfig):
     def ready(self):
         # The sync's gauges join reviewapp's /metrics (reviewapp cannot import labeling).
         from labeling import metrics
-        from reviewapp.monitoring.metrics import register_db_collector
+        from reviewapp.core.metrics import register_db_collector
 
         register_db_collector("sync", metrics.collect)
         register_db_collector("exports", metrics.collect_exports)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from prometheus_client.core import Metric
 
 from labeling.models import ExportRun, SyncState
-from reviewapp.monitoring.metrics import gauge
+from reviewapp.core.metrics import gauge
 
 D = SyncState.Destination
 S = SyncState.Status

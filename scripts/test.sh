@@ -18,4 +18,6 @@ mkdir -p var
 # Keep the tests' filesystem broker apart from the one `make run` uses.
 export BROKER_DIR="${BROKER_DIR:-$PWD/var/test-broker}"
 bash scripts/label_studio.sh  # a real Label Studio for tests/labeling (own virtualenv)
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

@@ -151,7 +151,7 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
     from django.utils import timezone
 
     from labeling.models import SyncState
-    from reviewapp.monitoring import metrics
+    from reviewapp.core import metrics
     from reviewapp.monitoring.models import CameraDrift
     from reviewapp.review.models import FalseAlertReport, Review
     from reviewapp.tuning.models import SuppressionRule

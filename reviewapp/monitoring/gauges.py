@@ -13,8 +13,8 @@ from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 from prometheus_client.core import Metric
 
-from reviewapp.monitoring import metrics
-from reviewapp.monitoring.metrics import camera_group_expression, cap_groups, gauge
+from reviewapp.core import metrics
+from reviewapp.core.metrics import camera_group_expression, cap_groups, gauge
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review.models import Clip, FalseAlertReport, Review, ReviewItem
 from reviewapp.tuning.models import SuppressionRule

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_POST
 
+from reviewapp.core import metrics
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.roles import is_reviewer, role_required
-from reviewapp.monitoring import analysis, charts, drift, metrics
+from reviewapp.monitoring import analysis, charts, drift
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review.models import Camera, Customer, Tag
 

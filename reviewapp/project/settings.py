@@ -315,9 +315,9 @@ WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
     raise ValueError("LOG_FORMAT must be json or plain")
-LOGGING["filters"] = {"context": {"()": "reviewapp.monitoring.logs.ContextFilter"}}
+LOGGING["filters"] = {"context": {"()": "reviewapp.core.logs.ContextFilter"}}
 LOGGING["formatters"]["plain"]["format"] = "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"
-LOGGING["formatters"]["json"] = {"()": "reviewapp.monitoring.logs.JsonFormatter"}
+LOGGING["formatters"]["json"] = {"()": "reviewapp.core.logs.JsonFormatter"}
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])
 # Celery's worker keeps Django's logging (and so the JSON lines and the clip context).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

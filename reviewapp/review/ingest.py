@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from inference.video import InvalidVideo, probe
+from reviewapp.core import logs, metrics
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.storage import clip_storage_name
-from reviewapp.monitoring import logs, metrics
 from reviewapp.review.models import Camera, Clip
 
 log = logging.getLogger(__name__)

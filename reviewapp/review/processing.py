@@ -15,8 +15,8 @@ from inference.decision import decide
 from inference.detector import load_detector
 from inference.pipeline import detect_clip
 from inference.suppression import match_frames, to_bytes
+from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
-from reviewapp.monitoring import logs, metrics
 from reviewapp.review import sns
 from reviewapp.review.ingest import clip_enqueue
 from reviewapp.review.models import Camera, Clip, Detection, ReviewItem

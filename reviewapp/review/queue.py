@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from reviewapp.core import metrics
 from reviewapp.core.errors import ApplicationError
-from reviewapp.monitoring import metrics
 from reviewapp.review.models import Clip, Review, ReviewItem, Tag
 from reviewapp.tuning import suppression
 

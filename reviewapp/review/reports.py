@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from reviewapp.core import metrics
 from reviewapp.core.errors import ApplicationError
-from reviewapp.monitoring import metrics
 from reviewapp.review.models import Clip, FalseAlertReport, ReviewItem
 from reviewapp.review.queue import review_item_enqueue
 

@@ -12,8 +12,7 @@ from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
 
 from inference.detector import DetectorUnavailable, load_detector
-from reviewapp.core import errors
-from reviewapp.monitoring import logs, metrics
+from reviewapp.core import errors, logs, metrics
 from reviewapp.review import processing
 
 log = logging.getLogger(__name__)

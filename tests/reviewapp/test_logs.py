@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from reviewapp.monitoring import logs
+from reviewapp.core import logs
 from reviewapp.review import ingest, processing
 from reviewapp.review.models import Clip
 from tests.conftest import api_client

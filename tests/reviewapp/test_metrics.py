@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from reviewapp.monitoring import metrics
+from reviewapp.core import metrics
 from reviewapp.review import ingest, processing, queue, reports, tasks
 from reviewapp.review.models import Clip
 from tests.conftest import api_client
@@ -313,13 +313,13 @@ def test_multiprocess_mode_sums_the_counters_of_every_process(tmp_path):
     }
     bump = textwrap.dedent("""
         import django; django.setup()
-        from reviewapp.monitoring import metrics
+        from reviewapp.core import metrics
         metrics.DECISIONS.labels("no_person", "vigia").inc({n})
         metrics.DETECT_SECONDS.observe(1.5)
     """)
     for n in (2, 3):
         subprocess.run([sys.executable, "-c", bump.format(n=n)], cwd=ROOT, env=env, check=True, timeout=120)
-    show = "import django; django.setup()\nfrom reviewapp.monitoring import metrics\nprint(metrics.exposition(include_db=False).decode())"
+    show = "import django; django.setup()\nfrom reviewapp.core import metrics\nprint(metrics.exposition(include_db=False).decode())"
     out = subprocess.run(
         [sys.executable, "-c", show], cwd=ROOT, env=env, check=True, timeout=120, capture_output=True, text=True
     )
