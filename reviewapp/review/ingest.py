@@ -42,27 +42,9 @@ def clip_ingest(
     returns the clip already stored. A file that is not a decodable video within the limits
     raises ApplicationError and nothing is stored.
     """
-    if external_id:
-        existing = Clip.objects.filter(external_id=external_id).first()
-        if existing is not None:
-            if existing.camera_id != camera.id:
-                raise ApplicationError(
-                    f"external_id {external_id!r} is already used by another camera's clip",
-                    code="conflict",
-                    status_code=409,
-                )
-            return existing, False
-
-    size = os.path.getsize(path)
-    if size == 0:
-        raise ApplicationError("the file is empty", code="invalid_video", fields={"file": ["empty file"]})
-    if size > settings.CLIP_MAX_BYTES:
-        raise ApplicationError(
-            f"the file has {size} bytes; the limit is {settings.CLIP_MAX_BYTES}",
-            code="file_too_large",
-            fields={"file": ["too large"]},
-        )
-    sha = _sha256(path)
+    if external_id and (existing := _clip_with_external_id(camera, external_id)) is not None:
+        return existing, False
+    size, sha = _checked_size(path), _sha256(path)
     existing = Clip.objects.filter(camera=camera, sha256=sha).first()
     if existing is not None:
         return existing, False
@@ -70,7 +52,6 @@ def clip_ingest(
         info = probe(path, max_duration=settings.CLIP_MAX_SECONDS)
     except InvalidVideo as exc:
         raise ApplicationError(str(exc), code="invalid_video", fields={"file": [str(exc)]}) from exc
-
     clip = Clip(
         camera=camera,
         recorded_at=recorded_at,
@@ -86,24 +67,56 @@ def clip_ingest(
     # Upload before the row exists, outside any transaction: it can take long on S3.
     with open(path, "rb") as f:
         clip.file.name = default_storage.save(name, File(f))
+    winner = _clip_save(clip)
+    if winner is not clip:
+        return winner, False
+    with logs.log_context(clip_id=clip.id, camera=camera.name):
+        log.info("clip %s ingested for camera %s (%d bytes, %.1f s)", clip.id, camera.name, size, info.duration)
+    metrics.clip_received(camera)
+    return clip, True
+
+
+def _clip_with_external_id(camera: Camera, external_id: str) -> Clip | None:
+    existing = Clip.objects.filter(external_id=external_id).first()
+    if existing is not None and existing.camera_id != camera.id:
+        raise ApplicationError(
+            f"external_id {external_id!r} is already used by another camera's clip", code="conflict", status_code=409
+        )
+    return existing
+
+
+def _checked_size(path: str) -> int:
+    size = os.path.getsize(path)
+    if size == 0:
+        raise ApplicationError("the file is empty", code="invalid_video", fields={"file": ["empty file"]})
+    if size > settings.CLIP_MAX_BYTES:
+        raise ApplicationError(
+            f"the file has {size} bytes; the limit is {settings.CLIP_MAX_BYTES}",
+            code="file_too_large",
+            fields={"file": ["too large"]},
+        )
+    return size
+
+
+def _clip_save(clip: Clip) -> Clip:
+    """Insert the row and queue it once committed. Returns the clip stored: this one, or the
+    one of a concurrent upload of the same clip that won the race (our file is then dropped)."""
     try:
         with transaction.atomic():
             clip.save(force_insert=True)
             transaction.on_commit(lambda: clip_enqueue(clip.id))
     except IntegrityError:
-        # Another upload of the same clip won the race: keep theirs, drop our copy.
         default_storage.delete(clip.file.name)
-        existing = Clip.objects.filter(Q(camera=camera, sha256=sha) | Q(external_id=external_id or None)).first()
+        existing = Clip.objects.filter(
+            Q(camera=clip.camera, sha256=clip.sha256) | Q(external_id=clip.external_id)
+        ).first()
         if existing is None:
             raise
-        return existing, False
+        return existing
     except BaseException:
         default_storage.delete(clip.file.name)  # nothing stored half-way
         raise
-    with logs.log_context(clip_id=clip.id, camera=camera.name):
-        log.info("clip %s ingested for camera %s (%d bytes, %.1f s)", clip.id, camera.name, size, info.duration)
-    metrics.clip_received(camera)
-    return clip, True
+    return clip
 
 
 def clip_enqueue(clip_id) -> None:
