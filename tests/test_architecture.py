@@ -17,7 +17,6 @@ KNOWN_LONG = {
     "inference/tfjs_graph.py",
     "inference/pipeline.py:detect_clip",
     "inference/replay.py:main",
-    "labeling/export/extraction.py:extraction_run",
     "reviewapp/review/ingest.py:clip_ingest",
     "reviewapp/review/processing.py:_clip_process",
     "reviewapp/tuning/suppression.py:suppression_rules_from_review",
