@@ -159,5 +159,6 @@ def scheduled_options() -> dict[str, Any]:
     options: dict[str, Any] = dict(settings.EXPORT_SCHEDULE_OPTIONS)
     days = settings.EXPORT_SCHEDULE_DAYS
     if days:
-        options.setdefault("since", (timezone.now() - timedelta(days=days)).date().isoformat())
+        # a day of the filters' date rule: in the current time zone
+        options.setdefault("since", timezone.localdate(timezone.now() - timedelta(days=days)).isoformat())
     return options
