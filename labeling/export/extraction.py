@@ -115,49 +115,9 @@ def extraction_run(*, start: datetime | None = None, end: datetime | None = None
     band, cap = settings.EXTRACTION_BAND, settings.EXTRACTION_PER_CAMERA_CAP
 
     period, _ = ExtractionPeriod.objects.get_or_create(start=start, end=end, defaults={"target": target.uri})
-    if dynamo.enabled() and settings.EXTRACTION_FROM_DYNAMODB:
-        try:
-            candidates = near_threshold_candidates_dynamo(start=start, end=end, band=band, cap=cap)
-        except dynamo.DynamoError as exc:
-            # The index is a convenience; the database has the same answer.
-            log.warning("near-threshold: DynamoDB unavailable (%s), selecting from the database", exc)
-            candidates = near_threshold_candidates(start=start, end=end, band=band, cap=cap)
-    else:
-        candidates = near_threshold_candidates(start=start, end=end, band=band, cap=cap)
-    done_ids = set(
-        ExtractedClip.objects.filter(clip_id__in=[c.id for c in candidates]).values_list("clip_id", flat=True)
+    added, missing = _extract(
+        _candidates(start=start, end=end, band=band, cap=cap), period=period, target=target, cap=cap
     )
-    already = {}
-    for camera_id in ExtractedClip.objects.filter(period=period).values_list("clip__camera_id", flat=True):
-        already[camera_id] = already.get(camera_id, 0) + 1
-
-    added = copied_failed = 0
-    for clip in candidates:
-        if clip.id in done_ids:
-            continue
-        if already.get(clip.camera_id, 0) >= cap:
-            continue  # the camera's cap is full with clips of earlier runs
-        ext = clip.file.name.rsplit(".", 1)[-1] if "." in clip.file.name else "mp4"
-        key = clip_storage_name(camera_name=clip.camera.name, clip_id=clip.id, recorded_at=clip.recorded_at, ext=ext)
-        # Copy first, row last: a crash in between copies again next run (same key, same bytes).
-        try:
-            with clip_local_file(clip) as path:
-                target.put_file(key, path)
-        except FileNotFoundError:
-            log.warning("near-threshold: clip %s has no file, skipped", clip.id)
-            copied_failed += 1
-            continue
-        try:
-            with transaction.atomic():
-                queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD)
-                ExtractedClip.objects.create(
-                    clip=clip, period=period, object_key=key, score=clip.score, threshold=clip.camera.threshold
-                )
-        except IntegrityError:
-            continue  # a concurrent run took it
-        already[clip.camera_id] = already.get(clip.camera_id, 0) + 1
-        added += 1
-
     rows = list(ExtractedClip.objects.filter(period=period).select_related("clip", "clip__camera"))
     _write_metadata(target, _metadata_name(start, end), rows)
     ExtractionPeriod.objects.filter(id=period.id).update(
@@ -169,9 +129,64 @@ def extraction_run(*, start: datetime | None = None, end: datetime | None = None
         "end": end.isoformat(),
         "added": added,
         "clips": len(rows),
-        "missing_files": copied_failed,
+        "missing_files": missing,
         "metadata": target.location(_metadata_name(start, end) + ".jsonl"),
     }
+
+
+def _candidates(*, start: datetime, end: datetime, band: float, cap: int) -> list[Clip]:
+    if dynamo.enabled() and settings.EXTRACTION_FROM_DYNAMODB:
+        try:
+            return near_threshold_candidates_dynamo(start=start, end=end, band=band, cap=cap)
+        except dynamo.DynamoError as exc:
+            # The index is a convenience; the database has the same answer.
+            log.warning("near-threshold: DynamoDB unavailable (%s), selecting from the database", exc)
+    return near_threshold_candidates(start=start, end=end, band=band, cap=cap)
+
+
+def _extract(candidates: list[Clip], *, period: ExtractionPeriod, target, cap: int) -> tuple[int, int]:
+    """Copy and queue the candidates not extracted yet, within each camera's cap for the period.
+    Returns (added, clips without a file)."""
+    done_ids = set(
+        ExtractedClip.objects.filter(clip_id__in=[c.id for c in candidates]).values_list("clip_id", flat=True)
+    )
+    already = {}
+    for camera_id in ExtractedClip.objects.filter(period=period).values_list("clip__camera_id", flat=True):
+        already[camera_id] = already.get(camera_id, 0) + 1
+    added = missing = 0
+    for clip in candidates:
+        if clip.id in done_ids:
+            continue
+        if already.get(clip.camera_id, 0) >= cap:
+            continue  # the camera's cap is full with clips of earlier runs
+        outcome = _extract_one(clip, period=period, target=target)
+        missing += outcome == "missing"
+        if outcome == "added":
+            already[clip.camera_id] = already.get(clip.camera_id, 0) + 1
+            added += 1
+    return added, missing
+
+
+def _extract_one(clip: Clip, *, period: ExtractionPeriod, target) -> str:
+    """What became of the clip: "added", "missing" (no file) or "taken" (by a concurrent run)."""
+    ext = clip.file.name.rsplit(".", 1)[-1] if "." in clip.file.name else "mp4"
+    key = clip_storage_name(camera_name=clip.camera.name, clip_id=clip.id, recorded_at=clip.recorded_at, ext=ext)
+    # Copy first, row last: a crash in between copies again next run (same key, same bytes).
+    try:
+        with clip_local_file(clip) as path:
+            target.put_file(key, path)
+    except FileNotFoundError:
+        log.warning("near-threshold: clip %s has no file, skipped", clip.id)
+        return "missing"
+    try:
+        with transaction.atomic():
+            queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD)
+            ExtractedClip.objects.create(
+                clip=clip, period=period, object_key=key, score=clip.score, threshold=clip.camera.threshold
+            )
+    except IntegrityError:
+        return "taken"
+    return "added"
 
 
 def _write_metadata(target, name: str, rows: list[ExtractedClip]) -> None:

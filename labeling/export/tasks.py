@@ -8,6 +8,7 @@ from django.conf import settings
 
 from labeling.export import extraction, storage
 from labeling.export import service as export
+from labeling.export.options import scheduled_options
 from reviewapp.core.errors import ApplicationError
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def run_export(export_id: int | None = None) -> None:
     scheduled options; an empty selection then is logged, not an error."""
     if export_id is None:
         try:
-            run = export.export_request(options=export.scheduled_options(), trigger="schedule", enqueue=False)
+            run = export.export_request(options=scheduled_options(), trigger="schedule", enqueue=False)
         except ApplicationError as exc:
             log.warning("scheduled export not started: %s", exc.message)
             return

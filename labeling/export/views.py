@@ -11,39 +11,26 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from labeling.export import service as export
+from labeling.export.options import ExportOptions, export_options_clean
+from labeling.export.selection import balance, export_candidates
 from reviewapp.core.errors import ApplicationError
-from reviewapp.review.models import Tag
-
-FILTERS = ["camera", "customer", "tag", "since", "until", "model_version"]
-TUNING = [
-    "out",
-    "ratio",
-    "easy_share",
-    "camera_cap",
-    "tag_cap",
-    "frames_per_clip",
-    "box_min_score",
-    "split",
-    "seed",
-    "augment",
-    "augment_max",
-]
+from reviewapp.review.filters import FILTER_NAMES, declared
 
 
 def _raw(data) -> dict:
     raw = {}
-    for name in FILTERS + TUNING:
-        values = [v for v in data.getlist(name) if v.strip()]
+    for f, opt in declared(ExportOptions):
+        values = [v for v in data.getlist(f.name) if v.strip()]
         if values:
-            raw[name] = values if name in ("camera", "tag") else values[0]
+            raw[f.name] = values if opt.repeatable else values[0]
     return raw
 
 
 def _preview(raw: dict) -> tuple[dict | None, str]:
     """What these filters would export with these options, or why they cannot."""
     try:
-        opts = export.export_options_clean(raw, local_only_under=settings.EXPORT_ROOT)
-        selection = export.balance(export.export_candidates(opts), opts)
+        opts = export_options_clean(raw, local_only_under=settings.EXPORT_ROOT)
+        selection = balance(export_candidates(opts), opts)
     except ApplicationError as exc:
         return None, exc.message
     return {
@@ -52,6 +39,36 @@ def _preview(raw: dict) -> tuple[dict | None, str]:
         "negatives": len(selection.negatives),
         "available": selection.available,
     }, ""
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):  # a repeatable one, as typed
+        return ", ".join(value)
+    if isinstance(value, tuple):  # a default (the split)
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def page_fields(raw: dict, errors: dict) -> list[dict]:
+    """The form's fields, one per declared option (labeling.export.options), prefilled with what
+    was given or the default."""
+    fields = []
+    for f, opt in declared(ExportOptions):
+        given = raw.get(f.name)
+        fields.append(
+            {
+                "name": f.name,
+                "section": "Which clips" if f.name in FILTER_NAMES else "How",
+                "label": opt.label or opt.help,
+                "widget": opt.widget,
+                "value": _shown(f.default if given is None else given),
+                "chosen": set(given or ()) if opt.repeatable else set(),
+                "choices": list(opt.known()) if opt.known else [(c, c) for c in opt.choices],
+                "placeholder": opt.placeholder() if callable(opt.placeholder) else opt.placeholder,
+                "errors": errors.get(f.name, []),
+            }
+        )
+    return fields
 
 
 @login_required
@@ -79,39 +96,10 @@ def export_new(request):
             return redirect(reverse("admin:labeling_exportrun_change", args=[run.id]))
     else:
         preview, preview_error = _preview(raw)
-    defaults = export.ExportOptions(out="")
-    values = {
-        "out": raw.get("out", ""),
-        "camera": ", ".join(raw.get("camera", [])),
-        "customer": raw.get("customer", ""),
-        "since": raw.get("since", ""),
-        "until": raw.get("until", ""),
-        "model_version": raw.get("model_version", ""),
-        **{
-            k: raw.get(k, "" if getattr(defaults, k) is None else getattr(defaults, k))
-            for k in (
-                "ratio",
-                "easy_share",
-                "camera_cap",
-                "tag_cap",
-                "frames_per_clip",
-                "box_min_score",
-                "seed",
-                "augment",
-                "augment_max",
-            )
-        },
-        "split": raw.get("split", ",".join(str(s) for s in defaults.split)),
-    }
     context = {
-        "values": values,
-        "errors": errors,
-        "tags": Tag.objects.order_by("slug"),
-        "chosen_tags": set(raw.get("tag", [])),
-        "augment_choices": export.AUGMENT_CHOICES,
+        "fields": page_fields(raw, errors),
         "preview": preview,
         "preview_error": preview_error,
         "general_error": general_error,
-        "default_out": export.default_out(),
     }
     return render(request, "labeling/export_new.html", context, status=status)

@@ -19,16 +19,16 @@ from reviewapp.review.models import (
     FalseAlertReport,
     Review,
     ReviewItem,
+    newest_review,
 )
 
 
 def clip_changed_at():
     """A clip's last change that DynamoDB must show: processed, reviewed, or reported."""
-    last_review = Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
     last_report = FalseAlertReport.objects.filter(clip=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
     return Greatest(
         F("finished_at"),
-        Coalesce(Subquery(last_review), F("finished_at")),
+        Coalesce(newest_review("created_at"), F("finished_at")),
         Coalesce(Subquery(last_report), F("finished_at")),
     )
 

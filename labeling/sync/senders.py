@@ -46,14 +46,7 @@ def clip_items(clip_ids: list) -> dict[Any, tuple[dict[str, Any], datetime]]:
         .select_related("camera", "camera__customer")
         .annotate(changed_at=clip_changed_at(), report_count=Count("reports", distinct=True))
     )
-    latest: dict[Any, Review] = {}
-    for review in (
-        Review.objects.filter(clip_id__in=clip_ids)
-        .select_related("reviewer")
-        .prefetch_related("tags")
-        .order_by("clip_id", "-created_at", "-id")
-    ):
-        latest.setdefault(review.clip_id, review)
+    latest = Review.objects.select_related("reviewer").prefetch_related("tags").newest_per_clip(clip_ids)
     out = {}
     for clip in clips:
         review = latest.get(clip.pk)

@@ -144,7 +144,7 @@ def _annotations_deleted(payload: dict) -> str:
         # The deleted annotation was the clip's verdict: the clip goes back to the queue.
         last = InboundAnnotation.objects.filter(annotation_id=a["id"], review__isnull=False).order_by("-id").first()
         if last is not None:
-            current = Review.objects.filter(clip_id=last.review.clip_id).order_by("-created_at", "-id").first()
+            current = Review.objects.newest_per_clip([last.review.clip_id]).get(last.review.clip_id)
             if current is not None and current.id == last.review_id:
                 reopened += ReviewItem.objects.filter(id=current.item_id).update(
                     state=ReviewItem.State.OPEN, updated_at=timezone.now()

@@ -8,16 +8,16 @@ A clip's verdict is its newest review. Definitions used everywhere (page, charts
 * missed          — it did not alert and the verdict is `person`;
 * reported        — a customer reported it as a false alert.
 
-The filters have the names the training-set export takes (`camera` repeatable, `customer` id,
-`tag` repeatable, `since`, `until` as ISO dates, `until` included, `model_version`), so a slice
-seen here can be exported with the same query string. Click-through adds `resolution`,
-`lighting`, `hour` and `outcome`, which only this page knows.
+The filters are the shared vocabulary of clips (reviewapp.review.filters: names, dates, errors),
+the one the training-set export takes, so a slice seen here is exported with the same query
+string. Click-through adds `resolution`, `lighting`, `hour` and `outcome`, which only this page
+knows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -34,11 +34,20 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import ExtractHour, TruncDate
+from django.utils import timezone
 
-from reviewapp.core.errors import ApplicationError
+from reviewapp.review.filters import (
+    FILTER_NAMES,
+    ClipFilters,
+    clip_filters_apply,
+    clip_filters_parse,
+    declared_params,
+    number,
+    one_of,
+    option,
+)
 from reviewapp.review.models import Clip, FalseAlertReport, Review
 
-EXPORT_FILTERS = ("camera", "customer", "tag", "since", "until", "model_version")
 OUTCOMES = ("false_alert", "missed", "alert", "reviewed", "reported")
 
 # Resolution classes by the short side of the frame (a 640x480 camera is "sd").
@@ -47,94 +56,33 @@ RESOLUTION_TOP = ("fhd", "Full HD and up")
 LIGHTING = {"day": "day (colour)", "night": "night (infrared, grey)", "unknown": "not measured"}
 
 
-@dataclass(frozen=True)
-class Slice:
-    cameras: tuple[str, ...] = ()
-    customer: int | None = None
-    tags: tuple[str, ...] = ()
-    since: date | None = None
-    until: date | None = None
-    model_version: str = ""
-    resolution: str = ""
-    lighting: str = ""
-    hour: int | None = None
-    outcome: str = ""
-    errors: dict = field(default_factory=dict, compare=False)
+def _resolutions() -> list[str]:
+    return [c[0] for c in RESOLUTION_CLASSES] + [RESOLUTION_TOP[0]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slice(ClipFilters):
+    """The shared filters (reviewapp.review.filters), and the click-through ones of this page."""
+
+    resolution: str = option("", help="resolution class", check=one_of(_resolutions()))
+    lighting: str = option("", help="day or night", check=one_of(LIGHTING))
+    hour: int | None = option(None, help="hour of the day (UTC)", check=number(int, low=0, high=23))
+    outcome: str = option("", help="which clips of the slice", check=one_of(OUTCOMES))
 
     @classmethod
     def from_query(cls, query) -> Slice:
         """Parse a request's GET. Raises ApplicationError (400) naming every bad field."""
-        errors: dict[str, list[str]] = {}
-
-        def one_date(name):
-            raw = (query.get(name) or "").strip()
-            if not raw:
-                return None
-            try:
-                return date.fromisoformat(raw[:10])
-            except ValueError:
-                errors[name] = ["an ISO date, e.g. 2026-11-30"]
-                return None
-
-        def one_int(name, low=None, high=None):
-            raw = (query.get(name) or "").strip()
-            if not raw:
-                return None
-            try:
-                value = int(raw)
-            except ValueError:
-                errors[name] = ["a whole number"]
-                return None
-            if (low is not None and value < low) or (high is not None and value > high):
-                errors[name] = [f"between {low} and {high}"]
-                return None
-            return value
-
-        s = cls(
-            cameras=tuple(sorted({c.strip() for c in query.getlist("camera") if c.strip()})),
-            customer=one_int("customer", 1, None),
-            tags=tuple(sorted({t.strip() for t in query.getlist("tag") if t.strip()})),
-            since=one_date("since"),
-            until=one_date("until"),
-            model_version=(query.get("model_version") or "").strip(),
-            resolution=(query.get("resolution") or "").strip(),
-            lighting=(query.get("lighting") or "").strip(),
-            hour=one_int("hour", 0, 23),
-            outcome=(query.get("outcome") or "").strip(),
-        )
-        if s.since and s.until and s.since > s.until:
-            errors["until"] = ["on or after since"]
-        if s.resolution and s.resolution not in {c[0] for c in RESOLUTION_CLASSES} | {RESOLUTION_TOP[0]}:
-            errors["resolution"] = ["low, sd, hd or fhd"]
-        if s.lighting and s.lighting not in LIGHTING:
-            errors["lighting"] = ["day, night or unknown"]
-        if s.outcome and s.outcome not in OUTCOMES:
-            errors["outcome"] = [", ".join(OUTCOMES)]
-        if errors:
-            raise ApplicationError("invalid filter: " + ", ".join(sorted(errors)), fields=errors)
-        return s
+        return clip_filters_parse(cls, query)
 
     def params(self, *, export_only: bool = False) -> list[tuple[str, str]]:
-        out = [("camera", c) for c in self.cameras]
-        if self.customer is not None:
-            out.append(("customer", str(self.customer)))
-        out += [("tag", t) for t in self.tags]
-        if self.since:
-            out.append(("since", self.since.isoformat()))
-        if self.until:
-            out.append(("until", self.until.isoformat()))
-        if self.model_version:
-            out.append(("model_version", self.model_version))
-        if not export_only:
-            for name in ("resolution", "lighting", "outcome"):
-                if getattr(self, name):
-                    out.append((name, getattr(self, name)))
-            if self.hour is not None:
-                out.append(("hour", str(self.hour)))
-        return out
+        return self.filter_params() if export_only else declared_params(self, Slice)
 
     def query_string(self, *, export_only: bool = False) -> str:
         return urlencode(self.params(export_only=export_only))
+
+    def filters_only(self) -> Slice:
+        """The same slice without the click-through filters (what the export can take)."""
+        return Slice(**{name: getattr(self, name) for name in FILTER_NAMES})
 
 
 # ------------------------------------------------------------------------------ queries
@@ -158,24 +106,18 @@ def lighting_class():
     )
 
 
-def _latest_review():
-    return Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at", "-id")
-
-
 def annotated_clips() -> QuerySet[Clip]:
     """Processed clips with what error analysis groups and counts by."""
-    return Clip.objects.filter(status=Clip.Status.DONE).annotate(
-        verdict=Subquery(_latest_review().values("verdict")[:1]),
-        latest_review=Subquery(_latest_review().values("id")[:1]),
-        reported=Exists(FalseAlertReport.objects.filter(clip=OuterRef("pk"))),
-        resolution=resolution_class(),
-        lighting=lighting_class(),
-        hour=ExtractHour("recorded_at", tzinfo=UTC),
+    return (
+        Clip.objects.filter(status=Clip.Status.DONE)
+        .with_verdict()
+        .annotate(
+            reported=Exists(FalseAlertReport.objects.filter(clip=OuterRef("pk"))),
+            resolution=resolution_class(),
+            lighting=lighting_class(),
+            hour=ExtractHour("recorded_at", tzinfo=UTC),
+        )
     )
-
-
-def _day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=UTC)
 
 
 OUTCOME_Q = {
@@ -188,20 +130,7 @@ OUTCOME_Q = {
 
 
 def clips_in_slice(s: Slice) -> QuerySet[Clip]:
-    qs = annotated_clips()
-    if s.cameras:
-        qs = qs.filter(camera__name__in=s.cameras)
-    if s.customer is not None:
-        qs = qs.filter(camera__customer_id=s.customer)
-    if s.since:
-        qs = qs.filter(recorded_at__gte=_day_start(s.since))
-    if s.until:
-        qs = qs.filter(recorded_at__lt=_day_start(s.until + timedelta(days=1)))
-    if s.model_version:
-        qs = qs.filter(model_version=s.model_version)
-    if s.tags:
-        tagged = Review.tags.through.objects.filter(review_id=OuterRef("latest_review"), tag__slug__in=s.tags)
-        qs = qs.filter(Exists(tagged))
+    qs = clip_filters_apply(annotated_clips(), s)
     if s.resolution:
         qs = qs.filter(resolution=s.resolution)
     if s.lighting:
@@ -254,13 +183,13 @@ _BY_FALSE = None  # default order: most false alerts first, then by label
 
 # dimension -> (label of a key, filter that selects it, sort key of a row or None)
 _DIMS = {
-    "camera": (str, lambda k: {"cameras": (k,)}, _BY_FALSE),
+    "camera": (str, lambda k: {"camera": (k,)}, _BY_FALSE),
     "customer": (None, lambda k: {"customer": k}, _BY_FALSE),  # labelled with the customer's name
     "resolution": (_RES_LABELS.get, lambda k: {"resolution": k}, lambda row: _RES_ORDER.index(row.key)),
     "lighting": (LIGHTING.get, lambda k: {"lighting": k}, lambda row: list(LIGHTING).index(row.key)),
     "hour": (lambda k: f"{k:02d}h", lambda k: {"hour": k}, lambda row: int(row.key)),
     "model_version": (lambda k: k or "(none)", lambda k: {"model_version": k}, _BY_FALSE),
-    "day": (lambda k: k.isoformat(), lambda k: {"since": k, "until": k}, lambda row: row.key),
+    "day": (lambda k: k.isoformat(), lambda k: {"since": k.isoformat(), "until": k.isoformat()}, lambda row: row.key),
 }
 
 
@@ -272,7 +201,8 @@ def breakdowns(s: Slice) -> tuple[Row, dict[str, list[Row]]]:
     see benchmarks/bench_monitoring.py). The rows stream in chunks, so memory stays flat."""
     qs = (
         clips_in_slice(s)
-        .annotate(day=TruncDate("recorded_at", tzinfo=UTC))
+        # The days of the shared filters' date rule, so that a day's row selects its clips.
+        .annotate(day=TruncDate("recorded_at", tzinfo=timezone.get_current_timezone()))
         .values_list(
             "camera__name",
             "camera__customer_id",
@@ -343,7 +273,7 @@ by_camera, by_customer, by_resolution, by_lighting, by_hour, by_model_version, b
 
 def by_tag(s: Slice) -> list[Row]:
     """Per tag of the clips' newest reviews (a clip with two tags counts under both)."""
-    through = Review.tags.through.objects.filter(review_id__in=Subquery(clips_in_slice(s).values("latest_review")))
+    through = Review.tags.through.objects.filter(review_id__in=Subquery(clips_in_slice(s).values("verdict_review_id")))
     out = []
     for r in (
         through.values("tag__slug", "tag__name")
@@ -372,7 +302,7 @@ def by_tag(s: Slice) -> list[Row]:
                 alerts_reviewed=r["alerts_reviewed"],
                 false_alerts=r["false_alerts"],
                 missed=r["missed"],
-                refine={"tags": (r["tag__slug"],)},
+                refine={"tag": (r["tag__slug"],)},
             )
         )
     return sorted(out, key=lambda row: (-row.false_alerts, row.label))
@@ -398,8 +328,4 @@ def page(s: Slice) -> tuple[Row, dict[str, list[Row]]]:
 
 
 def refined(s: Slice, refine: dict, *, outcome: str = "") -> Slice:
-    values = dict(refine)
-    for name in ("since", "until"):
-        if name in values and isinstance(values[name], datetime):
-            values[name] = values[name].date()
-    return replace(s, **values, outcome=outcome or s.outcome)
+    return replace(s, **refine, outcome=outcome or s.outcome)

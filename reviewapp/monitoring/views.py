@@ -79,7 +79,7 @@ def error_analysis(request):
         # A window by default, in the URL, so the export link carries what the page shows;
         # `since=` (empty) asks for all time.
         query = request.GET.copy()
-        query["since"] = (timezone.now().date() - timedelta(days=settings.ANALYSIS_DEFAULT_DAYS)).isoformat()
+        query["since"] = (timezone.localdate() - timedelta(days=settings.ANALYSIS_DEFAULT_DAYS)).isoformat()
         return redirect(f"{request.path}?{query.urlencode()}")
     s, error = _slice_or_error(request)
     context = {
@@ -134,12 +134,7 @@ def error_analysis_clips(request):
             "slice": s,
             "page": page,
             "query": s.query_string(),
-            "back_url": _url(
-                "/analysis/",
-                analysis.Slice(
-                    **{k: getattr(s, k) for k in ("cameras", "customer", "tags", "since", "until", "model_version")}
-                ),
-            ),
+            "back_url": _url("/analysis/", s.filters_only()),
             "export_url": f"{EXPORT_URL}?{export_qs}" if export_qs else EXPORT_URL,
         },
     )

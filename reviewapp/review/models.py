@@ -5,7 +5,40 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
+
+# ------------------------------------------------------------------------ a clip's verdict
+# A clip's verdict is its newest review: the latest created, and of two created in the same
+# instant the one saved last. Everything that needs a verdict asks `newest_review` (in SQL:
+# `Clip.objects.with_verdict()`, the tag filter, the sync's change time) or
+# `Review.objects.newest_per_clip` (in Python, built on it). Making it fast at scale (#13, e.g. a
+# column on the clip kept by the review services) is then a change of `newest_review` alone.
+NEWEST_REVIEW_FIRST = ("-created_at", "-id")
+
+
+def newest_review(field: str) -> Subquery:
+    """`field` of the outer clip's newest review (NULL when it has none), for annotations."""
+    newest = Review.objects.filter(clip=OuterRef("pk")).order_by(*NEWEST_REVIEW_FIRST)
+    return Subquery(newest.values(field)[:1])
+
+
+class ClipQuerySet(models.QuerySet):
+    def with_verdict(self):
+        """Annotated with `verdict` (None: not reviewed) and `verdict_review_id`, its review."""
+        return self.annotate(verdict=newest_review("verdict"), verdict_review_id=newest_review("id"))
+
+    def reviewed(self):
+        # A semi-join, not a join: no duplicates, and the database may start from the reviews
+        # (a small share of all clips).
+        return self.filter(pk__in=Review.objects.values("clip_id"))
+
+
+class ReviewQuerySet(models.QuerySet):
+    def newest_per_clip(self, clip_ids) -> dict:
+        """{clip id: its newest review} of these clips, in one query (this queryset's
+        select_related and prefetch_related apply). A clip without a review is not in it."""
+        newest = Clip.objects.filter(pk__in=clip_ids).with_verdict().values("verdict_review_id")
+        return {review.clip_id: review for review in self.filter(id__in=newest)}
 
 
 class Customer(models.Model):
@@ -111,6 +144,8 @@ class Clip(models.Model):
         null=True, blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255."
     )
     detections_count = models.PositiveIntegerField(null=True, blank=True, help_text="Person boxes stored for the clip.")
+
+    objects = ClipQuerySet.as_manager()
 
     class Meta:
         indexes = [
@@ -232,13 +267,15 @@ class Review(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.VIGIA)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ReviewQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["clip", "-created_at"]),
             models.Index(fields=["reviewer", "-created_at"]),
             models.Index(fields=["created_at"], name="review_created_at"),
         ]
-        ordering = ["-created_at", "-id"]
+        ordering = list(NEWEST_REVIEW_FIRST)
 
     def __str__(self):
         return f"{self.verdict} on {self.clip_id} by {self.reviewer_id}"

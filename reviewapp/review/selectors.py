@@ -33,4 +33,5 @@ def alerts_for_customer(*, user) -> QuerySet[Clip]:
 
 
 def latest_review(clip: Clip) -> Review | None:
-    return clip.reviews.select_related("reviewer").prefetch_related("tags").first()
+    """The clip's verdict (see reviewapp.review.models.newest_review), None when not reviewed."""
+    return Review.objects.select_related("reviewer").prefetch_related("tags").newest_per_clip([clip.pk]).get(clip.pk)

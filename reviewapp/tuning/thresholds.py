@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import Min
 from django.utils import timezone
 
 from inference import thresholds as th
@@ -32,11 +32,10 @@ CURVE_POINTS = 200  # rows of the curve kept in the stored evidence (enough to d
 
 def reviewed_scores(*, camera: Camera | None, since: datetime) -> tuple[list[float], list[bool]]:
     """(scores, is-a-person) of the reviewed clips of one camera (None: all cameras) since `since`."""
-    latest_verdict = Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at", "-id").values("verdict")[:1]
     qs = Clip.objects.filter(status=Clip.Status.DONE, score__isnull=False, recorded_at__gte=since)
     if camera is not None:
         qs = qs.filter(camera=camera)
-    rows = qs.annotate(verdict=Subquery(latest_verdict)).filter(verdict__isnull=False).values_list("score", "verdict")
+    rows = qs.reviewed().with_verdict().values_list("score", "verdict")
     scores, labels = [], []
     for score, verdict in rows:
         scores.append(float(score))

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
 
 from inference import suppression, tracking, verifier
 from inference.detector import Box
@@ -40,11 +39,10 @@ MAX_FRAMES_PER_CLIP = 12  # the frames with the best boxes: enough views of one 
 
 def clips_reviewed():
     """Done clips with at least one review, annotated with their latest verdict, oldest first."""
-    latest = Review.objects.filter(clip=OuterRef("pk")).order_by("-created_at", "-id").values("verdict")[:1]
     return (
-        Clip.objects.filter(status=Clip.Status.DONE, reviews__isnull=False)
-        .distinct()
-        .annotate(verdict=Subquery(latest))
+        Clip.objects.filter(status=Clip.Status.DONE)
+        .reviewed()
+        .with_verdict()
         .select_related("camera")
         .order_by("recorded_at", "id")
     )

@@ -10,6 +10,7 @@ import yaml
 
 from labeling.export import service as export
 from labeling.export import storage
+from labeling.export.frames import read_frames
 from labeling.models import ExportRun
 from reviewapp.core.errors import ApplicationError
 from tests.factories import CameraFactory
@@ -358,8 +359,8 @@ def test_frames_are_the_ones_at_the_detection_indices(tmp_path):
         sequential.append(image)
     cap.release()
     wanted = [57, 2, 3, 40, 9]  # out of order, near and far
-    frames = export.read_frames(str(path), wanted)
+    frames = read_frames(str(path), wanted)
     assert sorted(frames) == sorted(wanted)
     for index in wanted:
         assert (frames[index] == sequential[index]).all(), index
-    assert export.read_frames(str(tmp_path / "missing.mp4"), [1]) == {}
+    assert read_frames(str(tmp_path / "missing.mp4"), [1]) == {}

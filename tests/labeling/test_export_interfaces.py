@@ -190,3 +190,90 @@ def test_the_page_only_writes_local_exports_under_the_export_root(world, dataset
     assert not ExportRun.objects.exists()
     response = staff(world).post("/labeling/exports/new/", {"out": str(tmp_path / "exports" / "team-a")})
     assert response.status_code == 302 and ExportRun.objects.count() == 1
+
+
+# ------------------------------------------------------------ the options, declared once
+
+
+def good_and_bad(world, tmp_path) -> dict:
+    """For every declared option: a value the command and the page must take (given as text),
+    what the run then stores, and a value the checks must refuse (None: any text is fine).
+    A new option fails `test_every_declared_option_...` until it is added here."""
+    return {
+        "camera": ("acme-door", ["acme-door"], "nowhere"),
+        "customer": (str(world.acme.id), world.acme.id, "999999"),
+        "tag": ("dog", ["dog"], "unicorn"),
+        "since": ("2020-01-01", "2020-01-01", "2020-02-30"),
+        "until": ("2099-12-31T12:00", "2099-12-31T12:00", "tomorrow"),
+        "model_version": ("test", "test", None),
+        "out": (str(tmp_path / "o"), str(tmp_path / "o"), "ftp://host/x"),
+        "ratio": ("1.5", 1.5, "0"),
+        "easy_share": ("0.5", 0.5, "1.5"),
+        "camera_cap": ("5", 5, "0"),
+        "tag_cap": ("4", 4, "x"),
+        "frames_per_clip": ("2", 2, "51"),
+        "box_min_score": ("0.4", 0.4, "2"),
+        "split": ("8,1,1", [0.8, 0.1, 0.1], "1,1"),
+        "seed": ("7", 7, "1.5"),
+        "augment": ("none", "none", "everything"),
+        "augment_max": ("1", 1, "11"),
+        "jpeg_quality": ("80", 80, "40"),
+    }
+
+
+def test_every_declared_option_is_taken_by_the_command_and_the_page_and_checked(
+    world, dataset, tmp_path, queued, settings
+):
+    from labeling.export.options import OPTION_NAMES, export_options_clean
+    from reviewapp.core.errors import ApplicationError
+
+    settings.EXPORT_ROOT = tmp_path
+    table = good_and_bad(world, tmp_path)
+    assert set(table) == set(OPTION_NAMES), "every declared option has a row here"
+    stored = {name: row[1] for name, row in table.items()}
+
+    args = [a for name, (good, _, _) in table.items() for a in ("--" + name.replace("_", "-"), good)]
+    call_command("export_training_set", *args)
+    by_command = ExportRun.objects.get()
+    assert {k: by_command.params[k] for k in OPTION_NAMES} == stored
+
+    client = staff(world)
+    form = client.get("/labeling/exports/new/").content.decode()
+    for name in OPTION_NAMES:
+        assert f'name="{name}"' in form, f"the page asks for {name}"
+    response = client.post("/labeling/exports/new/", {name: good for name, (good, _, _) in table.items()})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    by_page = ExportRun.objects.exclude(id=by_command.id).get()
+    assert {k: by_page.params[k] for k in OPTION_NAMES} == stored
+
+    for name, (_, _, bad) in table.items():
+        if bad is None:
+            continue
+        with pytest.raises(ApplicationError) as exc:
+            export_options_clean({name: bad})
+        assert list(exc.value.fields) == [name]
+        with pytest.raises(CommandError, match=f"{name}: "):
+            call_command("export_training_set", "--" + name.replace("_", "-"), bad)
+    assert ExportRun.objects.count() == 2
+
+
+def test_the_analysis_page_and_the_export_read_a_query_string_alike(world, dataset):
+    """The shared vocabulary: what the analysis page's export link carries, the export reads as
+    the same filters (a date-time `until` included)."""
+    from django.http import QueryDict
+
+    from labeling.export.options import export_options_clean
+    from labeling.export.views import _raw
+    from reviewapp.monitoring.analysis import Slice
+    from reviewapp.review.filters import FILTER_NAMES
+
+    query = QueryDict(
+        f"camera=globex-gate&camera=acme-door&customer={world.acme.id}&tag=dog&tag=insect"
+        "&since=2026-11-01&until=2026-11-30T12:00&model_version=test"
+    )
+    seen, exported = Slice.from_query(query), export_options_clean(_raw(query))
+    assert {n: getattr(seen, n) for n in FILTER_NAMES} == {n: getattr(exported, n) for n in FILTER_NAMES}
+    assert exported.camera == ("acme-door", "globex-gate") and exported.tag == ("dog", "insect")
+    assert (seen.since_at, seen.until_before) == (exported.since_at, exported.until_before)
+    # and the link the analysis page makes carries all of it
+    assert Slice.from_query(QueryDict(seen.query_string(export_only=True))) == seen

@@ -6,16 +6,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.export.service import (
+from labeling.export.options import ExportOptions, export_options_clean
+from labeling.export.selection import (
     HARD_NEGATIVE,
     NEGATIVE,
     POSITIVE,
     Candidate,
-    ExportOptions,
     assign_splits,
     balance,
     export_candidates,
-    export_options_clean,
 )
 from reviewapp.review import queue
 from tests.factories import CameraFactory, ClipFactory, ReviewItemFactory

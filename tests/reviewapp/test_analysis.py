@@ -148,6 +148,8 @@ def test_filters_select_the_hand_counted_slices(fixture, world):
     assert falses(tag="car") == (0, 0)  # only on G1's older review
     assert falses(since="2026-11-21") == (5, 0)
     assert falses(until="2026-11-20") == (3, 3)  # until is included
+    assert falses(until="2026-11-20T03:00") == (2, 2)  # a date-time cut-off is not: A2 at 03h is out
+    assert falses(since="2026-11-20T02:30", until="2026-11-20") == (1, 1)
     assert falses(since="2026-11-20", until="2026-11-20", camera="globex-gate") == (1, 1)
     assert falses(model_version="m1") == (3, 2)
     assert falses(lighting="night", resolution="low") == (2, 1)
@@ -170,6 +172,13 @@ def test_a_bad_filter_is_named(params, field):
     with pytest.raises(ApplicationError) as err:
         slice_of(**params)
     assert field in err.value.fields
+
+
+def test_every_bad_filter_is_named_at_once(world):
+    with pytest.raises(ApplicationError) as err:
+        slice_of(since="yesterday", customer="x", camera=["acme-door", "nowhere"], tag="unicorn", hour="25")
+    assert set(err.value.fields) == {"since", "customer", "camera", "tag", "hour"}
+    assert err.value.fields["camera"] == ["unknown camera(s): nowhere"]
 
 
 def test_the_page_shows_the_numbers_charts_and_the_export_link(fixture, client, world):

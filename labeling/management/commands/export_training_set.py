@@ -11,64 +11,41 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.export import service as export
+from labeling.export.options import OPTION_NAMES, ExportOptions
 from labeling.models import ExportRun
 from reviewapp.core.errors import ApplicationError
+from reviewapp.review.filters import declared
+
+
+def option_arguments(parser) -> None:
+    """An argument for every declared export option (labeling.export.options): --name-with-dashes,
+    given again for a repeatable one."""
+    for f, opt in declared(ExportOptions):
+        default = "" if f.default in (None, "", ()) else f" (default {_shown(f.default)})"
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            action="append" if opt.repeatable else "store",
+            choices=opt.choices or None,
+            help=opt.help + default,
+        )
+
+
+def _shown(value) -> str:
+    return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
 
 
 class Command(BaseCommand):
     help = "Export a balanced training set (COCO + YOLO + manifest) from the reviewed clips."
 
     def add_arguments(self, parser):
-        parser.add_argument("--out", help="local folder or s3://bucket/prefix (default EXPORT_OUT or EXPORT_ROOT)")
-        parser.add_argument("--camera", action="append", help="camera name; repeatable")
-        parser.add_argument("--customer", help="customer id")
-        parser.add_argument("--tag", action="append", help="only negatives with this tag; repeatable")
-        parser.add_argument("--since", help="ISO date or date-time, inclusive")
-        parser.add_argument("--until", help="cut-off: ISO date (whole day included) or date-time (exclusive)")
-        parser.add_argument("--model-version", dest="model_version")
-        parser.add_argument("--ratio", help="negatives per positive (default 1)")
-        parser.add_argument(
-            "--easy-share",
-            dest="easy_share",
-            help="share of the negatives that are plain no-person clips (default 0.25)",
-        )
-        parser.add_argument("--camera-cap", dest="camera_cap", help="max clips per camera and class")
-        parser.add_argument("--tag-cap", dest="tag_cap", help="max hard-negative clips per tag")
-        parser.add_argument("--frames-per-clip", dest="frames_per_clip", help="default 3")
-        parser.add_argument(
-            "--box-min-score", dest="box_min_score", help="person boxes kept on positives (default 0.3)"
-        )
-        parser.add_argument("--split", help="train,val,test shares (default 0.7,0.15,0.15)")
-        parser.add_argument("--seed", help="default 0")
-        parser.add_argument(
-            "--augment", choices=export.AUGMENT_CHOICES, help="class to augment in train (default negative)"
-        )
-        parser.add_argument("--augment-max", dest="augment_max", help="max augmented copies per image (default 2)")
+        option_arguments(parser)
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--wait", action="store_true", help="queue, then wait for the worker to finish it")
         group.add_argument("--here", action="store_true", help="run the export in this process")
 
     def handle(self, *args, **options):
-        keys = [
-            "out",
-            "camera",
-            "customer",
-            "tag",
-            "since",
-            "until",
-            "model_version",
-            "ratio",
-            "easy_share",
-            "camera_cap",
-            "tag_cap",
-            "frames_per_clip",
-            "box_min_score",
-            "split",
-            "seed",
-            "augment",
-            "augment_max",
-        ]
-        raw = {k: options[k] for k in keys if options.get(k) not in (None, [])}
+        raw = {k: options[k] for k in OPTION_NAMES if options.get(k) not in (None, [])}
         try:
             run = export.export_request(options=raw, trigger="command", enqueue=not options["here"])
         except ApplicationError as exc:
