@@ -25,3 +25,26 @@ def test_the_web_app_loads_none_of_the_heavy_libraries():
     loaded = modules_after(web_app())
     assert "django" in loaded and "reviewapp" in loaded and "labeling" in loaded  # the app was loaded
     assert sorted(loaded & set(HEAVY)) == []
+
+
+WORKER = """
+import os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.project.settings")
+import numpy as np
+from reviewapp.project.celery import app
+app.loader.import_default_modules()  # every feature's tasks, as a worker imports them
+from django.conf import settings
+from inference.defaults import DETECTOR
+from inference.detector import load_detector
+from reviewapp.review import tasks
+assert settings.DETECTOR == DETECTOR, "run with the default DETECTOR"
+tasks.load_model()  # what worker_process_init does
+load_detector(settings.DETECTOR).detect([np.zeros((480, 640, 3), np.uint8)])
+"""
+
+
+def test_the_default_inference_worker_runs_onnxruntime_without_torch(monkeypatch):
+    monkeypatch.delenv("DETECTOR", raising=False)
+    loaded = modules_after(WORKER)
+    assert "onnxruntime" in loaded  # the detector ran
+    assert sorted(loaded & set(HEAVY) - {"onnxruntime"}) == []
