@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.detector import Box, DetectorUnavailable
+from inference.detectors.graph_runtime import RUNTIMES
 
 PACKAGE_DIR = "human-models-3.0.4"
 PACKAGE_VERSION = "3.0.4"
@@ -29,8 +30,11 @@ def model_path(file: str, model_dir: Path | None = None) -> Path:
 def parse_spec(name: str, arg: str, default_size: int) -> tuple[int, str]:
     """(input size, runtime) from the text after "<name>:" in a spec such as "centernet:320:onnxruntime"."""
     size, _, runtime = arg.partition(":")
+    runtime = runtime or "torch"
+    if runtime not in RUNTIMES:
+        raise DetectorUnavailable(f"{name}: unknown runtime {runtime!r} ({' or '.join(RUNTIMES)})")
     try:
-        return (int(size) if size else default_size), runtime or "torch"
+        return (int(size) if size else default_size), runtime
     except ValueError:
         raise DetectorUnavailable(f"{name}: input size must be an integer, got {size!r}") from None
 
