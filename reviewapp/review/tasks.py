@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
 
-from inference.detector import DetectorUnavailable, load_detector
+from inference.detector import DetectorUnavailable, load_detector, set_threads
 from reviewapp.core import errors, logs, metrics
 from reviewapp.review import processing
 
@@ -37,10 +37,7 @@ def load_model(**_kwargs) -> None:
     A missing model is logged, not fatal: the clips that need it fail with the reason."""
     if not _serves_inference:
         return
-    if settings.TORCH_THREADS:  # before the detector is built: its runtime sizes itself from it
-        import torch
-
-        torch.set_num_threads(settings.TORCH_THREADS)
+    set_threads(settings.TORCH_THREADS)  # before the detector is built: its runtime sizes itself from it
     try:
         load_detector(settings.DETECTOR)
     except DetectorUnavailable as exc:

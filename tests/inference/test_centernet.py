@@ -8,6 +8,7 @@ tf2onnx + onnxruntime conversion) are in tests/data/centernet/.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -19,14 +20,16 @@ import torch
 
 from inference.defaults import THRESHOLD as DEFAULT_THRESHOLD
 from inference.detector import Box, DetectorUnavailable, load_detector
-from inference.detectors.centernet import (
+from inference.detectors.graph_runtime import onnx_export, onnx_path
+from inference.detectors.human_models import scale_boxes
+from inference.detectors.plugins.centernet import (
     CenterNetDetector,
     boxes_from_peaks,
+    centernet_model,
     centernet_model_path,
     decode_person_boxes,
     find_peaks,
     preprocess,
-    scale_boxes,
 )
 from inference.tfjs_graph import (
     TfjsGraph,
@@ -454,12 +457,64 @@ def test_batch_gives_the_same_heat_maps_as_single_frames_and_keeps_the_input(det
 def test_the_traced_network_the_detector_runs_matches_the_interpreter(detectors):
     interpreter = CenterNetDetector(input_size=320, jit=False)
     traced = detectors[320]
-    assert isinstance(traced.graph, torch.jit.ScriptModule) and not isinstance(
-        interpreter.graph, torch.jit.ScriptModule
+    assert isinstance(traced.network.module, torch.jit.ScriptModule) and not isinstance(
+        interpreter.network.module, torch.jit.ScriptModule
     )
     batch = preprocess([_bgr("astronaut"), _bgr("chelsea")], 320)
     for got, want in zip(traced.raw_outputs(batch), interpreter.raw_outputs(batch)):
         np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def onnx_512(own_model_dir) -> CenterNetDetector:
+    """The onnxruntime runtime at the reference's 512x512, from an ONNX file this run exported."""
+    onnx_export(centernet_model(own_model_dir, 512))
+    return CenterNetDetector(model_dir=own_model_dir, input_size=512, runtime="onnxruntime")
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_the_onnx_file_gives_the_reference_and_the_torch_outputs(onnx_512, detectors, name):
+    batch = preprocess([_bgr(name)], 512)
+    heat, wh = onnx_512.raw_outputs(batch)
+    rows, cols, scores = find_peaks(heat[0], k=100, min_score=0.05)
+    want = _expected(name)
+    want = want[(want[:, 5] == 0) & (want[:, 4] >= 0.05)]
+    np.testing.assert_allclose(scores[: len(want)], want[:, 4], atol=1e-3)
+    np.testing.assert_allclose(boxes_from_peaks(rows, cols, wh[0], stride=4.0)[: len(want)], want[:, :4], atol=0.05)
+    for got, torch_out in zip((heat, wh), detectors[512].raw_outputs(batch)):
+        np.testing.assert_allclose(got, torch_out, rtol=1e-4, atol=1e-3)  # float32 noise; wh is in pixels
+    got_boxes, torch_boxes = onnx_512.detect([_bgr(name)])[0], detectors[512].detect([_bgr(name)])[0]
+    assert [round(b.score, 3) for b in got_boxes[:10]] == [round(b.score, 3) for b in torch_boxes[:10]]
+
+
+def _fake_package(root: Path, weights: bytes) -> Path:
+    """A model folder whose CenterNet files are made up: enough to name an ONNX file."""
+    models = root / "human-models-3.0.4" / "models"
+    models.mkdir(parents=True)
+    manifest = [{"paths": ["centernet.bin"], "weights": []}]
+    (models / "centernet.json").write_text(json.dumps({"format": "graph-model", "weightsManifest": manifest}))
+    (models / "centernet.bin").write_bytes(weights)
+    return root
+
+
+def test_the_onnx_file_is_named_by_the_model_its_weights_and_the_input_size(tmp_path):
+    first = onnx_path(centernet_model(_fake_package(tmp_path / "a", b"weights"), 320))
+    assert first.parent == tmp_path / "a" / "onnx" and first.name.startswith("centernet-320-")
+    assert onnx_path(centernet_model(_fake_package(tmp_path / "b", b"weights"), 320)).name == first.name
+    assert onnx_path(centernet_model(_fake_package(tmp_path / "c", b"other weights"), 320)).name != first.name
+    assert onnx_path(centernet_model(tmp_path / "a", 384)).name.startswith("centernet-384-")
+    model = centernet_model(tmp_path / "a", 320)
+    assert onnx_path(dataclasses.replace(model, input_layout="NCHW")).name != first.name
+
+
+def test_a_missing_onnx_file_says_the_command_that_writes_it(tmp_path):
+    model_dir = _fake_package(tmp_path, b"weights")
+    (model_dir / "onnx").mkdir()
+    (model_dir / "onnx" / "centernet-320-000000000000.onnx").write_bytes(b"from older weights")
+    with pytest.raises(DetectorUnavailable) as raised:
+        CenterNetDetector(model_dir=model_dir, input_size=320, runtime="onnxruntime")
+    assert "python -m inference.detectors.export centernet:320:onnxruntime" in str(raised.value)
+    assert "centernet-320-000000000000.onnx there came from other weights or code" in str(raised.value)
 
 
 def test_the_onnxruntime_runtime_gives_the_torch_outputs(detectors):

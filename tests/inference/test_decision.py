@@ -3,7 +3,7 @@ import pytest
 
 from inference.decision import decide
 from inference.detector import Box, DetectorUnavailable, load_detector
-from inference.detectors.hog import svm_margin_to_score
+from inference.detectors.plugins.hog import svm_margin_to_score
 
 
 def box(score, label="person"):

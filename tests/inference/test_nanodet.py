@@ -16,11 +16,13 @@ import torch
 
 from inference.defaults import THRESHOLD as DEFAULT_THRESHOLD
 from inference.detector import DetectorUnavailable, load_detector
-from inference.detectors.nanodet import (
+from inference.detectors.graph_runtime import onnx_export
+from inference.detectors.plugins.nanodet import (
     NanoDetDetector,
     decode_person_boxes,
     distances,
     level_boxes,
+    nanodet_model,
     nanodet_model_path,
     nms,
     preprocess,
@@ -284,10 +286,11 @@ def test_the_registry_builds_it_and_refuses_bad_sizes(tmp_path):
         NanoDetDetector(model_dir=tmp_path)
 
 
-def test_the_onnxruntime_runtime_gives_the_torch_boxes(detectors):
+def test_the_onnxruntime_runtime_gives_the_torch_boxes(detectors, own_model_dir):
+    onnx_export(nanodet_model(own_model_dir, 416))
     frame = _image("images/camera.png")
     want = detectors[416].detect([frame])[0]
-    got = NanoDetDetector(runtime="onnxruntime").detect([frame])[0]
+    got = NanoDetDetector(model_dir=own_model_dir, runtime="onnxruntime").detect([frame])[0]
     assert len(got) == len(want)
     for a, b in zip(got, want):
         assert a.score == pytest.approx(b.score, abs=1e-3)

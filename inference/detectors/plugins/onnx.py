@@ -11,20 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.detector import Box, DetectorUnavailable, register
+from inference.detector import Box, DetectorUnavailable, register, threads
 from inference.detectors.contract import outputs_to_boxes, parse_spec, to_input
 
 
+@register
 class OnnxDetector:
     name = "onnx"
 
-    def __init__(self, path: Path, input_size: int, threads: int = 0) -> None:
-        import onnxruntime as ort
+    def __init__(self, path: Path, input_size: int) -> None:
+        import onnxruntime as ort  # here: importing the plugin must not cost its runtime
 
         if not path.is_file():
             raise DetectorUnavailable(f"onnx model not found: {path}")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: onnxruntime's default
+        options.intra_op_num_threads = threads()  # 0: onnxruntime's default, one per core
         try:
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
@@ -33,11 +34,13 @@ class OnnxDetector:
         self.input_size = input_size
         self.version = f"onnx-{path.stem}-{input_size}"
 
+    @classmethod
+    def from_spec(cls, arg: str) -> OnnxDetector:
+        """Spec "onnx:<path>[@<input size>]"."""
+        return cls(*parse_spec(cls.name, arg))
+
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Box]]:
         if not frames:
             return []
         (output, *_rest) = self._session.run(None, {self._input: to_input(frames, self.input_size)})
         return outputs_to_boxes(list(np.asarray(output, dtype=np.float32)), frames, self.input_size)
-
-
-register("onnx", lambda arg: OnnxDetector(*parse_spec("onnx", arg)))

