@@ -14,10 +14,13 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Lint and format first: seconds, and a finding fails the run before the minutes of the suite.
+# (The import contracts, lint-imports, run in the suite: tests/test_architecture.py.)
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
 mkdir -p var
 # Keep the tests' filesystem broker apart from the one `make run` uses.
 export BROKER_DIR="${BROKER_DIR:-$PWD/var/test-broker}"
 bash scripts/label_studio.sh  # a real Label Studio for tests/labeling (own virtualenv)
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

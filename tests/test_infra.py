@@ -1,8 +1,13 @@
 """What can be checked of the container set-up without a Docker engine."""
 
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,16 +24,72 @@ def test_compose_services_build_from_files_that_exist_and_run_our_apps():
     assert (ROOT / "infra/example.env").is_file()
 
 
-def test_the_image_installs_the_pinned_requirements():
+def locked(name: str) -> dict[str, tuple[str, frozenset[str]]]:
+    """requirements/<name>.txt (uv's output) as {package: (version, hashes)}."""
+    pins: dict[str, tuple[str, frozenset[str]]] = {}
+    package = None
+    for line in (ROOT / "requirements" / f"{name}.txt").read_text().splitlines():
+        line = line.strip().removesuffix("\\").strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("--hash=sha256:"):
+            version, hashes = pins[package]
+            pins[package] = (version, hashes | {line.removeprefix("--hash=sha256:")})
+        else:
+            package, version = line.split("==")
+            pins[package] = (version, frozenset())
+    return pins
+
+
+def canonical(requirement: str) -> str:
+    return canonicalize_name(Requirement(requirement).name)
+
+
+TEST_TOOLS = {"pytest", "pytest-django", "factory-boy", "moto", "playwright", "cfn-lint", "ruff", "import-linter", "av"}
+
+
+def test_the_image_installs_the_runtime_lock_only():
     dockerfile = (ROOT / "infra/Dockerfile").read_text()
-    assert "-r requirements.in -c requirements.lock" in dockerfile
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert any("--require-hashes" in line and "-r requirements/torch.txt" in line for line in installs)
+    assert any("--require-hashes" in line and "-r requirements/runtime.txt" in line for line in installs)
+    assert "requirements/test.txt" not in dockerfile
     assert "scripts/fetch_models.sh" in dockerfile  # the model is in the image, fetched at build time
-    assert "torch==2.13.0" in (ROOT / "requirements.lock").read_text()
+    # A checkout's virtualenv (the test tools) and its .env never reach the build context.
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".env", ".cache", "tests"} <= set(ignored)
+
+
+def test_the_locks_pin_every_package_with_hashes_and_the_cpu_torch():
+    for name in ("runtime", "test", "torch"):
+        pins = locked(name)
+        assert pins and all(version and hashes for version, hashes in pins.values()), name
+        assert pins["torch"][0] == "2.13.0+cpu", name  # PyPI's 2.13.0 is the CUDA build
+    runtime, test = locked("runtime"), locked("test")
+    assert not TEST_TOOLS & set(runtime), "the production image would carry test tools"
+    assert set(test) >= TEST_TOOLS
+    # The test environment runs exactly the production pins (make lock constrains one by the other).
+    assert {package: test[package] for package in runtime} == runtime
+    assert {package: runtime[package] for package in locked("torch")} == locked("torch")
+
+
+def test_the_locks_are_made_from_pyproject():
+    """A dependency added to pyproject.toml without `make lock` fails here, not in production."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    runtime, test = locked("runtime"), locked("test")
+    assert {canonical(r) for r in project["project"]["dependencies"]} <= set(runtime)
+    assert {canonical(r) for r in project["dependency-groups"]["test"]} <= set(test)
+
+
+def test_the_vigia_command_runs_the_operator_commands():
+    vigia = Path(sys.executable).with_name("vigia")
+    assert vigia.is_file(), "the project is not installed in this virtualenv: make install"
+    proc = subprocess.run([str(vigia), "help", "add_camera"], capture_output=True, text=True, timeout=120, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("usage: vigia add_camera")
 
 
 def test_the_entrypoint_refuses_an_unknown_role():
-    import subprocess
-
     proc = subprocess.run(["bash", str(ROOT / "infra/entrypoint.sh"), "nonsense"], capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown role 'nonsense'" in proc.stderr
 
