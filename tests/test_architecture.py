@@ -16,7 +16,6 @@ MAX_FUNCTION_LINES = 60
 KNOWN_LONG = {
     "inference/tfjs_graph.py",
     "labeling/export/service.py",
-    "inference/pipeline.py:detect_clip",
     "inference/replay.py:main",
     "labeling/export/extraction.py:extraction_run",
     "labeling/export/service.py:_build",
