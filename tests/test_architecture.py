@@ -22,7 +22,6 @@ KNOWN_LONG = {
     "labeling/export/service.py:export_options_clean",
     "reviewapp/review/ingest.py:clip_ingest",
     "reviewapp/review/processing.py:_clip_process",
-    "reviewapp/tuning/suppression.py:suppression_rules_from_review",
     "reviewapp/tuning/verifier_training.py:verifier_train",
 }
 
