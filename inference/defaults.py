@@ -22,6 +22,9 @@ REVIEW_BAND = 0.15
 SUPPRESSION_MIN_SCORE = 0.1
 SUPPRESSION_MAX_RULES_PER_REVIEW = 5
 SUPPRESSION_RULE_DAYS = 30.0
+# The verifier learns from (and is asked about) boxes scoring at least this: lower peaks are
+# background texture (inference.verifier).
+VERIFIER_MIN_SCORE = 0.15
 
 
 def env_float(name: str, default: float) -> float:

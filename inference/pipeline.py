@@ -56,10 +56,6 @@ class ClipResult:
     def sampled(self) -> int:
         return len(self.frames) + self.skipped
 
-    @property
-    def boxes_per_frame(self) -> list[list[Box]]:
-        return [f.boxes for f in self.frames]
-
 
 THUMB_SIZE = (80, 60)
 PIXEL_CHANGE = 20  # grey levels (after blur) for a thumbnail pixel to count as changed

@@ -16,13 +16,10 @@ MAX_FUNCTION_LINES = 60
 KNOWN_LONG = {
     "inference/tfjs_graph.py",
     "labeling/export/service.py",
-    "inference/replay.py:main",
     "labeling/export/extraction.py:extraction_run",
     "labeling/export/service.py:_build",
     "labeling/export/service.py:export_options_clean",
     "reviewapp/review/ingest.py:clip_ingest",
-    "reviewapp/review/processing.py:_clip_process",
-    "reviewapp/tuning/verifier_training.py:verifier_train",
 }
 
 

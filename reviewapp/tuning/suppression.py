@@ -46,6 +46,24 @@ def rules_for_camera(*, camera: Camera, now: datetime | None = None) -> list[mat
     return [_as_rule(r) for r in qs.order_by("id")]
 
 
+def rules_for_camera_at(*, camera: Camera, when: datetime) -> list[matching.Rule]:
+    """The rules the pipeline applied to a clip of this camera processed at `when`, as well as
+    they can be told afterwards (for re-deciding a past clip, without look-ahead): made before
+    `when` with the current descriptor, not expired then, not flagged before it (when flagged
+    rules pause), and not switched off unless edited after it (when it was switched off is not
+    recorded: an edit after the clip may be the switch-off)."""
+    qs = SuppressionRule.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=when),
+        Q(active=True) | Q(updated_at__gt=when),
+        camera=camera,
+        created_at__lt=when,
+        descriptor_version=matching.DESCRIPTOR_VERSION,
+    )
+    if settings.SUPPRESSION_PAUSE_FLAGGED:
+        qs = qs.exclude(flagged=True, flagged_at__lt=when)
+    return [_as_rule(r) for r in qs.order_by("id")]
+
+
 def _as_rule(r: SuppressionRule) -> matching.Rule:
     return matching.Rule(
         id=r.id,
