@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from inference.decision import ClipDecision, decide_clip
+from inference.decision import ClipDecision, Veto, decide_clip
 from inference.detector import load_detector
 from inference.pipeline import ClipResult, FrameResult, detect_clip
 from inference.suppression import to_bytes
@@ -95,7 +95,9 @@ def _clip_claim(*, clip_id) -> Clip | None:
     return Clip.objects.select_related("camera__customer").get(id=clip_id)
 
 
-def clip_decide(*, camera: Camera, frames, verifier=None, now) -> ClipDecision:
+def clip_decide(
+    *, camera: Camera, frames: Sequence[FrameResult], verifier: Veto | None = None, now: datetime
+) -> ClipDecision:
     """The worker's decision: `decide_clip` with the camera's rules, threshold and review band.
 
     Rules are read here, after detection, just before deciding: a review recorded while the clip
