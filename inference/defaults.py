@@ -14,6 +14,17 @@ DETECT_BATCH = 1
 # (0 detects every sampled frame); a still scene is detected again every MAX_STILL_SECONDS.
 MIN_CHANGE = 0.002
 MAX_STILL_SECONDS = 10.0
+# A clip this close to its camera's threshold (either side) goes to review.
+REVIEW_BAND = 0.15
+# Suppression rules (inference.suppression.rule_floor): no rule from a detection scoring under
+# this (the detector's noise floor); at most this many rules from one review; a rule expires
+# after this many days (0: never).
+SUPPRESSION_MIN_SCORE = 0.1
+SUPPRESSION_MAX_RULES_PER_REVIEW = 5
+SUPPRESSION_RULE_DAYS = 30.0
+# The verifier learns from (and is asked about) boxes scoring at least this: lower peaks are
+# background texture (inference.verifier).
+VERIFIER_MIN_SCORE = 0.15
 
 
 def env_float(name: str, default: float) -> float:

@@ -3,7 +3,8 @@
     python -m inference.evaluate LABELS.csv [--threshold T] [--detector NAME] [--fps F] [--min-change X]
 
 LABELS.csv has at least the columns `clip_file` (a path relative to the CSV) and `person` (1 or 0).
-A clip counts as positive when the pipeline would alert (its best person score >= threshold).
+A clip counts as positive when the pipeline would alert (`inference.decision.decide_clip` without
+suppression rules or verifier: its best person score >= threshold).
 Prints a table, then as its last line one JSON object:
 {"clips", "tp", "fp", "fn", "tn", "precision", "recall", "threshold", "detector",
  "seconds_of_video", "wall_seconds", "errors"}.
@@ -18,32 +19,21 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from inference.decision import decide
+from inference.decision import decide_clip
 from inference.detector import DetectorUnavailable, load_detector
-from inference.labels import (
-    Row,
-    add_pipeline_arguments,
-    check_pipeline_arguments,
-    counts,
-    detect_row,
-    read_labels,
-)
+from inference.labels import Row, add_pipeline_arguments, check_pipeline_arguments, detect_row, read_labels
+from inference.thresholds import Counts
 from inference.video import InvalidVideo
+
+NOW = datetime.now(UTC)  # decide_clip's `now` only dates rules, and there are none here
 
 
 def metrics(rows: list[Row]) -> dict:
-    c = counts((r.person, r.alert) for r in rows)
-    return {
-        "clips": len(rows),
-        "tp": c["tp"],
-        "fp": c["fp"],
-        "fn": c["fn"],
-        "tn": c["tn"],
-        "precision": c["precision"],
-        "recall": c["recall"],
-    }
+    c = Counts.of((r.person, r.alert) for r in rows).as_dict(digits=4)
+    return {"clips": len(rows), **{k: c[k] for k in ("tp", "fp", "fn", "tn", "precision", "recall")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,11 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'row':>4}  {'person':>6}  {'score':>6}  {'alert':>5}  clip_file")
     for row in rows:
         try:
-            result = detect_row(args.labels.parent, row, detector, fps=args.fps, min_change=args.min_change)
+            # No suppression rules here: no descriptor is needed.
+            result = detect_row(
+                args.labels.parent, row, detector, fps=args.fps, min_change=args.min_change, describe_boxes=False
+            )
         except InvalidVideo as exc:
             errors.append(f"row {row.number} ({row.clip_file}): {exc}")
             continue
-        decision = decide(result.boxes_per_frame, threshold=args.threshold, review_band=0.0)
+        # The worker's decision without rules or verifier: the detector and the threshold alone.
+        decision = decide_clip(result.frames, rules=[], threshold=args.threshold, review_band=0.0, now=NOW)
         row.score, row.alert = decision.score, decision.alert
         counted.append(row)
         mark = "" if row.alert == row.person else ("  <- missed person" if row.person else "  <- false alert")

@@ -1,4 +1,4 @@
-"""The labelled-clip CSV read by `inference.evaluate` and `inference.replay`, and the counts both print.
+"""The labelled-clip CSV read by `inference.evaluate` and `inference.replay`, and how both run the pipeline.
 
 One reader so both tools accept the same files and report a bad row the same way: by its line
 number (the header is line 1) and what is wrong with it; the other rows are still used.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,9 +113,14 @@ def detect_row(
     *,
     fps: float,
     min_change: float,
+    describe_boxes: bool = True,
+    describe_min_score: float = 0.0,
     on_frame: Callable[[Frame, list], None] | None = None,
 ) -> ClipResult:
-    """Run the pipeline on one row's clip (path relative to the CSV). Raises InvalidVideo with the reason."""
+    """Run the pipeline on one row's clip (path relative to the CSV). Raises InvalidVideo with the reason.
+
+    `describe_boxes` / `describe_min_score`: which boxes get an appearance descriptor (a tool
+    without suppression rules needs none)."""
     path = csv_dir / row.clip_file
     if not path.is_file():
         raise InvalidVideo("file not found")
@@ -127,27 +132,7 @@ def detect_row(
         batch_size=defaults.DETECT_BATCH,
         min_change=min_change,
         max_still_s=defaults.MAX_STILL_SECONDS,
+        describe_boxes=describe_boxes,
+        describe_min_score=describe_min_score,
         on_frame=on_frame,
     )
-
-
-def counts(pairs: Iterable[tuple[bool, bool]]) -> dict:
-    """tp/fp/fn/tn, precision and recall of (person, alert) pairs; a ratio with nothing to divide is None."""
-    tp = fp = fn = tn = 0
-    for person, alert in pairs:
-        if person and alert:
-            tp += 1
-        elif alert:
-            fp += 1
-        elif person:
-            fn += 1
-        else:
-            tn += 1
-    return {
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
-        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
-        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-    }

@@ -1,14 +1,14 @@
 """One clip through the detector: sample frames, skip the ones where nothing moved, detect in
 batches, time it all.
 
-The worker (reviewapp.services.clip_process), the evaluation command and the benchmarks all run
-this same function, so what they measure is what production does.
+The worker (reviewapp.review.processing.clip_process), the evaluation, the replay and the
+benchmarks all run this same function, so what they measure is what production does.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +55,6 @@ class ClipResult:
     @property
     def sampled(self) -> int:
         return len(self.frames) + self.skipped
-
-    @property
-    def boxes_per_frame(self) -> list[list[Box]]:
-        return [f.boxes for f in self.frames]
 
 
 THUMB_SIZE = (80, 60)
@@ -107,24 +103,44 @@ def detect_clip(
     appearance descriptor (about 0.2 ms a box); the others get None.
 
     `on_frame(frame, boxes)` is called for every detected frame while its pixels are still at
-    hand, for work that needs them (crops for the verifier, appearance descriptors) without
-    decoding the clip a second time.
+    hand, for work that needs them (crops for the verifier) without decoding the clip a second time.
     """
     result = ClipResult()
+    frames = _frames_to_detect(path, result, sample_fps=sample_fps, min_change=min_change, max_still_s=max_still_s)
+    for batch in _batches(frames, batch_size):
+        t0 = time.perf_counter()
+        boxes = detector.detect([f.image for f in batch])
+        result.detect_s += time.perf_counter() - t0
+        for f, frame_boxes in zip(batch, boxes):
+            descriptors = _describe(f.image, frame_boxes, describe_min_score, result) if describe_boxes else []
+            size = (f.image.shape[1], f.image.shape[0])
+            result.frames.append(FrameResult(f.index, f.time, frame_boxes, descriptors, size))
+            if on_frame is not None:
+                on_frame(f, frame_boxes)
+    if not result.frames:
+        raise InvalidVideo("no frame could be decoded")
+    return result
+
+
+def _frames_to_detect(
+    path: str | Path, result: ClipResult, *, sample_fps: float, min_change: float, max_still_s: float
+) -> Iterator[Frame]:
+    """The sampled frames, their light measured, the still ones left out (counted in `result`)."""
     frames = sample_frames(path, fps=sample_fps)
-    batch: list[Frame] = []
     last_thumb: np.ndarray | None = None
     last_time = -1e9
     while True:
         t0 = time.perf_counter()
         frame = next(frames, None)
-        if frame is not None:
-            small = _small(frame.image)
-            sat, bright = measure_light(small)
-            result.measured += 1
-            result.saturation_sum += sat
-            result.brightness_sum += bright
-        if frame is not None and min_change > 0:
+        if frame is None:
+            result.decode_s += time.perf_counter() - t0
+            return
+        small = _small(frame.image)
+        sat, bright = measure_light(small)
+        result.measured += 1
+        result.saturation_sum += sat
+        result.brightness_sum += bright
+        if min_change > 0:
             thumb = _thumbnail(small)
             still = (
                 last_thumb is not None
@@ -137,30 +153,26 @@ def detect_clip(
                 continue
             last_thumb, last_time = thumb, frame.time
         result.decode_s += time.perf_counter() - t0
-        if frame is not None:
-            batch.append(frame)
-        if batch and (frame is None or len(batch) == batch_size):
-            t0 = time.perf_counter()
-            boxes = detector.detect([f.image for f in batch])
-            result.detect_s += time.perf_counter() - t0
-            for f, frame_boxes in zip(batch, boxes):
-                descriptors: list[np.ndarray | None] = []
-                if describe_boxes:
-                    t0 = time.perf_counter()
-                    wanted = [
-                        i for i, b in enumerate(frame_boxes) if b.label == PERSON and b.score >= describe_min_score
-                    ]
-                    descriptors = [None] * len(frame_boxes)
-                    for i, d in zip(wanted, describe_many(f.image, [frame_boxes[i] for i in wanted])):
-                        descriptors[i] = d
-                    result.describe_s += time.perf_counter() - t0
-                size = (f.image.shape[1], f.image.shape[0])
-                result.frames.append(FrameResult(f.index, f.time, frame_boxes, descriptors, size))
-                if on_frame is not None:
-                    on_frame(f, frame_boxes)
+        yield frame
+
+
+def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    batch: list[Frame] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) >= size:
+            yield batch
             batch = []
-        if frame is None:
-            break
-    if not result.frames:
-        raise InvalidVideo("no frame could be decoded")
-    return result
+    if batch:
+        yield batch
+
+
+def _describe(image: np.ndarray, boxes: list[Box], min_score: float, result: ClipResult) -> list[np.ndarray | None]:
+    """The descriptor of each person box scoring at least min_score (None for the others)."""
+    t0 = time.perf_counter()
+    wanted = [i for i, b in enumerate(boxes) if b.label == PERSON and b.score >= min_score]
+    descriptors: list[np.ndarray | None] = [None] * len(boxes)
+    for i, d in zip(wanted, describe_many(image, [boxes[i] for i in wanted])):
+        descriptors[i] = d
+    result.describe_s += time.perf_counter() - t0
+    return descriptors

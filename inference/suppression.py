@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
-from inference.detector import Box
+from inference.detector import PERSON, Box
 
 DESCRIPTOR_VERSION = 1  # bump when `describe` changes: rules made with another version never match
 CROP_SIZE = (48, 48)  # width, height the crop is resized to before describing it
@@ -274,7 +274,7 @@ def match_frames(
     now: datetime | None = None,
 ) -> list[list[Rule | None]]:
     """For each frame given as (boxes, descriptors, (width, height)), the rule suppressing each box
-    (None: not suppressed), in the shape `inference.decision.decide` takes. A box without a
+    (None: not suppressed); `inference.decision.decide_clip` calls it. A box without a
     descriptor is never suppressed: suppression needs proof of appearance, not just of place."""
     now = now or datetime.now(UTC)
     active = [r for r in rules if r.active(now)]
@@ -286,3 +286,38 @@ def match_frames(
             row.append(match(active, b, d, size, now) if active and d is not None else None)
         out.append(row)
     return out
+
+
+# ------------------------------------------------------------------------------ rule-making
+
+
+def rule_floor(threshold: float, review_band: float, min_score: float) -> float:
+    """The score from which a false detection is worth a rule (and so worth a descriptor): the
+    ones that made the clip alert or come to review (the review band below the threshold), never
+    below `min_score` (the detector's noise floor). Production and the replay both use it."""
+    return max(threshold - review_band, min_score)
+
+
+def false_detections(
+    frames: Iterable[tuple[Sequence[Box], Sequence[np.ndarray | None], tuple[int, int]]],
+) -> list[tuple[NormBox, np.ndarray, float]]:
+    """(normalised box, descriptor, score) of every person box with a descriptor, from frames given
+    as (boxes, descriptors, (width, height)): what `rules_from_false_detections` takes."""
+    out = []
+    for boxes, descriptors, size in frames:
+        for i, b in enumerate(boxes):
+            d = descriptors[i] if i < len(descriptors) else None
+            if b.label == PERSON and d is not None:
+                out.append((normalise_box(b, size), d, b.score))
+    return out
+
+
+def rules_from_false_detections(
+    detections: Iterable[tuple[NormBox, np.ndarray | None, float]], *, floor: float, max_rules: int | None = None
+) -> list[Group]:
+    """The rules to make from one clip's false detections (normalised box, descriptor, score), as
+    groups (place, appearance, how many detections, best score): the detections at or above
+    `floor` (`rule_floor`), one group per place, best first, at most `max_rules`. A group whose
+    box is degenerate (a detection on the frame's edge) cannot be matched by place: left out."""
+    groups = group_detections((b, d, s) for b, d, s in detections if d is not None and s >= floor)[:max_rules]
+    return [g for g in groups if g.box[0] < g.box[2] and g.box[1] < g.box[3]]

@@ -13,7 +13,7 @@ Two rules, both applied to the person boxes that count (at or above the threshol
 Both remove *transient* false positives (a reflection, a moth crossing the lens in one frame); a
 static false positive is in every frame and only a suppression rule or the verifier removes it.
 Whether either helps is measured by the replay (README, "Replay and the verifier"); neither is on
-by default.
+by default. `TemporalEvidence` is how `inference.decision.decide_clip` takes either.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from statistics import median
 
 from inference.detector import PERSON, Box
 from inference.suppression import iou
+
+TRACK_MIN_SCORE = 0.1  # Frigate's min_score: a box below it never enters a track
 
 
 @dataclass(frozen=True)
@@ -133,3 +135,28 @@ def track_median(
         if running_median(scores, window=window, min_len=min_len) >= threshold:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class TemporalEvidence:
+    """One of the two rules, configured: what `decide_clip` asks of a clip whose score alerts."""
+
+    rule: str  # "frames" or "median"
+    sample_fps: float  # the pipeline's sampling rate: how many sampled frames a detected one stands for
+    k: int = 2  # "frames": sampled frames a person must be in
+    min_score: float = TRACK_MIN_SCORE  # "median": the floor of a track (never above the threshold)
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("frames", "median"):
+            raise ValueError(f"unknown temporal rule {self.rule!r}: frames or median")
+
+    def holds(self, frames: Sequence[TimedBoxes], *, threshold: float, sampled: int | None = None) -> bool:
+        if self.rule == "frames":
+            return frames_at_least(frames, threshold=threshold, k=self.k, sample_fps=self.sample_fps, sampled=sampled)
+        return track_median(
+            frames,
+            threshold=threshold,
+            min_score=min(self.min_score, threshold),
+            sample_fps=self.sample_fps,
+            sampled=sampled,
+        )

@@ -9,7 +9,7 @@ people are not lost. No Django here: the web pages, the scheduled job and the re
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 TARGET_RECALL = 0.99
@@ -19,11 +19,30 @@ MIN_REVIEWS = 30
 
 @dataclass(frozen=True)
 class Counts:
-    threshold: float
-    tp: int  # people that alert
-    fp: int  # false alerts
-    fn: int  # people lost
-    tn: int
+    """Clip counts of (person, alert) pairs: the one definition the thresholds, the replay, the
+    evaluation and the verifier's promotion all count with. Ratios are exact here; they are
+    rounded only where printed or serialised (`as_dict(digits=...)`)."""
+
+    tp: int = 0  # people that alert
+    fp: int = 0  # false alerts
+    fn: int = 0  # people lost
+    tn: int = 0
+    threshold: float | None = None  # the threshold these counts are at, when they come from one
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[bool, bool]], *, threshold: float | None = None) -> Counts:
+        """Counts of (person, alert) pairs."""
+        tp = fp = fn = tn = 0
+        for person, alert in pairs:
+            if person:
+                tp, fn = tp + bool(alert), fn + (not alert)
+            else:
+                fp, tn = fp + bool(alert), tn + (not alert)
+        return cls(tp, fp, fn, tn, threshold)
+
+    @property
+    def clips(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
 
     @property
     def precision(self) -> float | None:
@@ -33,8 +52,23 @@ class Counts:
     def recall(self) -> float | None:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
-    def as_dict(self) -> dict:
-        return {**asdict(self), "precision": self.precision, "recall": self.recall}
+    def as_dict(self, *, digits: int | None = None) -> dict:
+        """{threshold (when set), tp, fp, fn, tn, recall, precision}; ratios rounded to `digits`
+        when given (None stays None: a ratio with nothing to divide)."""
+
+        def ratio(v: float | None) -> float | None:
+            return round(v, digits) if v is not None and digits is not None else v
+
+        head = {"threshold": self.threshold} if self.threshold is not None else {}
+        return {
+            **head,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "recall": ratio(self.recall),
+            "precision": ratio(self.precision),
+        }
 
 
 def _check(scores: Sequence[float], labels: Sequence[bool]) -> None:
@@ -44,19 +78,12 @@ def _check(scores: Sequence[float], labels: Sequence[bool]) -> None:
 
 def counts_at(scores: Sequence[float], labels: Sequence[bool], threshold: float) -> Counts:
     _check(scores, labels)
-    tp = fp = fn = tn = 0
-    for s, person in zip(scores, labels):
-        alert = s >= threshold
-        if person:
-            tp, fn = tp + alert, fn + (not alert)
-        else:
-            fp, tn = fp + alert, tn + (not alert)
-    return Counts(threshold, tp, fp, fn, tn)
+    return Counts.of(((person, s >= threshold) for s, person in zip(scores, labels)), threshold=threshold)
 
 
 def pr_curve(scores: Sequence[float], labels: Sequence[bool]) -> list[dict]:
     """One row per candidate threshold (every distinct score, ascending): threshold, tp, fp, fn, tn,
-    precision, recall. Precision is None where nothing alerts, recall None without positives."""
+    recall, precision. Precision is None where nothing alerts, recall None without positives."""
     _check(scores, labels)
     return [counts_at(scores, labels, t).as_dict() for t in sorted(set(map(float, scores)))]
 

@@ -31,11 +31,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference import defaults
+from inference.decision import BoxRef
 from inference.detector import Box
+from inference.thresholds import Counts
 
 CROP_SIZE = 64  # square side in pixels; a person crop is squeezed, consistently in training and use
 CONTEXT = 0.1  # share of the box's size added on each side: the edges say a lot (a frame, a wall)
-MIN_SCORE = 0.15
+MIN_SCORE = defaults.VERIFIER_MIN_SCORE
 MIN_PER_CLASS = 8  # fewer examples of either class: no model is trained
 
 
@@ -200,6 +203,25 @@ class Verifier:
         return len(crops) == 0 or bool((self.scores(crops) >= self.threshold).any())
 
 
+class CropVeto:
+    """A verifier as `inference.decision.decide_clip`'s veto, on crops of a clip's boxes keyed by
+    (position of the detected frame, box index): the worker cuts them while decoding, the replay
+    and the held-out evaluation keep them. A box without a crop cannot be asked about; with no
+    crop at all the verifier vetoes nothing."""
+
+    def __init__(self, model: Verifier, crops: dict[tuple[int, int], np.ndarray] | None = None) -> None:
+        self.model = model
+        self.crops: dict[tuple[int, int], np.ndarray] = crops if crops is not None else {}
+        self.checked = False  # the model was asked about at least one crop
+
+    def accepts(self, candidates: Sequence[BoxRef]) -> bool:
+        crops = [self.crops[(c.frame, c.box_index)] for c in candidates if (c.frame, c.box_index) in self.crops]
+        if not crops:
+            return True
+        self.checked = True
+        return self.model.accepts(np.stack(crops))
+
+
 ARCHITECTURE = 1  # bump when VerifierNet changes: an older file is then refused, not misread
 
 
@@ -318,24 +340,18 @@ def build_examples(examples: Sequence[Example], *, min_score: float = MIN_SCORE)
 # ------------------------------------------------------------------------------- promotion
 
 
-def promotion_decision(baseline: dict, candidate: dict) -> tuple[bool, str]:
+def promotion_decision(baseline: Counts, candidate: Counts) -> tuple[bool, str]:
     """Promote only when the candidate gives fewer false alerts at equal (or better) recall.
 
-    `baseline` and `candidate` are clip counts ({"tp", "fp", "fn", "tn"}) of the same clips: the
-    pipeline as it is (no verifier, or the current one) and with the candidate.
+    `baseline` and `candidate` are clip counts of the same clips: the pipeline as it is (no
+    verifier, or the current one) and with the candidate.
     """
-    if candidate["tp"] + candidate["fn"] != baseline["tp"] + baseline["fn"]:
+    if candidate.tp + candidate.fn != baseline.tp + baseline.fn:
         return False, "the two evaluations are not of the same clips"
-    if baseline["tp"] + baseline["fn"] + baseline["fp"] + baseline["tn"] == 0:
+    if baseline.clips == 0:
         return False, "no clips to compare on"
-    if candidate["tp"] < baseline["tp"]:
-        return (
-            False,
-            f"loses people: {baseline['tp'] - candidate['tp']} more missed ({candidate['fn']} vs {baseline['fn']})",
-        )
-    if candidate["fp"] >= baseline["fp"]:
-        return False, f"no fewer false alerts ({candidate['fp']} vs {baseline['fp']})"
-    return (
-        True,
-        f"{baseline['fp'] - candidate['fp']} fewer false alerts ({candidate['fp']} vs {baseline['fp']}) at equal recall",
-    )
+    if candidate.tp < baseline.tp:
+        return False, f"loses people: {baseline.tp - candidate.tp} more missed ({candidate.fn} vs {baseline.fn})"
+    if candidate.fp >= baseline.fp:
+        return False, f"no fewer false alerts ({candidate.fp} vs {baseline.fp})"
+    return True, f"{baseline.fp - candidate.fp} fewer false alerts ({candidate.fp} vs {baseline.fp}) at equal recall"

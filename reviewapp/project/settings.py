@@ -143,7 +143,7 @@ DETECT_BATCH = env.int("DETECT_BATCH", default=defaults.DETECT_BATCH)
 DETECTOR = env.str("DETECTOR", default=defaults.DETECTOR)
 TORCH_THREADS = env.int("TORCH_THREADS", default=0)  # 0: torch's own default
 DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=defaults.THRESHOLD)
-DEFAULT_REVIEW_BAND = env.float("DEFAULT_REVIEW_BAND", default=0.15)
+DEFAULT_REVIEW_BAND = env.float("DEFAULT_REVIEW_BAND", default=defaults.REVIEW_BAND)
 AUDIT_SAMPLE_RATE = env.float("AUDIT_SAMPLE_RATE", default=0.01)
 REVIEW_CLAIM_SECONDS = env.int("REVIEW_CLAIM_SECONDS", default=300)
 ALERT_SNS_TOPIC_ARN = env.str("ALERT_SNS_TOPIC_ARN", default="")
@@ -151,11 +151,13 @@ AWS_SNS_ENDPOINT_URL = env.str("AWS_SNS_ENDPOINT_URL", default="") or None
 STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=900)
 
 # --- thresholds and suppression rules (issue #6; README "Thresholds and suppression rules") ---
-SUPPRESSION_RULE_DAYS = env.float("SUPPRESSION_RULE_DAYS", default=30.0)  # 0: rules never expire
+SUPPRESSION_RULE_DAYS = env.float("SUPPRESSION_RULE_DAYS", default=defaults.SUPPRESSION_RULE_DAYS)  # 0: never expire
 SUPPRESSION_IOU_MIN = env.float("SUPPRESSION_IOU_MIN", default=0.5)
 SUPPRESSION_SIMILARITY_MIN = env.float("SUPPRESSION_SIMILARITY_MIN", default=0.85)
-SUPPRESSION_MIN_SCORE = env.float("SUPPRESSION_MIN_SCORE", default=0.1)
-SUPPRESSION_MAX_RULES_PER_REVIEW = env.int("SUPPRESSION_MAX_RULES_PER_REVIEW", default=5)
+SUPPRESSION_MIN_SCORE = env.float("SUPPRESSION_MIN_SCORE", default=defaults.SUPPRESSION_MIN_SCORE)
+SUPPRESSION_MAX_RULES_PER_REVIEW = env.int(
+    "SUPPRESSION_MAX_RULES_PER_REVIEW", default=defaults.SUPPRESSION_MAX_RULES_PER_REVIEW
+)
 # Share of the clips that a rule kept from alerting (or from the review band) sent to review
 # anyway: without them nobody would ever see a rule that hides a person, and flag it.
 SUPPRESSION_AUDIT_RATE = env.float("SUPPRESSION_AUDIT_RATE", default=0.1)

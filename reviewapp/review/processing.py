@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from inference.decision import decide
+from inference.decision import ClipDecision, Veto, decide_clip
 from inference.detector import load_detector
-from inference.pipeline import detect_clip
-from inference.suppression import match_frames, to_bytes
+from inference.pipeline import ClipResult, FrameResult, detect_clip
+from inference.suppression import to_bytes
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
 from reviewapp.review import sns
@@ -37,13 +38,9 @@ def clip_process(*, clip_id) -> Clip | None:
 
 
 def _clip_process(*, clip_id) -> Clip | None:
-    claimed = Clip.objects.filter(id=clip_id, status__in=[Clip.Status.QUEUED, Clip.Status.PROCESSING]).update(
-        status=Clip.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
-    )
-    if not claimed:
+    clip = _clip_claim(clip_id=clip_id)
+    if clip is None:
         return None
-    # The customer too: the metrics' camera group reads it.
-    clip = Clip.objects.select_related("camera__customer").get(id=clip_id)
     camera = clip.camera
     logs.bind(camera=camera.name)  # undone when clip_process's context ends
     detector = load_detector(settings.DETECTOR)
@@ -52,7 +49,6 @@ def _clip_process(*, clip_id) -> Clip | None:
         from reviewapp.tuning.verification import clip_verification_start
 
         verification = clip_verification_start(camera=camera)
-
     with clip_local_file(clip) as path:
         result = detect_clip(
             path,
@@ -61,76 +57,17 @@ def _clip_process(*, clip_id) -> Clip | None:
             batch_size=settings.DETECT_BATCH,
             min_change=settings.MIN_CHANGE,
             max_still_s=settings.MAX_STILL_SECONDS,
-            # Boxes below the review band can neither alert nor be reviewed: no descriptor needed.
+            # Boxes below the rule floor can neither alert nor be reviewed: no descriptor needed.
             describe_min_score=suppression.rule_source_cutoff(camera),
             on_frame=verification.on_frame if verification else None,
         )
-    # Rules are read after detection, just before deciding: a review recorded while this clip
-    # was being detected already applies to it.
-    matched = match_frames(
-        suppression.rules_for_camera(camera=camera), [(f.boxes, f.descriptors, f.size) for f in result.frames]
-    )
-    suppressed_by = [[r.id if r is not None else None for r in row] for row in matched]
-    detections = [
-        Detection(
-            clip=clip,
-            frame_index=f.index,
-            frame_time=f.time,
-            x1=b.x1,
-            y1=b.y1,
-            x2=b.x2,
-            y2=b.y2,
-            score=b.score,
-            label=b.label,
-            suppressed_by_id=rule_ids[j],
-            descriptor=to_bytes(f.descriptors[j]) if j < len(f.descriptors) and f.descriptors[j] is not None else None,
-        )
-        for f, rule_ids in zip(result.frames, suppressed_by)
-        for j, b in enumerate(f.boxes)
-    ]
-
-    decision = decide(
-        result.boxes_per_frame, threshold=camera.threshold, review_band=camera.review_band, suppressed_by=suppressed_by
-    )
-    if verification is not None:  # sees only the boxes no rule suppressed
-        decision = verification.verify(decision, suppressed=lambda pos, j: suppressed_by[pos][j] is not None)
-    audit = not decision.near_threshold and (
-        random.random() < settings.AUDIT_SAMPLE_RATE
-        or (  # a rule changed the outcome: sometimes a human checks that it was right
-            decision.suppressed_score >= camera.threshold - camera.review_band
-            and random.random() < settings.SUPPRESSION_AUDIT_RATE
-        )
-    )
+    decision = clip_decide(camera=camera, frames=result.frames, verifier=verification, now=timezone.now())
+    detections = detections_from_frames(clip=clip, frames=result.frames, suppressed_by=decision.suppressed_by)
+    if verification is not None:
+        verification.record(clip)
     with transaction.atomic():
-        Detection.objects.filter(clip=clip).delete()
-        hit_rules = {d.suppressed_by_id for d in detections if d.suppressed_by_id is not None}
-        if hit_rules:
-            kept = suppression.suppression_hits_record(rule_ids=sorted(hit_rules), now=timezone.now())
-            for d in detections:
-                if d.suppressed_by_id is not None and d.suppressed_by_id not in kept:
-                    d.suppressed_by_id = None  # the rule was deleted meanwhile
-        Detection.objects.bulk_create(detections)
-        clip.suppressed_score = decision.suppressed_score
-        clip.status = Clip.Status.DONE
-        clip.score = decision.score
-        clip.alert = decision.alert
-        clip.model_version = detector.version
-        if verification is not None:
-            verification.record(clip)
-        clip.frames_sampled = result.sampled
-        clip.frames_detected = len(result.frames)
-        clip.decode_ms = result.decode_s * 1000
-        clip.detect_ms = result.detect_s * 1000
-        clip.saturation, clip.brightness = result.saturation, result.brightness
-        clip.detections_count = len(detections)
-        clip.finished_at = timezone.now()
-        clip.save()
-        if camera.width is None:
-            Camera.objects.filter(id=camera.id, width=None).update(width=clip.width, height=clip.height)
-        if decision.near_threshold:
-            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD)
-        elif audit:
-            review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
+        _clip_record(clip=clip, result=result, decision=decision, detections=detections, detector=detector)
+        _clip_route(clip=clip, decision=decision)
     log.info(
         "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
         clip.id,
@@ -145,6 +82,101 @@ def _clip_process(*, clip_id) -> Clip | None:
     if decision.alert:
         alert_publish(clip=clip)
     return clip
+
+
+def _clip_claim(*, clip_id) -> Clip | None:
+    """The clip, marked as being processed; None when it is not this task's to process."""
+    claimed = Clip.objects.filter(id=clip_id, status__in=[Clip.Status.QUEUED, Clip.Status.PROCESSING]).update(
+        status=Clip.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
+    )
+    if not claimed:
+        return None
+    # The customer too: the metrics' camera group reads it.
+    return Clip.objects.select_related("camera__customer").get(id=clip_id)
+
+
+def clip_decide(
+    *, camera: Camera, frames: Sequence[FrameResult], verifier: Veto | None = None, now: datetime
+) -> ClipDecision:
+    """The worker's decision: `decide_clip` with the camera's rules, threshold and review band.
+
+    Rules are read here, after detection, just before deciding: a review recorded while the clip
+    was being detected already applies to it."""
+    return decide_clip(
+        frames,
+        rules=suppression.rules_for_camera(camera=camera, now=now),
+        threshold=camera.threshold,
+        review_band=camera.review_band,
+        now=now,
+        verifier=verifier,
+    )
+
+
+def detections_from_frames(*, clip: Clip, frames: Sequence[FrameResult], suppressed_by) -> list[Detection]:
+    """Every box of the detected frames as a Detection row (not saved), with the rule that
+    suppressed it and its descriptor (reviewapp.tuning.verifier_training.frames_from_detections
+    reads them back)."""
+    return [
+        Detection(
+            clip=clip,
+            frame_index=f.index,
+            frame_time=f.time,
+            x1=b.x1,
+            y1=b.y1,
+            x2=b.x2,
+            y2=b.y2,
+            score=b.score,
+            label=b.label,
+            suppressed_by_id=rule_ids[j],
+            descriptor=to_bytes(f.descriptors[j]) if j < len(f.descriptors) and f.descriptors[j] is not None else None,
+        )
+        for f, rule_ids in zip(frames, suppressed_by)
+        for j, b in enumerate(f.boxes)
+    ]
+
+
+def _clip_record(*, clip: Clip, result: ClipResult, decision: ClipDecision, detections, detector) -> None:
+    """Store the detections (and count the rules' hits) and the clip's result, in the caller's transaction."""
+    Detection.objects.filter(clip=clip).delete()
+    hit_rules = {d.suppressed_by_id for d in detections if d.suppressed_by_id is not None}
+    if hit_rules:
+        kept = suppression.suppression_hits_record(rule_ids=sorted(hit_rules), now=timezone.now())
+        for d in detections:
+            if d.suppressed_by_id is not None and d.suppressed_by_id not in kept:
+                d.suppressed_by_id = None  # the rule was deleted meanwhile
+    Detection.objects.bulk_create(detections)
+    clip.suppressed_score = decision.suppressed_score
+    clip.status = Clip.Status.DONE
+    clip.score = decision.score
+    clip.alert = decision.alert
+    clip.model_version = detector.version
+    clip.frames_sampled = result.sampled
+    clip.frames_detected = len(result.frames)
+    clip.decode_ms = result.decode_s * 1000
+    clip.detect_ms = result.detect_s * 1000
+    clip.saturation, clip.brightness = result.saturation, result.brightness
+    clip.detections_count = len(detections)
+    clip.finished_at = timezone.now()
+    clip.save()
+    camera = clip.camera
+    if camera.width is None:
+        Camera.objects.filter(id=camera.id, width=None).update(width=clip.width, height=clip.height)
+
+
+def _clip_route(*, clip: Clip, decision: ClipDecision) -> None:
+    """To the review queue when near the threshold (or vetoed), or now and then as an audit sample."""
+    camera = clip.camera
+    audit = not decision.near_threshold and (
+        random.random() < settings.AUDIT_SAMPLE_RATE
+        or (  # a rule changed the outcome: sometimes a human checks that it was right
+            decision.suppressed_score >= camera.threshold - camera.review_band
+            and random.random() < settings.SUPPRESSION_AUDIT_RATE
+        )
+    )
+    if decision.near_threshold:
+        review_item_enqueue(clip=clip, reason=ReviewItem.Reason.NEAR_THRESHOLD)
+    elif audit:
+        review_item_enqueue(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE)
 
 
 def clip_fail(*, clip_id, error: str) -> None:

@@ -43,17 +43,36 @@ def rules_for_camera(*, camera: Camera, now: datetime | None = None) -> list[mat
     )
     if settings.SUPPRESSION_PAUSE_FLAGGED:
         qs = qs.filter(flagged=False)
-    return [
-        matching.Rule(
-            id=r.id,
-            box=r.box,
-            descriptor=matching.from_bytes(r.descriptor),
-            iou_min=r.iou_min,
-            similarity_min=r.similarity_min,
-            expires_at=r.expires_at,
-        )
-        for r in qs.order_by("id")
-    ]
+    return [_as_rule(r) for r in qs.order_by("id")]
+
+
+def rules_for_camera_at(*, camera: Camera, when: datetime) -> list[matching.Rule]:
+    """The rules the pipeline applied to a clip of this camera processed at `when`, as well as
+    they can be told afterwards (for re-deciding a past clip, without look-ahead): made before
+    `when` with the current descriptor, not expired then, not flagged before it (when flagged
+    rules pause), and not switched off unless edited after it (when it was switched off is not
+    recorded: an edit after the clip may be the switch-off)."""
+    qs = SuppressionRule.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=when),
+        Q(active=True) | Q(updated_at__gt=when),
+        camera=camera,
+        created_at__lt=when,
+        descriptor_version=matching.DESCRIPTOR_VERSION,
+    )
+    if settings.SUPPRESSION_PAUSE_FLAGGED:
+        qs = qs.exclude(flagged=True, flagged_at__lt=when)
+    return [_as_rule(r) for r in qs.order_by("id")]
+
+
+def _as_rule(r: SuppressionRule) -> matching.Rule:
+    return matching.Rule(
+        id=r.id,
+        box=r.box,
+        descriptor=matching.from_bytes(r.descriptor),
+        iou_min=r.iou_min,
+        similarity_min=r.similarity_min,
+        expires_at=r.expires_at,
+    )
 
 
 def rules_visible_to(user):
@@ -65,10 +84,9 @@ def rules_visible_to(user):
 
 
 def rule_source_cutoff(camera: Camera) -> float:
-    """The score from which a false detection is worth a rule: the ones that made the clip alert
-    or come to review (the camera's review band below its threshold), and never below
-    SUPPRESSION_MIN_SCORE (the detector's noise floor)."""
-    return max(camera.threshold - camera.review_band, settings.SUPPRESSION_MIN_SCORE)
+    """The score from which a false detection of this camera is worth a rule (and a descriptor):
+    `inference.suppression.rule_floor` of its threshold, review band and SUPPRESSION_MIN_SCORE."""
+    return matching.rule_floor(camera.threshold, camera.review_band, settings.SUPPRESSION_MIN_SCORE)
 
 
 def suppressible_detections(clip: Clip):
@@ -84,8 +102,9 @@ def suppression_rules_from_review(*, review: Review, user) -> list[SuppressionRu
     """Turn a "no person" decision's false detections into rules for the clip's camera.
 
     Run inside the review's transaction: when it raises, the review is not stored either. The
-    detections that count are those at or above `rule_source_cutoff`; one rule per place (a
-    parked car seen in 100 frames is one rule), at most SUPPRESSION_MAX_RULES_PER_REVIEW.
+    rules are `inference.suppression.rules_from_false_detections` of the clip's detections at or
+    above `rule_source_cutoff`: one rule per place (a parked car seen in 100 frames is one rule),
+    at most SUPPRESSION_MAX_RULES_PER_REVIEW.
     """
     if review.verdict != Review.Verdict.NO_PERSON:
         raise ApplicationError(
@@ -93,54 +112,55 @@ def suppression_rules_from_review(*, review: Review, user) -> list[SuppressionRu
             fields={"suppress_similar": ["needs the verdict no_person"]},
         )
     clip = review.clip
-    camera = clip.camera
+    cutoff = rule_source_cutoff(clip.camera)
     detections = list(suppressible_detections(clip))
     if not detections:
         raise ApplicationError(
-            f"this clip has no detection scoring {rule_source_cutoff(camera):.2f} or more to suppress",
+            f"this clip has no detection scoring {cutoff:.2f} or more to suppress",
             code="nothing_to_suppress",
             fields={"suppress_similar": ["no detection to make a rule from"]},
         )
     size = (clip.width, clip.height)
-    groups = matching.group_detections(
-        (matching.normalise_box((d.x1, d.y1, d.x2, d.y2), size), matching.from_bytes(d.descriptor), d.score)
-        for d in detections
-    )[: settings.SUPPRESSION_MAX_RULES_PER_REVIEW]
-    expires_at = (
-        timezone.now() + timedelta(days=settings.SUPPRESSION_RULE_DAYS) if settings.SUPPRESSION_RULE_DAYS else None
+    groups = matching.rules_from_false_detections(
+        (
+            (matching.normalise_box((d.x1, d.y1, d.x2, d.y2), size), matching.from_bytes(d.descriptor), d.score)
+            for d in detections
+        ),
+        floor=cutoff,
+        max_rules=settings.SUPPRESSION_MAX_RULES_PER_REVIEW,
     )
-    rules = []
-    for g in groups:
-        x1, y1, x2, y2 = g.box
-        if not (x1 < x2 and y1 < y2):
-            continue  # a degenerate box (a detection on the frame's edge) cannot be matched by place
-        rules.append(
-            SuppressionRule.objects.create(
-                camera=camera,
-                x1=x1,
-                y1=y1,
-                x2=x2,
-                y2=y2,
-                descriptor=matching.to_bytes(g.descriptor),
-                descriptor_version=matching.DESCRIPTOR_VERSION,
-                iou_min=settings.SUPPRESSION_IOU_MIN,
-                similarity_min=settings.SUPPRESSION_SIMILARITY_MIN,
-                source_review=review,
-                source_clip=clip,
-                source_score=g.best_score,
-                source_detections=g.count,
-                created_by=user,
-                expires_at=expires_at,
-            )
-        )
-    if not rules:
+    if not groups:
         raise ApplicationError(
             "no usable detection to make a rule from",
             code="nothing_to_suppress",
             fields={"suppress_similar": ["no detection to make a rule from"]},
         )
-    log.info("review %s made suppression rule(s) %s for camera %s", review.id, [r.id for r in rules], camera.name)
+    days = settings.SUPPRESSION_RULE_DAYS
+    expires_at = timezone.now() + timedelta(days=days) if days else None
+    rules = [_rule_create(group=g, review=review, user=user, expires_at=expires_at) for g in groups]
+    log.info("review %s made suppression rule(s) %s for camera %s", review.id, [r.id for r in rules], clip.camera.name)
     return rules
+
+
+def _rule_create(*, group: matching.Group, review: Review, user, expires_at: datetime | None) -> SuppressionRule:
+    x1, y1, x2, y2 = group.box
+    return SuppressionRule.objects.create(
+        camera=review.clip.camera,
+        x1=x1,
+        y1=y1,
+        x2=x2,
+        y2=y2,
+        descriptor=matching.to_bytes(group.descriptor),
+        descriptor_version=matching.DESCRIPTOR_VERSION,
+        iou_min=settings.SUPPRESSION_IOU_MIN,
+        similarity_min=settings.SUPPRESSION_SIMILARITY_MIN,
+        source_review=review,
+        source_clip=review.clip,
+        source_score=group.best_score,
+        source_detections=group.count,
+        created_by=user,
+        expires_at=expires_at,
+    )
 
 
 def suppression_rules_flag_for_review(*, review: Review) -> int:

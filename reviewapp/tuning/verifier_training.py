@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +25,15 @@ import numpy as np
 from django.conf import settings
 
 from inference import suppression, tracking, verifier
+from inference.decision import decide_clip
 from inference.detector import Box
-from inference.labels import counts
+from inference.pipeline import FrameResult
+from inference.thresholds import Counts
 from inference.video import InvalidVideo, read_frame
 from reviewapp.core.errors import ApplicationError, OutsideError
 from reviewapp.core.storage import clip_local_file
 from reviewapp.review.models import Clip, Detection, Review
+from reviewapp.tuning.suppression import rules_for_camera_at
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class ClipBoxes:
     person: bool
     threshold: float
     examples: list[verifier.Example] = field(default_factory=list)
+    crops: dict[int, np.ndarray] = field(default_factory=dict)  # by Detection id: the held-out veto's
 
 
 def clip_examples_collect(*, clip: Clip, person: bool, min_score: float) -> ClipBoxes:
@@ -77,6 +82,7 @@ def clip_examples_collect(*, clip: Clip, person: bool, min_score: float) -> Clip
                 h, w = image.shape[:2]
                 for d in frame_dets:
                     box = Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label)
+                    out.crops[d.id] = verifier.crop(image, box)
                     out.examples.append(
                         verifier.Example(
                             clip.camera.name,
@@ -84,13 +90,13 @@ def clip_examples_collect(*, clip: Clip, person: bool, min_score: float) -> Clip
                             person,
                             suppression.normalise_box(box, (w, h)),
                             suppression.describe(image, box),
-                            verifier.crop(image, box),
+                            out.crops[d.id],
                             d.score,
                         )
                     )
     except (InvalidVideo, FileNotFoundError, OutsideError) as exc:
         log.warning("clip %s left out of the verifier's data: %s", clip.id, exc)
-        out.examples = []
+        out.examples, out.crops = [], {}
     return out
 
 
@@ -108,14 +114,51 @@ def split_cameras(cameras: list[str], holdout: list[str] | None) -> tuple[list[s
     return sorted(set(cameras) - set(held)), held
 
 
+def frames_from_detections(
+    *, clip: Clip, detections: Sequence[Detection]
+) -> tuple[list[FrameResult], list[list[Detection]]]:
+    """The detected frames as the worker decided them, rebuilt from a clip's Detection rows (boxes,
+    descriptors; reviewapp.review.processing wrote them), and the rows of each frame's boxes: to
+    decide a past clip again through decide_clip. A frame without any box left no row: it is
+    missing here, which changes no decision (temporal evidence, off in production, would see it)."""
+    by_frame: dict[int, list[Detection]] = {}
+    for d in sorted(detections, key=lambda d: (d.frame_index, d.id or 0)):
+        by_frame.setdefault(d.frame_index, []).append(d)
+    frames = [
+        FrameResult(
+            index,
+            rows[0].frame_time,
+            [Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in rows],
+            [suppression.from_bytes(d.descriptor) if d.descriptor is not None else None for d in rows],
+            (clip.width, clip.height),
+        )
+        for index, rows in by_frame.items()
+    ]
+    return frames, list(by_frame.values())
+
+
 def clip_alerts(boxes: ClipBoxes, model: verifier.Verifier | None) -> bool:
-    """Would this clip alert: a box at or above its camera's threshold that the verifier (if any) accepts."""
-    counting = [e for e in boxes.examples if e.score >= boxes.threshold]
-    if not counting:
-        return False
-    if model is None:
-        return True
-    return model.accepts(np.stack([e.crop for e in counting]))
+    """Would this clip alert with this verifier (None: none)? decide_clip on the clip's stored
+    detections, with its camera's threshold and the rules that existed before the clip was
+    processed (no look-ahead). The verifier sees the crops collected for the clip's best frames."""
+    clip = boxes.clip
+    when = clip.started_at or clip.finished_at or clip.created_at
+    frames, rows = frames_from_detections(clip=clip, detections=list(Detection.objects.filter(clip=clip)))
+    veto = None
+    if model is not None:
+        crops = {
+            (i, j): boxes.crops[d.id] for i, ds in enumerate(rows) for j, d in enumerate(ds) if d.id in boxes.crops
+        }
+        veto = verifier.CropVeto(model, crops)
+    decision = decide_clip(
+        frames,
+        rules=rules_for_camera_at(camera=clip.camera, when=when),
+        threshold=clip.camera.threshold,
+        review_band=clip.camera.review_band,
+        now=when,
+        verifier=veto,
+    )
+    return decision.alert
 
 
 def _write_export(path: Path, data: list[ClipBoxes], train_cameras: set[str]) -> None:
@@ -172,48 +215,139 @@ def verifier_train(
     ]
     train_cams, held_cams = split_cameras(sorted({c.camera.name for c in reviewed}), holdout)
     train_set = [e for cb in data if cb.clip.camera.name in train_cams for e in cb.examples]
-    crops, labels = verifier.build_examples(train_set, min_score=min_score)
+    result, labels = _candidate_train(train_set, epochs=epochs, seed=seed, min_score=min_score)
+    held = [cb for cb in data if cb.clip.camera.name in held_cams]
+    judged = _holdout_judge(held=held, result=result, tracking_uri=tracking_uri, min_score=min_score)
+    run = _training_run_log(
+        tracking_uri=tracking_uri,
+        result=result,
+        data=data,
+        train_cams=train_cams,
+        held_cams=held_cams,
+        params={"epochs": epochs, "seed": seed, "min_score": min_score, "reviewed_clips": len(reviewed)},
+        labels=labels,
+        metrics=judged.metrics,
+    )
+    promoted = judged.ok and promote
+    reason = judged.reason + ("; not promoted (--no-promote)" if judged.ok and not promote else "")
+    evidence = _decision_record(
+        tracking_uri=tracking_uri, run=run, promoted=promoted, reason=reason, judged=judged, held_cams=held_cams
+    )
+    examples = {"train": len(labels), "train_people": int(labels.sum()), "holdout": judged.crops}
+    return TrainingReport(
+        run.run_id,
+        run.version,
+        promoted,
+        reason,
+        train_cams,
+        held_cams,
+        examples,
+        evidence["baseline"],
+        evidence["candidate"],
+    )
+
+
+def _candidate_train(
+    examples: list[verifier.Example], *, epochs: int, seed: int, min_score: float
+) -> tuple[verifier.TrainResult, np.ndarray]:
+    """The candidate model, trained on the training cameras' examples, and their labels."""
+    crops, labels = verifier.build_examples(examples, min_score=min_score)
     try:
-        result = verifier.train(crops, labels, epochs=epochs, seed=seed)
+        return verifier.train(crops, labels, epochs=epochs, seed=seed), labels
     except ValueError as exc:
         raise ApplicationError(str(exc), code="no_data") from exc
 
-    held = [cb for cb in data if cb.clip.camera.name in held_cams]
-    held_crops, held_labels = verifier.build_examples([e for cb in held for e in cb.examples], min_score=min_score)
-    held_scores = verifier.predict(result.model, held_crops)
+
+@dataclass
+class Judgement:
+    """The candidate against what runs now, on the held-out cameras' clips."""
+
+    baseline: Counts
+    candidate: Counts
+    ok: bool
+    reason: str
+    current_version: str | None
+    crops: int  # held-out training examples (crops)
+    metrics: dict
+
+
+def _holdout_judge(
+    *, held: list[ClipBoxes], result: verifier.TrainResult, tracking_uri: str, min_score: float
+) -> Judgement:
+    current_version, current = _production_verifier(tracking_uri=tracking_uri)
     candidate_model = verifier.Verifier(result.model, threshold=result.threshold, version="candidate")
-    current_version = tracking.production_version(tracking_uri=tracking_uri)
-    current = None
-    if current_version:
-        try:
-            current = verifier.load_verifier(
-                f"models:/{tracking.MODEL_NAME}/{current_version}", tracking_uri=tracking_uri
-            )
-        except verifier.VerifierUnavailable as exc:
-            # Without the production model there is nothing fair to compare with: no promotion.
-            raise ApplicationError(f"production verifier {current_version}: {exc}", code="unavailable") from exc
-    baseline = counts((cb.person, clip_alerts(cb, current)) for cb in held)
-    candidate = counts((cb.person, clip_alerts(cb, candidate_model)) for cb in held)
+    baseline = Counts.of((cb.person, clip_alerts(cb, current)) for cb in held)
+    candidate = Counts.of((cb.person, clip_alerts(cb, candidate_model)) for cb in held)
     if not held:
         ok, reason = False, "no held-out camera with reviewed clips: nothing to judge the model on"
     else:
         ok, reason = verifier.promotion_decision(baseline, candidate)
         if current_version:
             reason += f" (against production version {current_version})"
+    held_crops, held_labels = verifier.build_examples([e for cb in held for e in cb.examples], min_score=min_score)
+    metrics = {
+        "holdout_crop_accuracy": _crop_accuracy(result, held_crops, held_labels),
+        **{f"holdout_baseline_{k}": v for k, v in baseline.as_dict(digits=4).items() if v is not None},
+        **{f"holdout_candidate_{k}": v for k, v in candidate.as_dict(digits=4).items() if v is not None},
+    }
+    return Judgement(baseline, candidate, ok, reason, current_version, len(held_labels), metrics)
 
+
+def _decision_record(*, tracking_uri: str, run, promoted: bool, reason: str, judged: Judgement, held_cams) -> dict:
+    """The promotion decision on the registered version, with its evidence (returned)."""
+    evidence = {
+        "baseline": judged.baseline.as_dict(digits=4),
+        "candidate": judged.candidate.as_dict(digits=4),
+        "holdout_cameras": held_cams,
+        "baseline_verifier": judged.current_version or "none",
+    }
+    tracking.record_decision(
+        tracking_uri=tracking_uri,
+        run_id=run.run_id,
+        version=run.version,
+        promote=promoted,
+        reason=reason,
+        evidence=evidence,
+    )
+    log.info("verifier version %s: %s (%s)", run.version, "promoted" if promoted else "not promoted", reason)
+    return evidence
+
+
+def _production_verifier(*, tracking_uri: str) -> tuple[str | None, verifier.Verifier | None]:
+    """The registry's production version and its model (None, None when there is none)."""
+    current_version = tracking.production_version(tracking_uri=tracking_uri)
+    if not current_version:
+        return None, None
+    try:
+        return current_version, verifier.load_verifier(
+            f"models:/{tracking.MODEL_NAME}/{current_version}", tracking_uri=tracking_uri
+        )
+    except verifier.VerifierUnavailable as exc:
+        # Without the production model there is nothing fair to compare with: no promotion.
+        raise ApplicationError(f"production verifier {current_version}: {exc}", code="unavailable") from exc
+
+
+def _crop_accuracy(result: verifier.TrainResult, crops: np.ndarray, labels: np.ndarray) -> float | None:
+    if not len(labels):
+        return None
+    scores = verifier.predict(result.model, crops)
+    return float(((scores >= result.threshold) == (labels == 1)).mean())
+
+
+def _training_run_log(
+    *, tracking_uri: str, result, data: list[ClipBoxes], train_cams, held_cams, params: dict, labels, metrics: dict
+):
+    """The run in MLflow: the model file, the examples' export, parameters and metrics; registered."""
     with tempfile.TemporaryDirectory() as tmp:
         model_file = verifier.save(result, Path(tmp) / tracking.MODEL_FILE)
         export = Path(tmp) / "examples.csv"
         _write_export(export, data, set(train_cams))
         params = {
-            "epochs": epochs,
-            "seed": seed,
-            "min_score": min_score,
+            **params,
             "crop_size": verifier.CROP_SIZE,
             "architecture": verifier.ARCHITECTURE,
             "train_cameras": ",".join(train_cams),
             "holdout_cameras": ",".join(held_cams),
-            "reviewed_clips": len(reviewed),
             "train_examples": len(labels),
             "train_people": int(labels.sum()),
             "detector": settings.DETECTOR,
@@ -223,13 +357,9 @@ def verifier_train(
             "train_accuracy": result.train_accuracy,
             "final_loss": result.losses[-1],
             "threshold": result.threshold,
-            "holdout_crop_accuracy": float(((held_scores >= result.threshold) == (held_labels == 1)).mean())
-            if len(held_labels)
-            else None,
-            **{f"holdout_baseline_{k}": v for k, v in baseline.items() if v is not None},
-            **{f"holdout_candidate_{k}": v for k, v in candidate.items() if v is not None},
+            **metrics,
         }
-        run = tracking.log_training_run(
+        return tracking.log_training_run(
             tracking_uri=tracking_uri,
             params=params,
             metrics=metrics,
@@ -237,34 +367,6 @@ def verifier_train(
             data_files=[export],
             tags={"vigia.task": "train_verifier"},
         )
-    promoted = ok and promote
-    if ok and not promote:
-        reason += "; not promoted (--no-promote)"
-    tracking.record_decision(
-        tracking_uri=tracking_uri,
-        run_id=run.run_id,
-        version=run.version,
-        promote=promoted,
-        reason=reason,
-        evidence={
-            "baseline": baseline,
-            "candidate": candidate,
-            "holdout_cameras": held_cams,
-            "baseline_verifier": current_version or "none",
-        },
-    )
-    log.info("verifier version %s: %s (%s)", run.version, "promoted" if promoted else "not promoted", reason)
-    return TrainingReport(
-        run.run_id,
-        run.version,
-        promoted,
-        reason,
-        train_cams,
-        held_cams,
-        {"train": len(labels), "train_people": int(labels.sum()), "holdout": len(held_labels)},
-        baseline,
-        candidate,
-    )
 
 
 def reviewed_labels_write(*, out: Path) -> tuple[Path, int]:

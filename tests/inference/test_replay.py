@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference import replay
+from inference import simulation
 from inference.detector import Box
+from inference.pipeline import FrameResult
+from inference.thresholds import Counts
 from reviewapp.review.demo import photo, write_clip
 from tests.videos import write_video
 
@@ -101,36 +103,34 @@ def unit(v):
     return v / np.linalg.norm(v)
 
 
-def bd(box, descriptor, size=(640, 480), crop_value=0):
-    w, h = size
-    return replay.BoxData(
-        box,
-        (box.x1 / w, box.y1 / h, box.x2 / w, box.y2 / h),
-        unit(descriptor),
-        np.full((64, 64, 3), crop_value, np.uint8),
-    )
+def add(frame_boxes, box, descriptor, crops, position, crop_value=0):
+    """A box in a frame under construction, with its descriptor and its verifier crop."""
+    boxes, descriptors = frame_boxes
+    crops[(position, len(boxes))] = np.full((64, 64, 3), crop_value, np.uint8)
+    boxes.append(box)
+    descriptors.append(unit(descriptor))
 
 
 def clip(key, camera, minutes, *, person, poster=True, person_score=0.6, person_frames=4, person_x=90):
     """A clip of a camera: a poster at a fixed place scoring 0.4 in every frame, and maybe a person
     walking through the same place."""
-    frames = []
+    frames, crops = [], {}
     for i in range(6):
-        boxes = []
+        built = ([], [])
         if poster:
-            boxes.append(bd(Box(100, 100, 160, 260, 0.4), POSTER + RNG.normal(scale=0.01, size=64), crop_value=50))
+            add(built, Box(100, 100, 160, 260, 0.4), POSTER + RNG.normal(scale=0.01, size=64), crops, i, 50)
         if person and i < person_frames:
             x = person_x + 5 * i
-            boxes.append(bd(Box(x, 95, x + 75, 270, person_score), PERSON, crop_value=200))
-        frames.append(replay.FrameData(i * 0.5, boxes))
-    return replay.ClipData(key, camera, T0 + timedelta(minutes=minutes), person, frames, sampled=6)
+            add(built, Box(x, 95, x + 75, 270, person_score), PERSON, crops, i, 200)
+        frames.append(FrameResult(i, i * 0.5, *built, (640, 480)))
+    return simulation.ClipData(key, camera, T0 + timedelta(minutes=minutes), person, frames, sampled=6, crops=crops)
 
 
 def decisions(result):
     return {s.name: list(s.decisions) for s in result}
 
 
-CFG = replay.Config(threshold=0.3, sample_fps=2.0, min_reviews=4, min_positives=2, verifier_every=4)
+CFG = simulation.Config(threshold=0.3, sample_fps=2.0, min_reviews=4, min_positives=2, verifier_every=4)
 
 
 def test_a_false_alert_suppresses_the_same_object_on_that_camera_from_the_next_clip_only():
@@ -141,7 +141,7 @@ def test_a_false_alert_suppresses_the_same_object_on_that_camera_from_the_next_c
         clip("a3", "a", 20, person=True),  # a person at the poster's place still alerts
         clip("b2", "b", 30, person=False),
     ]
-    result = replay.simulate(clips, CFG, ["threshold", "+suppression"])
+    result = simulation.simulate(clips, CFG, ["threshold", "+suppression"])
     alerts = {s.name: [a for _, a in s.decisions] for s in result}
     assert alerts["threshold"] == [True, True, True, True, True]
     # a1 and b1 are decided before anyone reviews either; a2 is suppressed by a1's rule; b2 by b1's.
@@ -150,13 +150,13 @@ def test_a_false_alert_suppresses_the_same_object_on_that_camera_from_the_next_c
 
 
 def test_a_rule_stops_suppressing_when_it_expires():
-    cfg = replay.Config(threshold=0.3, sample_fps=2.0, rule_days=1)
+    cfg = simulation.Config(threshold=0.3, sample_fps=2.0, rule_days=1)
     clips = [
         clip("a1", "a", 0, person=False),
         clip("a2", "a", 60, person=False),
         clip("a3", "a", 3 * 24 * 60, person=False),
     ]
-    (s,) = replay.simulate(clips, cfg, ["+suppression"])
+    (s,) = simulation.simulate(clips, cfg, ["+suppression"])
     assert [a for _, a in s.decisions] == [True, False, True]
 
 
@@ -174,7 +174,7 @@ def test_no_look_ahead_changing_later_clips_never_changes_an_earlier_decision():
                     person_x=300,
                 )
             )
-    base = decisions(replay.simulate(clips, CFG))
+    base = decisions(simulation.simulate(clips, CFG))
     cut = T0 + timedelta(minutes=75)
     altered = []
     for c in clips:
@@ -182,11 +182,11 @@ def test_no_look_ahead_changing_later_clips_never_changes_an_earlier_decision():
             c = copy.deepcopy(c)
             c.person = not c.person
             for f in c.frames:
-                for b in f.boxes:
-                    b.box = Box(b.box.x1, b.box.y1, b.box.x2, b.box.y2, 0.31)  # would pull thresholds down
+                for j, b in enumerate(f.boxes):
+                    f.boxes[j] = Box(b.x1, b.y1, b.x2, b.y2, 0.31)  # would pull thresholds down
         altered.append(c)
     # The CSV's order does not matter either: the replay orders by time.
-    changed = decisions(replay.simulate(list(reversed(altered)), CFG))
+    changed = decisions(simulation.simulate(list(reversed(altered)), CFG))
     before = sum(c.recorded_at < cut for c in clips)
     assert before == 16
     for name in base:
@@ -197,7 +197,7 @@ def test_no_look_ahead_changing_later_clips_never_changes_an_earlier_decision():
 
 def test_the_per_camera_threshold_comes_from_earlier_reviews_only():
     clips = [clip(f"a{n}", "a", n, person=n % 2 == 0, poster=n % 2 == 0, person_score=0.5) for n in range(8)]
-    (s,) = replay.simulate(clips, CFG, ["+camera_threshold"])
+    (s,) = simulation.simulate(clips, CFG, ["+camera_threshold"])
     # Fewer than min_reviews=4 reviewed clips: the default; from then on the lowest person seen (0.5).
     assert s.thresholds_used[:4] == [0.3] * 4
     assert s.thresholds_used[4:] == [pytest.approx(0.5)] * 4
@@ -205,9 +205,9 @@ def test_the_per_camera_threshold_comes_from_earlier_reviews_only():
 
 def test_temporal_evidence_drops_a_one_frame_person_but_keeps_a_walking_one():
     flash = clip("f", "a", 0, person=False, poster=False)
-    flash.frames[2].boxes.append(bd(Box(300, 100, 360, 260, 0.8), PERSON))
+    add((flash.frames[2].boxes, flash.frames[2].descriptors), Box(300, 100, 360, 260, 0.8), PERSON, flash.crops, 2)
     walker = clip("w", "a", 10, person=True, poster=False, person_frames=4)
-    result = replay.simulate([flash, walker], CFG, ["threshold", "threshold+temporal_frames", "+temporal_median"])
+    result = simulation.simulate([flash, walker], CFG, ["threshold", "threshold+temporal_frames", "+temporal_median"])
     alerts = {s.name: [a for _, a in s.decisions] for s in result}
     assert alerts["threshold"] == [True, True]
     assert alerts["threshold+temporal_frames"] == [False, True]
@@ -217,7 +217,7 @@ def test_temporal_evidence_drops_a_one_frame_person_but_keeps_a_walking_one():
 def test_a_person_lost_to_a_rule_is_counted():
     # The "poster" is in fact a person standing still at the same place, in the same clothes.
     clips = [clip("a1", "a", 0, person=False), clip("a2", "a", 10, person=True, person_frames=0)]
-    (s,) = replay.simulate(clips, CFG, ["+suppression"])
+    (s,) = simulation.simulate(clips, CFG, ["+suppression"])
     assert [a for _, a in s.decisions] == [True, False]
     assert s.people_lost_to_rules == 1
 
@@ -229,13 +229,13 @@ def test_a_verifier_model_that_cannot_load_is_a_clear_error_before_any_detection
 
 
 def test_verdicts_say_whether_an_addition_helps_at_equal_recall():
-    result = replay.strategies()
+    result = simulation.strategies()
     summary = {
-        "threshold": {"tp": 9, "fp": 10, "fn": 1, "tn": 20},
-        "threshold+verifier": {"tp": 9, "fp": 3, "fn": 1, "tn": 27},  # fewer false alerts, same people
-        "threshold+temporal_frames": {"tp": 8, "fp": 1, "fn": 2, "tn": 29},  # loses a person
+        "threshold": Counts(tp=9, fp=10, fn=1, tn=20),
+        "threshold+verifier": Counts(tp=9, fp=3, fn=1, tn=27),  # fewer false alerts, same people
+        "threshold+temporal_frames": Counts(tp=8, fp=1, fn=2, tn=29),  # loses a person
     }
-    v = replay.verdicts(summary, result)
+    v = simulation.verdicts(summary, result)
     assert set(v) == {"threshold+verifier", "threshold+temporal_frames"}
     assert v["threshold+verifier"]["helps"] and not v["threshold+temporal_frames"]["helps"]
     assert "loses people" in v["threshold+temporal_frames"]["reason"]

@@ -139,3 +139,35 @@ def test_match_frames_gives_the_rule_of_each_box_and_never_suppresses_a_box_with
     ]
     assert match_frames([rule], frames, now=NOW) == [[rule], [None], [None]]
     assert match_frames([], frames, now=NOW) == [[None], [None], [None]]
+
+
+def test_the_rule_floor_is_the_review_band_below_the_threshold_but_never_the_noise():
+    from inference.suppression import rule_floor
+
+    assert rule_floor(0.5, 0.15, 0.1) == pytest.approx(0.35)
+    assert rule_floor(0.2, 0.15, 0.1) == 0.1
+
+
+def test_rules_from_false_detections_take_the_floor_one_rule_a_place_and_at_most_max_rules(scene):
+    from inference.suppression import rules_from_false_detections
+
+    d = describe(scene, OBJECT_BOX)
+    place = normalise_box(OBJECT_BOX, SIZE)
+    elsewhere = [((0.05 * i, 0.0, 0.05 * i + 0.04, 0.1), d, 0.5) for i in range(4)]
+    items = [(place, d, 0.4), (place, d, 0.3), (place, d, 0.2), *elsewhere]
+    rules = rules_from_false_detections(items, floor=0.25)
+    assert len(rules) == 5 and rules[-1].count == 2 and rules[-1].best_score == 0.4  # 0.2 is under the floor
+    assert len(rules_from_false_detections(items, floor=0.25, max_rules=2)) == 2
+    assert rules_from_false_detections([(place, None, 0.9)], floor=0.1) == []  # not described
+    edge = (0.99, 0.2, 0.99, 0.4)  # a box on the frame's edge, clamped to no width
+    assert rules_from_false_detections([(edge, d, 0.9)], floor=0.1) == []
+
+
+def test_false_detections_are_the_described_person_boxes():
+    from inference.suppression import false_detections
+
+    d = np.ones(DESCRIPTOR_SIZE, np.float32)
+    frames = [
+        ([box((0, 0, 64, 48), 0.7), box((0, 0, 64, 48), 0.6), Box(0, 0, 64, 48, 0.9, "car")], [d, None, d], (640, 480))
+    ]
+    assert [(b, s) for b, _, s in false_detections(frames)] == [((0.0, 0.0, 0.1, 0.1), 0.7)]

@@ -24,6 +24,18 @@ def test_pr_curve_counts_every_candidate_threshold():
     assert (at_09["tp"], at_09["fp"], at_09["fn"], at_09["tn"]) == (1, 0, 1, 2)
 
 
+def test_counts_of_pairs_are_exact_and_rounded_only_when_serialised():
+    from inference.thresholds import Counts
+
+    c = Counts.of([(True, True), (True, True), (True, False), (False, True), (False, False)])
+    assert (c.tp, c.fp, c.fn, c.tn, c.clips) == (2, 1, 1, 1, 5)
+    assert c.recall == 2 / 3 and c.precision == 2 / 3
+    assert c.as_dict(digits=4) == {"tp": 2, "fp": 1, "fn": 1, "tn": 1, "recall": 0.6667, "precision": 0.6667}
+    assert c.as_dict()["recall"] == 2 / 3
+    assert Counts().as_dict(digits=4) == {"tp": 0, "fp": 0, "fn": 0, "tn": 0, "recall": None, "precision": None}
+    assert counts_at([0.9, 0.1], [True, False], 0.5).as_dict()["threshold"] == 0.5
+
+
 def test_precision_is_none_where_nothing_alerts_and_recall_none_without_people():
     c = counts_at([0.1], [False], 0.5)
     assert c.precision is None and c.recall is None

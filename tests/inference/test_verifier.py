@@ -7,6 +7,7 @@ import pytest
 
 from inference import suppression, tracking, verifier
 from inference.detector import Box
+from inference.thresholds import Counts
 from reviewapp.review.demo import photo
 
 
@@ -89,26 +90,49 @@ def test_a_person_clip_box_that_looks_like_a_known_false_positive_is_not_a_perso
     assert labels.tolist() == [0, 1, 1]
 
 
-COUNTS = {"tp": 9, "fp": 10, "fn": 1, "tn": 20}
+COUNTS = Counts(tp=9, fp=10, fn=1, tn=20)
 
 
 def test_promotion_accepts_fewer_false_alerts_at_equal_recall():
-    ok, reason = verifier.promotion_decision(COUNTS, {"tp": 9, "fp": 4, "fn": 1, "tn": 26})
+    ok, reason = verifier.promotion_decision(COUNTS, Counts(tp=9, fp=4, fn=1, tn=26))
     assert ok and "6 fewer false alerts" in reason
 
 
 @pytest.mark.parametrize(
     "candidate, why",
     [
-        ({"tp": 8, "fp": 0, "fn": 2, "tn": 30}, "loses people"),  # no false alert, but a person lost
-        ({"tp": 9, "fp": 10, "fn": 1, "tn": 20}, "no fewer false alerts"),
-        ({"tp": 9, "fp": 12, "fn": 1, "tn": 18}, "no fewer false alerts"),
-        ({"tp": 5, "fp": 0, "fn": 1, "tn": 20}, "not of the same clips"),
+        (Counts(tp=8, fp=0, fn=2, tn=30), "loses people"),  # no false alert, but a person lost
+        (Counts(tp=9, fp=10, fn=1, tn=20), "no fewer false alerts"),
+        (Counts(tp=9, fp=12, fn=1, tn=18), "no fewer false alerts"),
+        (Counts(tp=5, fp=0, fn=1, tn=20), "not of the same clips"),
     ],
 )
 def test_promotion_refuses_a_worse_model(candidate, why):
     ok, reason = verifier.promotion_decision(COUNTS, candidate)
     assert not ok and why in reason
+
+
+def test_promotion_needs_clips_to_compare_on():
+    assert verifier.promotion_decision(Counts(), Counts()) == (False, "no clips to compare on")
+
+
+class Model:
+    """A verifier whose answer is "person" for a crop brighter than 100."""
+
+    def accepts(self, crops):
+        return bool((crops.reshape(len(crops), -1).mean(axis=1) > 100).any())
+
+
+def test_the_crop_veto_asks_about_the_crops_it_has_and_vetoes_nothing_without_one():
+    from inference.decision import BoxRef
+
+    dark, bright = np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 200, np.uint8)
+    b = Box(0, 0, 10, 10, 0.9)
+    veto = verifier.CropVeto(Model(), {(0, 0): dark, (1, 2): bright})
+    assert veto.accepts([BoxRef(0, 0, b)]) is False and veto.checked
+    assert veto.accepts([BoxRef(0, 0, b), BoxRef(1, 2, b)]) is True
+    unasked = verifier.CropVeto(Model(), {(0, 0): dark})
+    assert unasked.accepts([BoxRef(3, 0, b)]) is True and not unasked.checked
 
 
 def test_a_training_run_is_tracked_registered_and_promoted_only_when_decided(tmp_path):

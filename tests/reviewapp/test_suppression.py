@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from inference.detector import load_detector
 from inference.suppression import iou, normalise_box
 from reviewapp.review import ingest, processing, queue
 from reviewapp.review.models import Clip, Review, ReviewItem
@@ -134,3 +135,74 @@ def test_the_person_at_the_spot_is_told_apart_by_appearance_alone(cameras, tmp_p
     walker = process(w.cam_a, write_scene_clip(tmp_path / "4.mp4", seed=4, walker=True))
     rule = SuppressionRule.objects.get()
     assert walker.detections.filter(suppressed_by=rule, score__gte=0.3).exists()
+
+
+# ------------------------------------------------- the worker and the replay: one decision
+
+
+def replay_decision(camera, clip, frames, settings):
+    """The replay's +suppression strategy on these frames, with the camera's rules as they are now."""
+    from inference import simulation
+    from reviewapp.tuning.suppression import rules_for_camera
+
+    strategy = simulation.Strategy("+suppression", suppression=True)
+    strategy.rules[camera.name] = rules_for_camera(camera=camera)
+    cfg = simulation.Config(
+        threshold=camera.threshold,
+        sample_fps=settings.SAMPLE_FPS,
+        review_band=camera.review_band,
+        min_score=settings.SUPPRESSION_MIN_SCORE,
+    )
+    data = simulation.ClipData(str(clip.id), camera.name, clip.recorded_at, False, frames, clip.frames_sampled)
+    decision, threshold = simulation.decide(strategy, data, cfg, None)
+    assert threshold == camera.threshold
+    return decision
+
+
+def test_the_worker_and_the_replay_decide_the_same_frames_alike(cameras, tmp_path, settings):
+    """The same boxes, descriptors, rules and threshold through the worker (clip_process on a real
+    clip) and through the replay give the same decision: alert, score, which boxes suppressed."""
+    from inference import defaults
+    from inference.labels import Row, detect_row
+    from reviewapp.tuning.verifier_training import frames_from_detections
+
+    w = cameras
+    decide_suppress(w, process(w.cam_a, write_scene_clip(tmp_path / "1.mp4", seed=1), minutes_ago=10))
+    cat = process(w.cam_a, write_scene_clip(tmp_path / "2.mp4", seed=2, gain=0.9), minutes_ago=9)
+    walker = process(w.cam_a, write_scene_clip(tmp_path / "4.mp4", seed=4, walker=True), minutes_ago=7)
+    assert (cat.alert, walker.alert) == (False, True), "one clip the rule silences, one it must not"
+    for clip, name in ((cat, "2.mp4"), (walker, "4.mp4")):
+        # The frames the worker decided, exactly: its stored boxes and descriptors.
+        frames, rows = frames_from_detections(clip=clip, detections=list(clip.detections.all()))
+        decision = replay_decision(w.cam_a, clip, frames, settings)
+        assert (decision.alert, decision.score) == (clip.alert, pytest.approx(clip.score))
+        assert decision.suppressed_score == pytest.approx(clip.suppressed_score)
+        by_worker = {d.id: d.suppressed_by_id for ds in rows for d in ds}
+        by_replay = {d.id: decision.suppressed_by[i][j] for i, ds in enumerate(rows) for j, d in enumerate(ds)}
+        assert by_replay == by_worker
+        assert any(by_worker.values()), "the rule suppressed boxes in both clips"
+        if clip is walker:
+            assert None in {r for d, r in by_worker.items() if clip.detections.get(id=d).score >= 0.3}
+
+        # The replay's own detection of the same file gives the same frames, hence the same decision.
+        assert (settings.DETECT_BATCH, settings.MAX_STILL_SECONDS) == (
+            defaults.DETECT_BATCH,
+            defaults.MAX_STILL_SECONDS,
+        )
+        row = Row(1, name, False, w.cam_a.name, clip.recorded_at)
+        own = detect_row(
+            tmp_path,
+            row,
+            load_detector(settings.DETECTOR),
+            fps=settings.SAMPLE_FPS,
+            min_change=settings.MIN_CHANGE,
+            describe_min_score=settings.SUPPRESSION_MIN_SCORE,
+        )
+        seen = [f for f in own.frames if f.boxes]
+        assert [(f.index, f.boxes) for f in seen] == [(f.index, f.boxes) for f in frames]
+        again = replay_decision(w.cam_a, clip, seen, settings)
+        assert (again.alert, again.score, again.suppressed_by) == (
+            decision.alert,
+            decision.score,
+            decision.suppressed_by,
+        )

@@ -194,3 +194,44 @@ def test_with_a_single_camera_there_is_nothing_held_out_and_no_promotion(world, 
     output = run("train_verifier", "--epochs", "2")
     assert "held out none" in output and "not promoted: no held-out camera" in output
     assert tracking.production_version(tracking_uri=mlflow_uri) is None
+
+
+def test_the_held_out_evaluation_decides_with_the_rules_that_existed_before_the_clip(world):
+    """clip_alerts decides through decide_clip with the camera's rules as they were when the clip
+    was processed: a rule made later, or paused before, does not suppress it."""
+    from inference.suppression import DESCRIPTOR_VERSION, normalise_box, to_bytes
+    from reviewapp.tuning.models import SuppressionRule
+    from reviewapp.tuning.verifier_training import ClipBoxes, clip_alerts
+
+    processed = timezone.now() - timedelta(hours=1)
+    clip = ClipFactory(camera=world.cam_a, started_at=processed)  # threshold 0.5
+    look = to_bytes(np.ones(16, np.float32) / 4)
+    Detection.objects.create(
+        clip=clip, frame_index=0, frame_time=0, x1=400, y1=60, x2=560, y2=420, score=0.6, descriptor=look
+    )
+    x1, y1, x2, y2 = normalise_box(POSTER_BOX, (640, 480))
+    rule = SuppressionRule.objects.create(
+        camera=world.cam_a,
+        x1=x1,
+        y1=y1,
+        x2=x2,
+        y2=y2,
+        descriptor=look,
+        descriptor_version=DESCRIPTOR_VERSION,
+        iou_min=0.5,
+        similarity_min=0.85,
+        source_score=0.6,
+    )
+    rules = SuppressionRule.objects.filter(id=rule.id)
+    boxes = ClipBoxes(clip, False, 0.5)
+    assert clip_alerts(boxes, None) is True, "the rule was made after the clip: no look-ahead"
+    rules.update(created_at=processed - timedelta(minutes=1))
+    assert clip_alerts(boxes, None) is False, "made before: it suppressed the clip"
+    rules.update(flagged=True, flagged_at=processed - timedelta(seconds=30))
+    assert clip_alerts(boxes, None) is True, "flagged, so paused, before the clip"
+    rules.update(flagged=False, flagged_at=None, active=False, updated_at=processed - timedelta(seconds=10))
+    assert clip_alerts(boxes, None) is True, "switched off before the clip"
+    rules.update(updated_at=processed + timedelta(minutes=5))
+    assert clip_alerts(boxes, None) is False, "switched off after it: it applied then"
+    rules.update(active=True, expires_at=processed - timedelta(seconds=1))
+    assert clip_alerts(boxes, None) is True, "expired before the clip"

@@ -38,6 +38,8 @@ class Command(BaseCommand):
                 str(settings.SAMPLE_FPS),
                 "--min-change",
                 str(settings.MIN_CHANGE),
+                "--review-band",  # the replay makes rules from production's floor
+                str(settings.DEFAULT_REVIEW_BAND),
                 "--tracking-uri",
                 settings.MLFLOW_TRACKING_URI,
                 *replay_args,
