@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml $(LOCKS)
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# The detector's files: the pretrained weights (an npm package, see README, "The detector") and
+# The detector's files: the pretrained weights (an npm package, see docs/detector.md) and
 # the ONNX file the default detector runs from. Run every time: the script skips what is there.
 models: $(STAMP)
 	@bash scripts/fetch_models.sh

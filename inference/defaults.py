@@ -5,9 +5,9 @@ environment variable in both places."""
 import os
 
 SAMPLE_FPS = 2.0
-# CenterNet at 320x320, run by onnxruntime: the same outputs as torch, 15-35% faster (README).
+# CenterNet at 320x320, run by onnxruntime: the same outputs as torch, 15-35% faster (docs/figures.md).
 DETECTOR = "centernet:320:onnxruntime"
-THRESHOLD = 0.25  # from the evaluation in the README: recall first, reviewers see the rest
+THRESHOLD = 0.25  # from the evaluation in docs/detector.md: recall first, reviewers see the rest
 # Batches of 8 were slower per frame than single frames on 2 cores (benchmarks/bench_detector.py).
 DETECT_BATCH = 1
 # Skip a sampled frame when less than this share of it changed since the last detected frame

@@ -15,8 +15,7 @@ is taken of the crop resized to 48x48:
   normalised as a whole, so that a change of brightness or contrast does not move it.
 Both parts are L2-normalised and weighted (colour 0.2, shape 0.8), so the cosine of two
 descriptors is a weighted mean of the colour and shape cosines. `benchmarks/bench_descriptor.py`
-measures it against colour-only and shape-only on real crops (README, "Thresholds and
-suppression rules").
+measures it against colour-only and shape-only on real crops (docs/suppression.md).
 
 No Django here: the worker, the replay and the benchmarks use the same functions.
 """

@@ -12,7 +12,7 @@ Two rules, both applied to the person boxes that count (at or above the threshol
 
 Both remove *transient* false positives (a reflection, a moth crossing the lens in one frame); a
 static false positive is in every frame and only a suppression rule or the verifier removes it.
-Whether either helps is measured by the replay (README, "Replay and the verifier"); neither is on
+Whether either helps is measured by the replay (docs/suppression.md, "The replay"); neither is on
 by default. `TemporalEvidence` is how `inference.decision.decide_clip` takes either.
 """
 

@@ -1,4 +1,4 @@
-"""Vigia's one settings module. Every value comes from the environment (see the README table);
+"""Vigia's one settings module. Every value comes from the environment (docs/operations.md has the table);
 the defaults give the embedded set-up: SQLite, a filesystem broker, clips in a local folder.
 """
 
@@ -150,7 +150,7 @@ ALERT_SNS_TOPIC_ARN = env.str("ALERT_SNS_TOPIC_ARN", default="")
 AWS_SNS_ENDPOINT_URL = env.str("AWS_SNS_ENDPOINT_URL", default="") or None
 STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=900)
 
-# --- thresholds and suppression rules (issue #6; README "Thresholds and suppression rules") ---
+# --- thresholds and suppression rules (docs/suppression.md) ---
 SUPPRESSION_RULE_DAYS = env.float("SUPPRESSION_RULE_DAYS", default=defaults.SUPPRESSION_RULE_DAYS)  # 0: never expire
 SUPPRESSION_IOU_MIN = env.float("SUPPRESSION_IOU_MIN", default=0.5)
 SUPPRESSION_SIMILARITY_MIN = env.float("SUPPRESSION_SIMILARITY_MIN", default=0.85)

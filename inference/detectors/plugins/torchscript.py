@@ -1,7 +1,7 @@
 """The company's own model as a TorchScript file: `DETECTOR=torchscript:/path/model.pt` or
 `torchscript:/path/model.pt@416` (input size, default 640).
 
-The model follows the contract in `inference.detectors.contract` (and the README).
+The model follows the contract in `inference.detectors.contract` (and docs/detector.md).
 """
 
 from __future__ import annotations
