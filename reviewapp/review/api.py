@@ -29,7 +29,17 @@ class ClipUploadView(APIView):
     permission_classes = [IsIngest]
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request=ClipUploadSerializer, responses={201: ClipSerializer, 200: ClipSerializer})
+    @extend_schema(
+        request=ClipUploadSerializer,
+        responses={
+            201: ClipSerializer,
+            200: OpenApiResponse(ClipSerializer, description="The clip was already stored: that clip."),
+            202: OpenApiResponse(
+                ClipSerializer,
+                description="Stored and `queued`, but the broker was unreachable: the stuck-clip sweep sends it later.",
+            ),
+        },
+    )
     def post(self, request):
         form = ClipUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -44,7 +54,13 @@ class ClipUploadView(APIView):
             recorded_at=data["recorded_at"],
             external_id=data.get("external_id"),
         )
-        return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if not created:
+            code = status.HTTP_200_OK
+        elif getattr(clip, "sent_to_worker", True):
+            code = status.HTTP_201_CREATED
+        else:
+            code = status.HTTP_202_ACCEPTED
+        return Response(ClipSerializer(clip).data, status=code)
 
 
 class ClipDetailView(APIView):
