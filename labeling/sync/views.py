@@ -16,6 +16,8 @@ from labeling.sync import label_studio as ls
 from labeling.sync import senders, state, webhook
 from reviewapp.core import storage
 from reviewapp.core.errors import ApplicationError, error_body
+from reviewapp.core.roles import is_reviewer
+from reviewapp.monitoring.views import metrics_allowed
 from reviewapp.review.models import Clip
 
 log = logging.getLogger(__name__)
@@ -73,5 +75,8 @@ def media(request, token):
 @require_GET
 def sync_status(request):
     """Rows per destination and status: "failed" needs an operator (admin), "pending" shrinks by
-    itself. Counts only, so anyone may ask (a health check, a dashboard)."""
+    itself. For reviewers and operators, and for what may scrape /metrics (the bearer token, the
+    allowed networks: a health check, a dashboard); 403 for anyone else."""
+    if not (is_reviewer(request.user) or metrics_allowed(request)):
+        return JsonResponse(error_body("forbidden", "log in as a reviewer, or send the metrics token"), status=403)
     return JsonResponse({"sync": state.sync_counts()})

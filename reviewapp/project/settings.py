@@ -209,9 +209,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "reviewapp.core.parsers.SafeJSONParser",  # deep nesting -> 400, not a RecursionError 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviewapp.core.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "reviewapp.core.pagination.CappedLimitOffsetPagination",  # limit <= 200
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -219,6 +224,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Clip ingest, review queue and customer false-alert reports.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page answer logged-in users (a token or a session), not the internet.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -12,11 +12,12 @@ from rest_framework.views import APIView
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_reviewer
 from reviewapp.review import ingest, queue, reports, selectors
-from reviewapp.review.models import Camera, ReviewItem
+from reviewapp.review.models import Camera, Review, ReviewItem
 from reviewapp.review.serializers import (
     ClipDetailSerializer,
     ClipSerializer,
     ClipUploadSerializer,
+    CustomerClipSerializer,
     DecisionSerializer,
     FalseAlertSerializer,
     ReviewerClipSerializer,
@@ -66,7 +67,10 @@ class ClipUploadView(APIView):
 class ClipDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=ReviewerClipSerializer)
+    @extend_schema(
+        responses=ReviewerClipSerializer,
+        description="Reviewers see ReviewerClipSerializer; customers their own clips without internals.",
+    )
     def get(self, request, clip_id):
         clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
         serializer = ReviewerClipSerializer if is_reviewer(request.user) else ClipDetailSerializer
@@ -75,16 +79,27 @@ class ClipDetailView(APIView):
 
 class AlertListView(ListAPIView):
     permission_classes = [IsCustomer]
-    serializer_class = ClipSerializer
+    serializer_class = CustomerClipSerializer
 
     def get_queryset(self):
-        return selectors.alerts_for_customer(user=self.request.user).prefetch_related("reports", "reviews")
+        return (
+            selectors.alerts_for_customer(user=self.request.user)
+            .select_related("review_item")
+            .prefetch_related("reports")
+        )
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        # Every clip's newest review in one query (and one for their tags), not two per clip.
+        latest = Review.objects.prefetch_related("tags").newest_per_clip([clip.pk for clip in page])
+        context = {**self.get_serializer_context(), "latest_reviews": latest}
+        return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 
 
 class FalseAlertView(APIView):
     permission_classes = [IsCustomer]
 
-    @extend_schema(request=FalseAlertSerializer, responses={201: ClipSerializer, 200: ClipSerializer})
+    @extend_schema(request=FalseAlertSerializer, responses={201: CustomerClipSerializer, 200: CustomerClipSerializer})
     def post(self, request, clip_id):
         clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
         form = FalseAlertSerializer(data=request.data)
@@ -92,7 +107,8 @@ class FalseAlertView(APIView):
         _report, created = reports.false_alert_report(
             clip=clip, user=request.user, reason=form.validated_data["reason"]
         )
-        return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        data = CustomerClipSerializer(clip).data
+        return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class ReviewNextView(APIView):

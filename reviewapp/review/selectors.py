@@ -1,5 +1,5 @@
 """Reads. Every query that returns clips to a user goes through `clips_visible_to`, so a
-customer can never see another customer's clips."""
+customer can never see another customer's clips, and the ingest role none."""
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -12,8 +12,10 @@ from reviewapp.review.models import Clip, Review
 def clips_visible_to(user) -> QuerySet[Clip]:
     role = role_of(user)
     qs = Clip.objects.select_related("camera", "camera__customer")
-    if role in ("reviewer", "ingest", "operator"):
+    if role in ("reviewer", "operator"):
         return qs
+    # The ingest role uploads for every tenant's cameras, so it reads none of their clips: the
+    # upload's answer (id, status) is all it gets.
     customer = customer_of(user)
     if customer is not None:
         return qs.filter(camera__customer=customer)

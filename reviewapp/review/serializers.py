@@ -58,7 +58,9 @@ class ClipSerializer(serializers.ModelSerializer):
 
     def get_review(self, clip) -> dict:
         item = getattr(clip, "review_item", None)  # the reverse one-to-one raises an AttributeError when absent
-        latest = selectors.latest_review(clip)
+        # A list's view gives every clip's newest review at once (context "latest_reviews"): no query per clip.
+        known = self.context.get("latest_reviews")
+        latest = known.get(clip.pk) if known is not None else selectors.latest_review(clip)
         return {
             "state": item.state if item else None,
             "reason": item.reason if item else None,
@@ -68,20 +70,33 @@ class ClipSerializer(serializers.ModelSerializer):
         }
 
 
-class ClipDetailSerializer(ClipSerializer):
-    detections = DetectionSerializer(many=True, read_only=True)
+class CustomerClipSerializer(ClipSerializer):
+    """What a customer (or the ingest client) sees of a clip: no processing error (internals)."""
 
     class Meta(ClipSerializer.Meta):
-        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections"]
+        fields = [f for f in ClipSerializer.Meta.fields if f != "error"]
 
 
-class ReviewerClipSerializer(ClipDetailSerializer):
-    """What a reviewer sees: the customer's words too."""
+class CustomerDetectionSerializer(DetectionSerializer):
+    class Meta(DetectionSerializer.Meta):
+        fields = [f for f in DetectionSerializer.Meta.fields if f != "suppressed_by"]  # rule ids are internals
 
+
+class ClipDetailSerializer(CustomerClipSerializer):
+    detections = CustomerDetectionSerializer(many=True, read_only=True)
+
+    class Meta(CustomerClipSerializer.Meta):
+        fields = [*CustomerClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections"]
+
+
+class ReviewerClipSerializer(ClipSerializer):
+    """What a reviewer sees: the processing error, the suppression rules, the customer's words too."""
+
+    detections = DetectionSerializer(many=True, read_only=True)
     reports = serializers.SerializerMethodField()
 
-    class Meta(ClipDetailSerializer.Meta):
-        fields = [*ClipDetailSerializer.Meta.fields, "reports"]
+    class Meta(ClipSerializer.Meta):
+        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "reports"]
 
     def get_reports(self, clip) -> list[dict]:
         return [{"reason": r.reason, "created_at": r.created_at} for r in clip.reports.all()]
