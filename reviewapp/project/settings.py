@@ -136,6 +136,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- clips and the detector -----------------------------------------------------------------
 CLIP_MAX_BYTES = env.int("CLIP_MAX_BYTES", default=200 * 1024 * 1024)
 CLIP_MAX_SECONDS = env.float("CLIP_MAX_SECONDS", default=180.0)
+# Checked before a frame is decoded (inference.video.VideoLimits); docs/operations.md.
+CLIP_MAX_WIDTH = env.int("CLIP_MAX_WIDTH", default=4096)
+CLIP_MAX_HEIGHT = env.int("CLIP_MAX_HEIGHT", default=4096)
+CLIP_MIN_WIDTH = env.int("CLIP_MIN_WIDTH", default=16)
+CLIP_MIN_HEIGHT = env.int("CLIP_MIN_HEIGHT", default=16)
+CLIP_MAX_PIXELS_PER_SECOND = env.float("CLIP_MAX_PIXELS_PER_SECOND", default=4096 * 2160 * 30.0)
+CLIP_MAX_VIDEO_STREAMS = env.int("CLIP_MAX_VIDEO_STREAMS", default=2)
 SAMPLE_FPS = env.float("SAMPLE_FPS", default=defaults.SAMPLE_FPS)
 MIN_CHANGE = env.float("MIN_CHANGE", default=defaults.MIN_CHANGE)
 MAX_STILL_SECONDS = env.float("MAX_STILL_SECONDS", default=defaults.MAX_STILL_SECONDS)

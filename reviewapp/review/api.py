@@ -1,5 +1,6 @@
 """The JSON API: thin views that validate, call a service, and serialize."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_reviewer
+from reviewapp.core.uploads import LimitedUploadHandler
 from reviewapp.review import ingest, queue, reports, selectors
 from reviewapp.review.models import Camera, Review, ReviewItem
 from reviewapp.review.serializers import (
@@ -30,11 +32,17 @@ class ClipUploadView(APIView):
     permission_classes = [IsIngest]
     parser_classes = [MultiPartParser, FormParser]
 
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything reads the body: the size limit applies while it streams in (413).
+        request.upload_handlers = [LimitedUploadHandler(request, max_bytes=settings.CLIP_MAX_BYTES)]
+        return super().initialize_request(request, *args, **kwargs)
+
     @extend_schema(
         request=ClipUploadSerializer,
         responses={
             201: ClipSerializer,
             200: OpenApiResponse(ClipSerializer, description="The clip was already stored: that clip."),
+            413: OpenApiResponse(description="The upload is over CLIP_MAX_BYTES (refused while it streams in)."),
             202: OpenApiResponse(
                 ClipSerializer,
                 description="Stored and `queued`, but the broker was unreachable: the stuck-clip sweep sends it later.",

@@ -13,7 +13,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from inference.video import InvalidVideo, probe
+from inference.video import InvalidVideo, VideoLimits, probe
 from reviewapp.core import logs, metrics
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.storage import clip_storage_name
@@ -49,7 +49,7 @@ def clip_ingest(
     if existing is not None:
         return existing, False
     try:
-        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS)
+        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS, limits=_video_limits())
     except InvalidVideo as exc:
         raise ApplicationError(str(exc), code="invalid_video", fields={"file": [str(exc)]}) from exc
     clip = Clip(
@@ -83,6 +83,17 @@ def _clip_with_external_id(camera: Camera, external_id: str) -> Clip | None:
             f"external_id {external_id!r} is already used by another camera's clip", code="conflict", status_code=409
         )
     return existing
+
+
+def _video_limits() -> VideoLimits:
+    return VideoLimits(
+        max_width=settings.CLIP_MAX_WIDTH,
+        max_height=settings.CLIP_MAX_HEIGHT,
+        min_width=settings.CLIP_MIN_WIDTH,
+        min_height=settings.CLIP_MIN_HEIGHT,
+        max_pixels_per_second=settings.CLIP_MAX_PIXELS_PER_SECOND,
+        max_video_streams=settings.CLIP_MAX_VIDEO_STREAMS,
+    )
 
 
 def _checked_size(path: str) -> int:
