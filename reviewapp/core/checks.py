@@ -21,7 +21,9 @@ def check_secrets(app_configs=None, **kwargs):
     errors = []
     if settings.SECRET_KEY == DEVELOPMENT_SECRET_KEY or settings.SECRET_KEY.startswith("django-insecure"):
         errors.append(
-            checks.Error("SECRET_KEY is the development key", hint="set SECRET_KEY to a long random string", id="vigia.E001")
+            checks.Error(
+                "SECRET_KEY is the development key", hint="set SECRET_KEY to a long random string", id="vigia.E001"
+            )
         )
     for name in SECRETS:
         value = getattr(settings, name, "") or ""
