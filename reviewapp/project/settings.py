@@ -333,7 +333,8 @@ METRICS_WINDOW_HOURS = env.int("METRICS_WINDOW_HOURS", default=24)
 METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["inference", "default", "exports"])
 # A Celery worker serves its processes' counters here (0: off); the entrypoint turns it on.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
-WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")
+# Loopback by default: the counters name customers. docker-compose.yml sets 0.0.0.0 (its own network).
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 # One JSON object per line in production; readable lines when developing.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
