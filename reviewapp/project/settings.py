@@ -223,9 +223,23 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviewapp.core.errors.api_exception_handler",
+    # Per user and per anonymous address, on the shared cache (reviewapp/core/throttling.py): 429.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "reviewapp.core.throttling.ApiUserThrottle",
+        "reviewapp.core.throttling.ApiAnonThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "reviewapp.core.pagination.CappedLimitOffsetPagination",  # limit <= 200
     "PAGE_SIZE": 50,
 }
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")  # empty: off
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")
+# The login page: a username or an address is refused (429) after this many wrong passwords
+# within LOGIN_BLOCK_SECONDS (0: off).
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=10)
+LOGIN_BLOCK_SECONDS = env.int("LOGIN_BLOCK_SECONDS", default=900)
+# The throttles' and the login limit's counters: shared by every web process when CACHE_URL is
+# Redis (compose: redis://redis:6379/1); the embedded default is per process.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigia API",
     "DESCRIPTION": "Clip ingest, review queue and customer false-alert reports.",

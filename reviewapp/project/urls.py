@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotAuthenticated
 
+from reviewapp.core import throttling
 from reviewapp.review import urls as review_urls
 
 
@@ -27,7 +28,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", throttling.LoginView.as_view(), name="login"),  # failed logins are rate limited
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("reviewapp.review.urls")),
     path("", include("reviewapp.tuning.urls")),
