@@ -8,6 +8,8 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from inference.detector import Box
@@ -72,9 +74,19 @@ def review_decide(request, item_id):
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return redirect(request.POST.get("next") or "review")
+        return HttpResponseRedirect(_next_url(request))
     messages.success(request, f"Saved: {request.POST.get('verdict').replace('_', ' ')}.")
-    return HttpResponseRedirect(request.POST.get("next") or "/review/")
+    return HttpResponseRedirect(_next_url(request))
+
+
+def _next_url(request) -> str:
+    """Where a form goes back to: `next` when it is a page of this site, else the queue."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("review")
 
 
 @role_required(is_reviewer)

@@ -117,3 +117,61 @@ def test_the_alert_list_runs_the_same_queries_for_3_or_30_clips(tagged_world, n,
         body = client.get("/api/v1/alerts/?limit=50").json()
     assert len(body["results"]) == n
     assert all(c["review"]["verdict"] == "person" and c["review"]["tags"] for c in body["results"])
+
+
+# ----------------------------------------------------------------------- open redirect
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "http://evil.example"])
+def test_review_decide_never_redirects_off_site(world, target):
+    clip = ClipFactory(camera=world.cam_a, score=0.6, alert=True)
+    item = ReviewItemFactory(clip=clip)
+    client = Client()
+    client.force_login(world.reviewer)
+    response = client.post(f"/review/{item.id}/decide/", {"verdict": "person", "next": target})
+    assert response.status_code == 302 and response["Location"] == "/review/"
+    bad = client.post(f"/review/{item.id}/decide/", {"verdict": "nonsense", "next": target})  # the error path
+    assert bad.status_code == 302 and bad["Location"] == "/review/"
+
+
+def test_review_decide_goes_back_to_a_page_of_the_site(world):
+    clip = ClipFactory(camera=world.cam_a, score=0.6, alert=True)
+    item = ReviewItemFactory(clip=clip)
+    client = Client()
+    client.force_login(world.reviewer)
+    response = client.post(f"/review/{item.id}/decide/", {"verdict": "person", "next": f"/clips/{clip.id}/"})
+    assert response["Location"] == f"/clips/{clip.id}/"
+
+
+# ------------------------------------------------------------------- non-finite numbers
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e10", "x", ""])
+def test_a_threshold_apply_with_a_non_finite_expected_threshold_is_a_400_and_changes_nothing(world, value):
+    from django.utils import timezone
+
+    from reviewapp.tuning.models import ThresholdChange, ThresholdRecommendation
+
+    rec = ThresholdRecommendation.objects.create(
+        camera=world.cam_a, threshold=0.3, target_recall=0.99, evidence={}, computed_at=timezone.now()
+    )
+    client = Client()
+    client.force_login(world.reviewer)
+    response = client.post(
+        f"/thresholds/{world.cam_a.name}/apply/", {"recommendation": rec.id, "expected_threshold": value}
+    )
+    assert response.status_code == 400
+    world.cam_a.refresh_from_db()
+    assert world.cam_a.threshold != 0.3 and not ThresholdChange.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e10", "3651"])
+def test_a_rule_expiry_that_is_not_a_usable_number_is_a_400(world, value):
+    from reviewapp.tuning.models import SuppressionRule
+
+    rule = _rule(world.cam_a)
+    client = Client()
+    client.force_login(world.reviewer)
+    response = client.post(f"/rules/{rule.id}/", {"action": "save", "expires_in_days": value})
+    assert response.status_code == 400 and "expires_in_days" in response.content.decode()
+    assert SuppressionRule.objects.get(id=rule.id).expires_at is None
