@@ -32,7 +32,7 @@ def label_studio_webhook(request):
         return JsonResponse(error_body("forbidden", "missing or wrong webhook secret"), status=403)
     try:
         payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         return JsonResponse(error_body("invalid_payload", "the body is not JSON"), status=400)
     try:
         outcome = webhook.webhook_receive(payload)
