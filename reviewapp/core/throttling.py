@@ -20,17 +20,22 @@ class ApiAnonThrottle(AnonRateThrottle):
         return settings.API_THROTTLE_ANON or None
 
 
-def _login_keys(request) -> list[str]:
+def _login_limits(request) -> list[tuple[str, int]]:
+    """(cache key, failures allowed) per username and per address. Behind a proxy REMOTE_ADDR is
+    the proxy's, shared by everyone: hence a separate, higher limit for addresses."""
     username = (request.POST.get("username") or "").strip().lower()[:150]
-    return [f"login-failures:user:{username}", f"login-failures:addr:{request.META.get('REMOTE_ADDR', '')}"]
+    return [
+        (f"login-failures:user:{username}", settings.LOGIN_MAX_FAILURES),
+        (f"login-failures:addr:{request.META.get('REMOTE_ADDR', '')}", settings.LOGIN_MAX_FAILURES_PER_ADDRESS),
+    ]
 
 
 def login_blocked(request) -> bool:
-    return any((cache.get(key) or 0) >= settings.LOGIN_MAX_FAILURES for key in _login_keys(request))
+    return any(limit and (cache.get(key) or 0) >= limit for key, limit in _login_limits(request))
 
 
 def login_failed(request) -> None:
-    for key in _login_keys(request):
+    for key, _limit in _login_limits(request):
         cache.add(key, 0, timeout=settings.LOGIN_BLOCK_SECONDS)  # the window starts at the first failure
         try:
             cache.incr(key)
@@ -39,11 +44,11 @@ def login_failed(request) -> None:
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login page, refusing (429) a username or an address after LOGIN_MAX_FAILURES
-    wrong passwords within LOGIN_BLOCK_SECONDS; a right password does not reset the address."""
+    """Django's login page, refusing (429) a username after LOGIN_MAX_FAILURES wrong passwords
+    within LOGIN_BLOCK_SECONDS, an address after LOGIN_MAX_FAILURES_PER_ADDRESS."""
 
     def post(self, request, *args, **kwargs):
-        if settings.LOGIN_MAX_FAILURES and login_blocked(request):
+        if login_blocked(request):
             form = self.get_form_class()(request=request)  # unbound: no password is checked
             response = self.render_to_response(self.get_context_data(form=form, blocked=True))
             response.status_code = 429

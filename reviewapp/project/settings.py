@@ -237,9 +237,10 @@ REST_FRAMEWORK = {
 }
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")  # empty: off
 API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")
-# The login page: a username or an address is refused (429) after this many wrong passwords
-# within LOGIN_BLOCK_SECONDS (0: off).
+# The login page: a username, or an address, is refused (429) after this many wrong passwords
+# within LOGIN_BLOCK_SECONDS (0: off). Behind a proxy every client has the proxy's address.
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=10)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
 LOGIN_BLOCK_SECONDS = env.int("LOGIN_BLOCK_SECONDS", default=900)
 # The throttles' and the login limit's counters: shared by every web process when CACHE_URL is
 # Redis (compose: redis://redis:6379/1); the embedded default is per process.

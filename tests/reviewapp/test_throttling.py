@@ -23,7 +23,7 @@ def test_a_username_is_refused_after_too_many_wrong_passwords(world, settings):
 
 
 def test_an_address_is_refused_after_too_many_wrong_passwords(world, settings):
-    settings.LOGIN_MAX_FAILURES = 3
+    settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 3
     for name in ("a", "b", "c"):
         _login(Client(), name, "wrong", addr="10.0.2.1")
     assert _login(Client(), "rob", "pw-123456", addr="10.0.2.1").status_code == 429
