@@ -20,7 +20,7 @@ from reviewapp.review import ingest, processing
 from reviewapp.review.models import Clip
 from tests.conftest import api_client
 from tests.factories import ClipFactory
-from tests.reviewapp.test_ingest import post_clip
+from tests.reviewapp.test_ingest import post_clip, stored_files
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 
@@ -145,3 +145,42 @@ def test_concurrent_uploads_of_the_same_bytes_all_answer_this_cameras_clip(world
     assert {clip.id for clip, _created in answers} == {stored.id}
     assert other.id not in {clip.id for clip, _created in answers}
     assert Path(stored.file.path).is_file()
+
+
+class DatabaseGone:
+    """The database made unreachable for real: PostgreSQL on a port where nothing listens, or
+    SQLite in a folder that does not exist; the open connection is closed."""
+
+    def __init__(self):
+        self.saved = dict(connection.settings_dict)
+
+    def __enter__(self):
+        if connection.vendor == "sqlite":
+            connection.settings_dict["NAME"] = "/nonexistent-folder/vigia.sqlite3"
+        else:
+            connection.settings_dict["PORT"] = str(_free_port())
+        connection.close()
+        return self
+
+    def __exit__(self, *exc):
+        connection.close()
+        connection.settings_dict.update(self.saved)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_while_the_database_is_unreachable_is_a_503_and_leaves_no_file(world, video, settings, monkeypatch):
+    from rest_framework.test import APIClient
+
+    real_save = ingest._clip_save
+
+    def save_without_database(clip):  # the file is stored by now: the row's insert fails
+        with DatabaseGone():
+            return real_save(clip)
+
+    monkeypatch.setattr(ingest, "_clip_save", save_without_database)
+    client = APIClient()
+    client.force_authenticate(world.ingest)
+    response = post_clip(client, video())
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "service_unavailable" and response["Retry-After"]
+    assert Clip.objects.count() == 0 and stored_files(settings) == []  # nothing half-stored
