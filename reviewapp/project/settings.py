@@ -101,6 +101,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 CLIP_BUCKET = env.str("CLIP_BUCKET", default="")
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
+# Clips from the bucket, by event (reviewapp.review.events): the SQS queue the clip bucket's
+# ObjectCreated notifications go to. Set, `consume_clip_events` runs (needs CLIP_BUCKET).
+CLIP_EVENTS_QUEUE_URL = env.str("CLIP_EVENTS_QUEUE_URL", default="")
+AWS_SQS_ENDPOINT_URL = env.str("AWS_SQS_ENDPOINT_URL", default="") or None
 if CLIP_BUCKET:
     DEFAULT_STORAGE = {
         "BACKEND": "storages.backends.s3.S3Storage",
