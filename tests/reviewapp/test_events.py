@@ -1,0 +1,278 @@
+"""Clips from the bucket, by event, against moto's server over HTTP: a bucket whose notification
+configuration sends ObjectCreated to an SQS queue (with a dead-letter queue), the consumer in
+this process or as a real `manage.py consume_clip_events` process, killed with SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.storage import storages
+from prometheus_client import REGISTRY
+
+from reviewapp.core import s3 as s3_module
+from reviewapp.review import events, processing, sqs
+from reviewapp.review.models import Clip
+from tests.workers import ROOT, database_url
+
+
+class Bucket:
+    def __init__(self, endpoint: str):
+        kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+        self.s3, self.sqs = boto3.client("s3", **kwargs), boto3.client("sqs", **kwargs)
+        suffix = uuid.uuid4().hex[:12]  # the server lives for the whole session
+        self.name = f"vigia-clips-{suffix}"
+        self.s3.create_bucket(Bucket=self.name)
+        self.dlq = self.sqs.create_queue(QueueName=f"clip-events-dlq-{suffix}")["QueueUrl"]
+        redrive = {"deadLetterTargetArn": self._arn(self.dlq), "maxReceiveCount": "3"}
+        self.queue = self.sqs.create_queue(
+            QueueName=f"clip-events-{suffix}",
+            Attributes={"VisibilityTimeout": "2", "RedrivePolicy": json.dumps(redrive)},
+        )["QueueUrl"]
+        rules = [{"Name": "prefix", "Value": "clips/"}]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.name,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": self._arn(self.queue),
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": rules}},
+                    }
+                ]
+            },
+        )
+
+    def _arn(self, url: str) -> str:
+        return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def put(self, key: str, path_or_bytes, content_type="video/mp4", metadata=None) -> None:
+        body = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+        self.s3.put_object(Bucket=self.name, Key=key, Body=body, ContentType=content_type, Metadata=metadata or {})
+
+    def drain_test_event(self) -> None:
+        for m in self.sqs.receive_message(QueueUrl=self.queue, WaitTimeSeconds=1).get("Messages", []):
+            assert "s3:TestEvent" in m["Body"]
+            self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
+
+    def depth(self, url: str) -> int:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return sum(int(attrs[n]) for n in names)
+
+    def dead_letters(self) -> list[dict]:
+        r = self.sqs.receive_message(
+            QueueUrl=self.dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        )
+        return r.get("Messages", [])
+
+
+@pytest.fixture
+def bucket(settings, aws_endpoint, aws_env, monkeypatch):
+    b = Bucket(aws_endpoint)
+    values = {
+        "CLIP_BUCKET": b.name,
+        "AWS_S3_ENDPOINT_URL": aws_endpoint,
+        "AWS_SQS_ENDPOINT_URL": aws_endpoint,
+        "CLIP_EVENTS_QUEUE_URL": b.queue,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+        monkeypatch.setenv(name, value)  # for the consumer and worker processes
+    options = {"bucket_name": b.name, "endpoint_url": aws_endpoint, "region_name": "us-east-1", "default_acl": None}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
+    storages._storages = {}
+    sqs.dead_letter_url.cache_clear()
+    yield b
+    storages._storages = {}
+    s3_module._client.cache_clear()
+
+
+def consume(bucket: Bucket, polls: int = 3) -> int:
+    import threading
+
+    return events.consume(queue_url=bucket.queue, stop=threading.Event(), wait_seconds=1, batches=polls)
+
+
+def rejected(reason: str) -> float:
+    return REGISTRY.get_sample_value("vigia_clip_events_rejected_total", {"reason": reason}) or 0.0
+
+
+# ------------------------------------------------------------------ the consumer in this process
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_object_put_in_the_bucket_becomes_a_clip_by_reference_and_is_processed(world, video, bucket):
+    key = "clips/acme-door/2026/11/30/cam 1+front.mp4"  # URL-encoded in the event: space and plus
+    bucket.put(key, video(frames=30), metadata={"recorded-at": "2026-11-30T12:00:00Z"})
+    bucket.put("clips/acme-door/2026/11/30/no-metadata.mp4", video("b.mp4", frames=30, seed=1))
+    consume(bucket)
+
+    clip = Clip.objects.get(external_id=f"s3://{bucket.name}/{key}")
+    assert clip.file.name == key and clip.camera == world.cam_a  # by reference: the object itself
+    assert clip.recorded_at == datetime(2026, 11, 30, 12, tzinfo=UTC)
+    assert clip.status == Clip.Status.QUEUED and clip.duration == 3.0 and clip.size_bytes > 0
+    other = Clip.objects.get(file="clips/acme-door/2026/11/30/no-metadata.mp4")
+    assert abs(other.recorded_at - datetime.now(UTC)) < timedelta(minutes=5)  # the event's time
+    assert bucket.s3.list_objects_v2(Bucket=bucket.name)["KeyCount"] == 2  # nothing copied
+    assert bucket.depth(bucket.queue) == 0 and bucket.depth(bucket.dlq) == 0  # the test event too
+
+    processing.clip_process(clip_id=clip.id)  # read from where it landed
+    clip.refresh_from_db()
+    assert clip.status == Clip.Status.DONE and clip.frames_sampled == 6
+
+
+@pytest.mark.django_db
+def test_a_redelivered_event_makes_no_second_clip(world, video, bucket, settings):
+    bucket.put("clips/acme-door/a.mp4", video())
+    consume(bucket, polls=2)
+    assert Clip.objects.count() == 1
+    # SQS delivers at least once: the same notification again, twice.
+    body = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "eventTime": "2026-11-30T12:00:00.000Z",
+                "s3": {"bucket": {"name": bucket.name}, "object": {"key": "clips/acme-door/a.mp4"}},
+            }
+        ]
+    }
+    for _ in range(2):
+        bucket.sqs.send_message(QueueUrl=bucket.queue, MessageBody=json.dumps(body))
+    before = REGISTRY.get_sample_value("vigia_clip_events_total", {"outcome": "duplicate"}) or 0
+    consume(bucket, polls=2)
+    assert Clip.objects.count() == 1
+    assert REGISTRY.get_sample_value("vigia_clip_events_total", {"outcome": "duplicate"}) == before + 2
+    assert bucket.depth(bucket.queue) == 0 and bucket.depth(bucket.dlq) == 0
+
+
+@pytest.mark.django_db
+def test_objects_that_cannot_be_clips_go_to_the_dead_letter_queue_counted_and_logged(
+    world, video, bucket, settings, caplog
+):
+    settings.CLIP_MAX_BYTES = 100_000
+    settings.CLIP_MAX_SECONDS = 2.5
+    before = {r: rejected(r) for r in ("invalid_video", "file_too_large", "video_too_long", "unknown_camera")}
+    bucket.put("clips/acme-door/garbage.mp4", b"this is not a video at all")
+    bucket.put("clips/acme-door/notes.txt", b"hello", content_type="text/plain")
+    bucket.put("clips/acme-door/big.mp4", b"\0" * 120_000)
+    bucket.put("clips/acme-door/long.mp4", video(frames=30, size=(64, 48)))  # 3 s
+    bucket.put("clips/nobody-cam/x.mp4", video("n.mp4"))
+    with caplog.at_level("WARNING", logger="reviewapp.review.events"):
+        consume(bucket)
+
+    assert Clip.objects.count() == 0
+    assert bucket.depth(bucket.queue) == 0  # none left to be retried
+    letters = bucket.dead_letters() + bucket.dead_letters()
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in letters)
+    assert reasons == ["file_too_large", "invalid_video", "invalid_video", "unknown_camera", "video_too_long"]
+    assert all("Records" in json.loads(m["Body"]) for m in letters)  # the original event, to redrive
+    assert rejected("invalid_video") == before["invalid_video"] + 2
+    for reason in ("file_too_large", "video_too_long", "unknown_camera"):
+        assert rejected(reason) == before[reason] + 1
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "clips/acme-door/garbage.mp4" in logged and "clips/nobody-cam/x.mp4" in logged
+    assert bucket.s3.list_objects_v2(Bucket=bucket.name)["KeyCount"] == 5  # refused objects stay
+
+
+@pytest.mark.django_db
+def test_a_message_that_is_not_an_s3_event_goes_to_the_dead_letter_queue(world, bucket):
+    bucket.sqs.send_message(QueueUrl=bucket.queue, MessageBody="{not json")
+    bucket.sqs.send_message(
+        QueueUrl=bucket.queue, MessageBody=json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]})
+    )
+    consume(bucket, polls=2)
+    letters = bucket.dead_letters()
+    assert [m["MessageAttributes"]["reason"]["StringValue"] for m in letters] == ["bad_message", "bad_message"]
+
+
+def test_s3_events_are_parsed_with_their_keys_decoded():
+    body = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:CompleteMultipartUpload",
+                "eventTime": "2026-11-30T12:00:00.000Z",
+                "s3": {"bucket": {"name": "b"}, "object": {"key": "clips/cam%C3%A9/a+b%2Bc.mp4"}},
+            },
+            {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "x"}}},
+        ]
+    }
+    (event,) = events.parse_message(json.dumps(body))
+    assert event.key == "clips/camé/a b+c.mp4" and event.event_time == datetime(2026, 11, 30, 12, tzinfo=UTC)
+    assert events.parse_message(json.dumps({"Event": "s3:TestEvent", "Service": "Amazon S3"})) is None
+    wrapped = {"Type": "Notification", "Message": json.dumps(body)}  # through SNS
+    assert [e.key for e in events.parse_message(json.dumps(wrapped))] == ["clips/camé/a b+c.mp4"]
+    with pytest.raises(events.BadMessage):
+        events.parse_message("[]")
+
+
+# ----------------------------------------------- the real consumer process, killed, and a real worker
+
+
+def start_consumer(log_path: Path, **extra_env) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
+        "BROKER_DIR": str(django_settings.BROKER_DIR),
+        "LOG_FORMAT": "plain",
+        **extra_env,
+    }
+    out = open(log_path, "ab")  # noqa: SIM115 - the process writes to it; closed with the process
+    cmd = [sys.executable, "manage.py", "consume_clip_events", "--wait", "1"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_for(condition, what: str, proc: subprocess.Popen | None = None, log_path: Path | None = None, limit=90):
+    deadline = time.monotonic() + limit
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the consumer died before {what}: {log_path.read_text()[-3000:] if log_path else ''}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}: {log_path.read_text()[-3000:] if log_path else ''}")
+        time.sleep(0.2)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_consumer_killed_between_commit_and_delete_makes_exactly_one_clip(world, video, bucket, worker, tmp_path):
+    log_path = tmp_path / "consumer.log"
+    key = "clips/acme-door/2026/11/30/killed.mp4"
+    bucket.drain_test_event()  # the one message in flight is then the clip's
+    bucket.put(key, video(frames=30))
+    consumer = start_consumer(log_path, **{events.PAUSE_BEFORE_DELETE_ENV: "300"})
+    try:
+        # Committed and queued, paused before the delete: the point to kill it at.
+        wait_for(lambda: "pausing" in log_path.read_text(), "the commit", consumer, log_path)
+        assert Clip.objects.filter(file=key).count() == 1
+        consumer.send_signal(signal.SIGKILL)
+        consumer.wait(timeout=30)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+    assert bucket.depth(bucket.queue) == 1  # not deleted: SQS shows it again
+
+    restarted = start_consumer(log_path)
+    try:
+        wait_for(lambda: "already ingested" in log_path.read_text(), "the redelivery", restarted, log_path)
+        wait_for(lambda: bucket.depth(bucket.queue) == 0, "the delete", restarted, log_path)
+        clip = Clip.objects.get(file=key)  # exactly one
+        wait_for(lambda: Clip.objects.get(id=clip.id).status not in ("queued", "processing"), "the worker")
+    finally:
+        restarted.terminate()
+        assert restarted.wait(timeout=60) == 0  # SIGTERM: finishes the message in hand, exits cleanly
+    clip.refresh_from_db()
+    assert clip.status == Clip.Status.DONE, clip.error
+    assert Clip.objects.filter(external_id=f"s3://{bucket.name}/{key}").count() == 1
+    assert bucket.depth(bucket.dlq) == 0
