@@ -164,6 +164,8 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
         hook(world.cam_a)
     metrics.clip_processed(clip)
     metrics.alert_error(retryable=True)
+    metrics.clip_event("ingested")
+    metrics.clip_event_rejected("unknown_camera")
     metrics.decision_recorded(verdict="person", source="vigia")
     metrics.TASKS.labels("t", "success").inc()
     metrics.TASK_SECONDS.labels("t").observe(0.1)
