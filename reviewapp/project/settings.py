@@ -115,6 +115,9 @@ if CLIP_BUCKET:
             "default_acl": None,
             "file_overwrite": False,
             "querystring_expire": 600,
+            # Marks what Vigia writes itself (uploaded clips, per-clip detail): the bucket's
+            # event consumer skips those (reviewapp.review.ingest_reference.OWN_OBJECT_METADATA).
+            "object_parameters": {"Metadata": {"vigia-origin": "app"}},
         },
     }
 else:

@@ -32,7 +32,7 @@ from django.utils.dateparse import parse_datetime
 from reviewapp.core import logs, metrics
 from reviewapp.core.errors import ApplicationError, OutsideError
 from reviewapp.review import sqs
-from reviewapp.review.ingest_reference import camera_name_from_key, clip_ingest_reference
+from reviewapp.review.ingest_reference import OwnObject, camera_name_from_key, clip_ingest_reference
 from reviewapp.review.models import Camera, Clip
 
 log = logging.getLogger(__name__)
@@ -98,12 +98,15 @@ def event_ingest(event: ObjectCreated) -> tuple[Clip, bool]:
     camera = Camera.objects.filter(name=name).select_related("customer").first()
     if camera is None:
         raise ApplicationError(f"unknown camera {name!r}", code="unknown_camera")
-    return clip_ingest_reference(camera=camera, bucket=event.bucket, key=event.key, fallback_time=event.event_time)
+    return clip_ingest_reference(
+        camera=camera, bucket=event.bucket, key=event.key, fallback_time=event.event_time, skip_own=True
+    )
 
 
 def message_handle(*, queue_url: str, message: sqs.Message) -> str:
     """Ingest one message's objects, then delete it (or move it to the dead-letter queue).
-    Returns the outcome: ingested, duplicate, rejected, retry, test or ignored."""
+    Returns the outcome: ingested, duplicate, rejected, retry, test or ignored (nothing to
+    ingest: only Vigia's own objects, or no ObjectCreated record)."""
     try:
         events = parse_message(message.body)
     except BadMessage as exc:
@@ -111,11 +114,13 @@ def message_handle(*, queue_url: str, message: sqs.Message) -> str:
     if events is None:
         sqs.delete(queue_url=queue_url, message=message)
         return _counted("test")
-    created, rejected = False, []
+    created, found, rejected = False, False, []
     for event in events:
         with logs.log_context(key=event.key):
             try:
                 clip, new = event_ingest(event)
+            except OwnObject:
+                continue  # written by Vigia (an upload, a clip's detail): already known
             except ApplicationError as exc:
                 rejected.append((event.key, exc))
                 continue
@@ -125,14 +130,16 @@ def message_handle(*, queue_url: str, message: sqs.Message) -> str:
                 rejected.append((event.key, ApplicationError(str(exc), code="unreadable")))
                 continue
             except Exception as exc:  # the database, the broker: SQS shows the message again
+                log.exception("event for %s failed", event.key)
                 return _retry(message, event, exc)
+            found = True
             created = created or new
             log.info("event for %s: clip %s (%s)", event.key, clip.id, "new" if new else "already ingested")
     if rejected:
         return _reject(queue_url, message, rejected)
     _pause_for_tests()
     sqs.delete(queue_url=queue_url, message=message)
-    return _counted("ingested" if created else "duplicate" if events else "ignored")
+    return _counted("ingested" if created else "duplicate" if found else "ignored")
 
 
 def _counted(outcome: str) -> str:

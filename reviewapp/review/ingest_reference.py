@@ -29,8 +29,17 @@ log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = {"mp4", "m4v", "mov", "mkv", "webm", "avi", "ts"}
 _UNTYPED = {"", "application/octet-stream", "binary/octet-stream"}
 RECORDED_AT_METADATA = "recorded-at"  # x-amz-meta-recorded-at, ISO 8601
+# x-amz-meta-vigia-origin: set on every object Vigia writes itself (settings' S3 options): an
+# uploaded clip's file is in the bucket before its row, so its event must not make a clip.
+OWN_OBJECT_METADATA = "vigia-origin"
+
+
 KEY_MAX_LENGTH = Clip._meta.get_field("file").max_length
 EXTERNAL_ID_MAX_LENGTH = Clip._meta.get_field("external_id").max_length
+
+
+class OwnObject(Exception):  # not an error: an object Vigia wrote, nothing to do
+    """The object was written by Vigia itself (an uploaded clip, a clip's detail)."""
 
 
 def reference_external_id(bucket: str, key: str) -> str:
@@ -46,7 +55,13 @@ def camera_name_from_key(key: str) -> str | None:
 
 
 def clip_ingest_reference(
-    *, camera: Camera, bucket: str, key: str, recorded_at: datetime | None = None, fallback_time: datetime | None = None
+    *,
+    camera: Camera,
+    bucket: str,
+    key: str,
+    recorded_at: datetime | None = None,
+    fallback_time: datetime | None = None,
+    skip_own: bool = False,
 ) -> tuple[Clip, bool]:
     """Check the object s3://bucket/key and make it a clip of `camera`, queued for detection.
 
@@ -54,12 +69,15 @@ def clip_ingest_reference(
     the same bytes for the same camera returns the clip already stored. `recorded_at` when
     given, else the object's `recorded-at` metadata, else `fallback_time` (the event's time),
     else the object's last-modified time. Raises ApplicationError (its code says why: nothing is
-    stored) or reviewapp.core.errors.StorageError when the bucket cannot be read.
+    stored) or reviewapp.core.errors.StorageError when the bucket cannot be read; with
+    `skip_own`, OwnObject for an object Vigia wrote itself (the event consumer's case).
     """
     external_id = _checked_reference(camera=camera, bucket=bucket, key=key)
     if (existing := _clip_with_external_id(camera, external_id)) is not None:
         return existing, False
     head = _checked_head(bucket=bucket, key=key)
+    if skip_own and OWN_OBJECT_METADATA in head.metadata:
+        raise OwnObject(key)
     recorded_at = recorded_at or _recorded_at(head) or fallback_time or head.last_modified
     sha, info = _download_and_probe(bucket=bucket, key=key, head=head)
     existing = Clip.objects.filter(camera=camera, sha256=sha).first()

@@ -1,6 +1,7 @@
 """Fixtures of the review tests: a clip bucket that notifies an SQS queue (moto's server over HTTP)."""
 
 import json
+import runpy
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from django.core.files.storage import storages
 
 from reviewapp.core import s3 as s3_module
 from reviewapp.review import sqs
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Bucket:
@@ -75,11 +78,10 @@ def bucket(settings, aws_endpoint, aws_env, monkeypatch):
     for name, value in values.items():
         setattr(settings, name, value)
         monkeypatch.setenv(name, value)  # for the consumer and worker processes
-    options = {"bucket_name": b.name, "endpoint_url": aws_endpoint, "region_name": "us-east-1", "default_acl": None}
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
-    }
+    # The storage the settings module makes for these variables (the object metadata included).
+    production = runpy.run_path(str(ROOT / "reviewapp/project/settings.py"))["DEFAULT_STORAGE"]
+    assert production["BACKEND"] == "storages.backends.s3.S3Storage"
+    settings.STORAGES = {**settings.STORAGES, "default": production}
     storages._storages = {}
     sqs.dead_letter_url.cache_clear()
     yield b

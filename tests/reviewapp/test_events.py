@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings as django_settings
 from prometheus_client import REGISTRY
 
-from reviewapp.review import events, processing
+from reviewapp.review import events, ingest, processing
 from reviewapp.review.models import Clip
 from tests.workers import ROOT, database_url
 
@@ -75,6 +75,20 @@ def test_a_redelivered_event_makes_no_second_clip(world, video, bucket, settings
     consume(bucket, polls=2)
     assert Clip.objects.count() == 1
     assert REGISTRY.get_sample_value("vigia_clip_events_total", {"outcome": "duplicate"}) == before + 2
+    assert bucket.depth(bucket.queue) == 0 and bucket.depth(bucket.dlq) == 0
+
+
+@pytest.mark.django_db
+def test_the_event_of_a_clip_vigia_uploaded_itself_is_skipped(world, video, bucket):
+    # An upload is stored in the bucket before its row exists: its own event must not race it.
+    clip, created = ingest.clip_ingest(camera=world.cam_a, path=str(video()), recorded_at=datetime.now(UTC))
+    assert created and clip.file.name.startswith("clips/acme-door/")
+    head = bucket.s3.head_object(Bucket=bucket.name, Key=clip.file.name)
+    assert head["Metadata"] == {"vigia-origin": "app"}
+    before = REGISTRY.get_sample_value("vigia_clip_events_total", {"outcome": "ignored"}) or 0
+    consume(bucket, polls=2)
+    assert list(Clip.objects.values_list("id", flat=True)) == [clip.id]
+    assert REGISTRY.get_sample_value("vigia_clip_events_total", {"outcome": "ignored"}) == before + 1
     assert bucket.depth(bucket.queue) == 0 and bucket.depth(bucket.dlq) == 0
 
 
