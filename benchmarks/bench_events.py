@@ -2,7 +2,7 @@
 temporary file, OpenCV probe, sha256, the row, the task queued, the message deleted), and how
 fast it drops redelivered ones, against moto's S3 and SQS over HTTP.
 
-    python benchmarks/bench_events.py [--clips 200] [--frames 60] [--size 640x360]
+    python benchmarks/bench_events.py [--clips 200] [--frames 60] [--size 640x360] [--concurrency 1]
 
 Uses its own SQLite file and filesystem broker in a temporary folder (or BENCH_DATABASE_URL);
 starts and stops its own moto server, which runs in this process and shares its CPU: on AWS
@@ -71,11 +71,13 @@ def setup_aws() -> tuple[str, object]:
     return queue, (s3, sqs)
 
 
-def run(queue: str, expected: int) -> float:
+def run(queue: str, expected: int, concurrency: int) -> float:
     """Seconds for one consumer to handle `expected` messages."""
     start, handled = time.perf_counter(), 0
     while handled < expected:
-        handled += events.consume(queue_url=queue, stop=threading.Event(), wait_seconds=1, batches=1)
+        handled += events.consume(
+            queue_url=queue, stop=threading.Event(), wait_seconds=1, batches=1, concurrency=concurrency
+        )
     return time.perf_counter() - start
 
 
@@ -84,6 +86,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--frames", type=int, default=60, help="frames per clip, at 10 fps")
     parser.add_argument("--size", default="640x360")
+    parser.add_argument("--concurrency", type=int, default=1, help="messages handled at once (threads)")
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     call_command("migrate", verbosity=0)
@@ -97,7 +100,7 @@ def main() -> None:
         sizes.append(path.stat().st_size)
         s3.put_object(Bucket=BUCKET, Key=f"clips/{camera.name}/2026/12/01/c{i}.mp4", Body=path.read_bytes())
         path.unlink()
-    fresh = run(queue, args.clips)
+    fresh = run(queue, args.clips, args.concurrency)
     assert Clip.objects.count() == args.clips, Clip.objects.count()
     for clip in Clip.objects.all():  # the same events again: SQS redelivers
         body = {
@@ -113,11 +116,14 @@ def main() -> None:
         sqs.send_message_batch(
             QueueUrl=queue, Entries=[{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i : i + 10])]
         )
-    again = run(queue, len(bodies))
+    again = run(queue, len(bodies), args.concurrency)
     assert Clip.objects.count() == args.clips
 
     mb = statistics.mean(sizes) / 1e6
-    print(f"{args.clips} objects of {mb:.2f} MB ({args.frames} frames {w}x{h}), one consumer, moto over HTTP:")
+    print(
+        f"{args.clips} objects of {mb:.2f} MB ({args.frames} frames {w}x{h}), one consumer"
+        f" handling {args.concurrency} at once, moto over HTTP:"
+    )
     print(f"  new objects:  {args.clips / fresh:6.1f} events/s  ({1000 * fresh / args.clips:.1f} ms each)")
     print(f"  redelivered:  {len(bodies) / again:6.1f} events/s  ({1000 * again / len(bodies):.1f} ms each)")
     SERVER.stop()

@@ -105,6 +105,8 @@ AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 # ObjectCreated notifications go to. Set, `consume_clip_events` runs (needs CLIP_BUCKET).
 CLIP_EVENTS_QUEUE_URL = env.str("CLIP_EVENTS_QUEUE_URL", default="")
 AWS_SQS_ENDPOINT_URL = env.str("AWS_SQS_ENDPOINT_URL", default="") or None
+# Messages one consumer handles at once (threads; at most 10, one receive's batch).
+CLIP_EVENTS_CONCURRENCY = env.int("CLIP_EVENTS_CONCURRENCY", default=4)
 if CLIP_BUCKET:
     DEFAULT_STORAGE = {
         "BACKEND": "storages.backends.s3.S3Storage",

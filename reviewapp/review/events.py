@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote_plus
@@ -176,29 +177,46 @@ def _pause_for_tests() -> None:
         time.sleep(pause)
 
 
-def consume(*, queue_url: str, stop: threading.Event, wait_seconds: int = 20, batches: int | None = None) -> int:
-    """Long-poll the queue and handle its messages until `stop` is set (or after `batches` polls).
+def consume(
+    *, queue_url: str, stop: threading.Event, wait_seconds: int = 20, batches: int | None = None, concurrency: int = 1
+) -> int:
+    """Long-poll the queue and handle its messages until `stop` is set (or after `batches` polls),
+    `concurrency` at a time (threads: the work is mostly waiting on S3 and the database).
     Returns the number of messages handled. A message in hand when `stop` is set is finished;
     the rest of its batch comes back after the visibility timeout."""
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="clip-events") if concurrency > 1 else None
     handled, polls, backoff = 0, 0, 1.0
-    while not stop.is_set() and (batches is None or polls < batches):
-        polls += 1
-        if not connection.in_atomic_block:  # (a test's transaction)
-            close_old_connections()  # a long-lived process: drop connections the database closed
-        try:
-            messages = sqs.receive(queue_url=queue_url, wait_seconds=wait_seconds)
-        except sqs.SQSError as exc:
-            log.error("cannot poll %s (again in %.0f s): %s", queue_url, backoff, exc)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 60.0)
-            continue
-        backoff = 1.0
-        for message in messages:
-            if stop.is_set():
-                break
+    try:
+        while not stop.is_set() and (batches is None or polls < batches):
+            polls += 1
+            if not connection.in_atomic_block:  # (a test's transaction)
+                close_old_connections()  # a long-lived process: drop connections the database closed
             try:
-                message_handle(queue_url=queue_url, message=message)
-            except sqs.SQSError as exc:  # the delete or the move failed: the message comes back
-                log.error("message %s left in the queue: %s", message.id, exc)
-            handled += 1
+                messages = sqs.receive(queue_url=queue_url, wait_seconds=wait_seconds)
+            except sqs.SQSError as exc:
+                log.error("cannot poll %s (again in %.0f s): %s", queue_url, backoff, exc)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+            if pool is None:
+                handled += sum(_handle_one(queue_url, m, stop) for m in messages)
+            else:
+                handled += sum(pool.map(lambda m: _handle_one(queue_url, m, stop, in_pool=True), messages))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return handled
+
+
+def _handle_one(queue_url: str, message: sqs.Message, stop: threading.Event, in_pool: bool = False) -> int:
+    if stop.is_set():
+        return 0
+    try:
+        message_handle(queue_url=queue_url, message=message)
+    except sqs.SQSError as exc:  # the delete or the move failed: the message comes back
+        log.error("message %s left in the queue: %s", message.id, exc)
+    finally:
+        if in_pool:
+            close_old_connections()  # this thread's own connection
+    return 1

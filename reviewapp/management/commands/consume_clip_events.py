@@ -15,6 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--wait", type=int, default=20, help="Long-poll seconds (1-20).")
+        parser.add_argument(
+            "--concurrency", type=int, default=None, help="Messages handled at once (default CLIP_EVENTS_CONCURRENCY)."
+        )
         parser.add_argument("--batches", type=int, default=None, help="Stop after this many polls (default: never).")
         parser.add_argument(
             "--idle-if-unset",
@@ -22,7 +25,7 @@ class Command(BaseCommand):
             help="Without CLIP_EVENTS_QUEUE_URL, wait for a signal instead of failing (a compose service).",
         )
 
-    def handle(self, *args, wait, batches, idle_if_unset, **options):
+    def handle(self, *args, wait, batches, concurrency, idle_if_unset, **options):
         queue_url = settings.CLIP_EVENTS_QUEUE_URL
         if not queue_url and not idle_if_unset:
             raise CommandError("CLIP_EVENTS_QUEUE_URL is unset: there is no queue to consume")
@@ -42,5 +45,11 @@ class Command(BaseCommand):
             stop.wait()
             return
         self.stdout.write(f"consuming {queue_url} for s3://{settings.CLIP_BUCKET}/clips/")
-        handled = events.consume(queue_url=queue_url, stop=stop, wait_seconds=max(1, min(wait, 20)), batches=batches)
+        handled = events.consume(
+            queue_url=queue_url,
+            stop=stop,
+            wait_seconds=max(1, min(wait, 20)),
+            batches=batches,
+            concurrency=max(1, min(concurrency or settings.CLIP_EVENTS_CONCURRENCY, 10)),
+        )
         self.stdout.write(f"{handled} message(s) handled")
