@@ -122,6 +122,26 @@ def test_objects_that_cannot_be_clips_go_to_the_dead_letter_queue_counted_and_lo
 
 
 @pytest.mark.django_db
+def test_a_transient_failure_leaves_the_message_and_the_redrive_policy_caps_the_retries(world, video, bucket, settings):
+    good = settings.AWS_S3_ENDPOINT_URL
+    bucket.put("clips/acme-door/later.mp4", video())
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens: S3 is unreachable
+    consume(bucket, polls=2)
+    assert Clip.objects.count() == 0 and bucket.depth(bucket.queue) == 1  # kept, to try again
+    settings.AWS_S3_ENDPOINT_URL = good
+    wait_for(lambda: consume(bucket, polls=1) and Clip.objects.count() == 1, "the retry")
+    assert bucket.depth(bucket.queue) == 0
+
+    bucket.put("clips/acme-door/never.mp4", video("never.mp4", seed=2))
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    retries = REGISTRY.get_sample_value("vigia_clip_events_total", {"outcome": "retry"}) or 0
+    # maxReceiveCount is 3: SQS itself moves it to the dead-letter queue, it is not tried forever.
+    wait_for(lambda: consume(bucket, polls=1) is not None and bucket.depth(bucket.dlq) == 1, "the redrive")
+    assert bucket.depth(bucket.queue) == 0 and Clip.objects.count() == 1
+    assert REGISTRY.get_sample_value("vigia_clip_events_total", {"outcome": "retry"}) == retries + 3
+
+
+@pytest.mark.django_db
 def test_a_message_that_is_not_an_s3_event_goes_to_the_dead_letter_queue(world, bucket):
     bucket.sqs.send_message(QueueUrl=bucket.queue, MessageBody="{not json")
     bucket.sqs.send_message(
