@@ -81,6 +81,16 @@ DECISIONS = Counter("vigia_review_decisions", "Review decisions recorded.", ["ve
 FALSE_ALERT_REPORTS = Counter(
     "vigia_false_alert_reports", "Customer reports that an alert was false.", ["camera_group"]
 )
+CLIP_EVENTS = Counter(
+    "vigia_clip_events",
+    "Clip-bucket events handled by the consumer (ingested, duplicate, rejected, retry, test, ignored).",
+    ["outcome"],
+)
+CLIP_EVENTS_REJECTED = Counter(
+    "vigia_clip_events_rejected",
+    "Clip-bucket events that made no clip, by reason (an ingest error code: invalid_video, unknown_camera...).",
+    ["reason"],
+)
 TASKS = Counter("vigia_celery_tasks", "Celery tasks run, by outcome.", ["task", "outcome"])
 TASK_SECONDS = Histogram(
     "vigia_celery_task_seconds",
@@ -192,6 +202,14 @@ def decision_recorded(*, verdict: str, source: str) -> None:
 
 def false_alert_reported(camera) -> None:
     _safe(lambda: FALSE_ALERT_REPORTS.labels(camera_group(camera)).inc())
+
+
+def clip_event(outcome: str) -> None:
+    _safe(lambda: CLIP_EVENTS.labels(outcome).inc())
+
+
+def clip_event_rejected(reason: str) -> None:
+    _safe(lambda: CLIP_EVENTS_REJECTED.labels(reason).inc())
 
 
 # -------------------------------------------------------------------- scrape-time gauges

@@ -1,61 +1,99 @@
 """The JSON API: thin views that validate, call a service, and serialize."""
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewapp.core.errors import ApplicationError
-from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_reviewer
+from reviewapp.core.parsers import SafeJSONParser
+from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_customer, is_ingest, is_reviewer
 from reviewapp.core.uploads import LimitedUploadHandler
-from reviewapp.review import ingest, queue, reports, selectors
+from reviewapp.review import ingest, ingest_reference, queue, reports, selectors
 from reviewapp.review.models import Camera, Review, ReviewItem
 from reviewapp.review.serializers import (
     ClipDetailSerializer,
+    ClipFilterSerializer,
+    ClipListSerializer,
+    ClipReferenceSerializer,
     ClipSerializer,
     ClipUploadSerializer,
+    CustomerAlertSerializer,
     CustomerClipSerializer,
     DecisionSerializer,
     FalseAlertSerializer,
+    IngestClipSerializer,
     ReviewerClipSerializer,
     ReviewItemSerializer,
     ReviewSerializer,
 )
 
 
-class ClipUploadView(APIView):
-    permission_classes = [IsIngest]
-    parser_classes = [MultiPartParser, FormParser]
+class ClipPagination(CursorPagination):
+    # A cursor, not an offset: no COUNT over every clip, and a page deep in a year of clips
+    # costs the same as the first (the camera / recorded_at indexes).
+    ordering = ("-recorded_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ClipUploadView(GenericAPIView):
+    """POST: a clip, uploaded (multipart, `file`) or already in the clip bucket (JSON,
+    `{"camera", "key"}`: ingested by reference). GET: clips, filtered, newest first."""
+
+    parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
+    pagination_class = ClipPagination
 
     def initialize_request(self, request, *args, **kwargs):
         # Before anything reads the body: the size limit applies while it streams in (413).
         request.upload_handlers = [LimitedUploadHandler(request, max_bytes=settings.CLIP_MAX_BYTES)]
         return super().initialize_request(request, *args, **kwargs)
 
+    def get_permissions(self):
+        return [IsIngest()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_serializer_class(self):
+        if is_reviewer(self.request.user):
+            return ClipListSerializer
+        if is_ingest(self.request.user):
+            return IngestClipSerializer  # finds its clips (by external_id), reads nothing of them
+        return CustomerClipSerializer  # a customer's own cameras' clips, without the internals
+
+    @extend_schema(parameters=[ClipFilterSerializer], responses=ClipListSerializer(many=True))
+    def get(self, request):
+        filters = ClipFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        clips = selectors.clips_list(user=request.user, **filters.validated_data)
+        page = self.paginate_queryset(clips)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     @extend_schema(
-        request=ClipUploadSerializer,
+        request={"multipart/form-data": ClipUploadSerializer, "application/json": ClipReferenceSerializer},
         responses={
             201: ClipSerializer,
             200: OpenApiResponse(ClipSerializer, description="The clip was already stored: that clip."),
-            413: OpenApiResponse(description="The upload is over CLIP_MAX_BYTES (refused while it streams in)."),
             202: OpenApiResponse(
                 ClipSerializer,
                 description="Stored and `queued`, but the broker was unreachable: the stuck-clip sweep sends it later.",
             ),
+            413: OpenApiResponse(description="The upload is over CLIP_MAX_BYTES (refused while it streams in)."),
         },
     )
     def post(self, request):
+        if "key" in request.data:
+            return self._post_reference(request)
         form = ClipUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        camera = Camera.objects.filter(name=data["camera"]).select_related("customer").first()
-        if camera is None:
-            raise ApplicationError(f"unknown camera {data['camera']!r}", fields={"camera": ["unknown camera"]})
+        camera = _camera(data["camera"])
         upload = data["file"]
         clip, created = ingest.clip_ingest(
             camera=camera,
@@ -71,6 +109,25 @@ class ClipUploadView(APIView):
             code = status.HTTP_202_ACCEPTED
         return Response(ClipSerializer(clip).data, status=code)
 
+    def _post_reference(self, request):
+        form = ClipReferenceSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        clip, created = ingest_reference.clip_ingest_reference(
+            camera=_camera(data["camera"]),
+            bucket=settings.CLIP_BUCKET,
+            key=data["key"],
+            recorded_at=data.get("recorded_at"),
+        )
+        return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _camera(name: str) -> Camera:
+    camera = Camera.objects.filter(name=name).select_related("customer").first()
+    if camera is None:
+        raise ApplicationError(f"unknown camera {name!r}", fields={"camera": ["unknown camera"]})
+    return camera
+
 
 class ClipDetailView(APIView):
     permission_classes = [IsAuthenticated]
@@ -80,6 +137,10 @@ class ClipDetailView(APIView):
         description="Reviewers see ReviewerClipSerializer; customers their own clips without internals.",
     )
     def get(self, request, clip_id):
+        if not (is_reviewer(request.user) or is_customer(request.user)):
+            # The ingest service uploads for every tenant: it finds its clips in the list
+            # (IngestClipSerializer) and reads none of their details.
+            raise Http404("clip not found")
         clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
         serializer = ReviewerClipSerializer if is_reviewer(request.user) else ClipDetailSerializer
         return Response(serializer(clip).data)
@@ -87,7 +148,7 @@ class ClipDetailView(APIView):
 
 class AlertListView(ListAPIView):
     permission_classes = [IsCustomer]
-    serializer_class = CustomerClipSerializer
+    serializer_class = CustomerAlertSerializer
 
     def get_queryset(self):
         return (
@@ -107,7 +168,7 @@ class AlertListView(ListAPIView):
 class FalseAlertView(APIView):
     permission_classes = [IsCustomer]
 
-    @extend_schema(request=FalseAlertSerializer, responses={201: CustomerClipSerializer, 200: CustomerClipSerializer})
+    @extend_schema(request=FalseAlertSerializer, responses={201: CustomerAlertSerializer, 200: CustomerAlertSerializer})
     def post(self, request, clip_id):
         clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
         form = FalseAlertSerializer(data=request.data)
@@ -115,7 +176,7 @@ class FalseAlertView(APIView):
         _report, created = reports.false_alert_report(
             clip=clip, user=request.user, reason=form.validated_data["reason"]
         )
-        data = CustomerClipSerializer(clip).data
+        data = CustomerAlertSerializer(clip).data
         return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

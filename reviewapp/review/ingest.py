@@ -49,7 +49,7 @@ def clip_ingest(
     if existing is not None:
         return existing, False
     try:
-        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS, limits=_video_limits())
+        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS, limits=video_limits())
     except InvalidVideo as exc:
         raise ApplicationError(str(exc), code="invalid_video", fields={"file": [str(exc)]}) from exc
     clip = Clip(
@@ -85,7 +85,7 @@ def _clip_with_external_id(camera: Camera, external_id: str) -> Clip | None:
     return existing
 
 
-def _video_limits() -> VideoLimits:
+def video_limits() -> VideoLimits:
     return VideoLimits(
         max_width=settings.CLIP_MAX_WIDTH,
         max_height=settings.CLIP_MAX_HEIGHT,
@@ -109,15 +109,17 @@ def _checked_size(path: str) -> int:
     return size
 
 
-def _clip_save(clip: Clip) -> Clip:
+def _clip_save(clip: Clip, *, owns_file: bool = True) -> Clip:
     """Insert the row and queue it once committed. Returns the clip stored: this one, or the
     one of a concurrent upload of the same clip (same camera and bytes, or same external_id)
-    that won the race (our file is then dropped)."""
+    that won the race (our file is then dropped).
+    `owns_file=False` (a clip ingested by reference): the file is not ours, never deleted."""
     try:
         with transaction.atomic():
             clip.save(force_insert=True)
     except IntegrityError:
-        default_storage.delete(clip.file.name)  # no row points at it: ours lost the race
+        if owns_file:
+            default_storage.delete(clip.file.name)  # no row points at it: ours lost the race
         existing = Clip.objects.filter(camera=clip.camera, sha256=clip.sha256).first()
         if existing is None and clip.external_id:
             existing = _clip_with_external_id(clip.camera, clip.external_id)  # 409 if another camera's
@@ -125,7 +127,8 @@ def _clip_save(clip: Clip) -> Clip:
             raise
         return existing
     except BaseException:
-        default_storage.delete(clip.file.name)  # the row was not committed: nothing stored half-way
+        if owns_file:
+            default_storage.delete(clip.file.name)  # the row was not committed: nothing stored half-way
         raise
     # From here on a committed row points at the file: it is never deleted, whatever the broker does.
     transaction.on_commit(lambda: _clip_enqueue_or_leave_queued(clip))

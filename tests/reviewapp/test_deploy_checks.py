@@ -72,3 +72,10 @@ def test_the_entrypoint_runs_the_check_and_it_fails_on_the_development_key():
     assert refused.returncode != 0 and "vigia.E001" in refused.stderr
     ok = _entrypoint_check(GOOD)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_the_entrypoint_checks_before_every_role():
+    text = (ROOT / "infra/entrypoint.sh").read_text()
+    checked = set(re.search(r"^  ([\w|-]+)\) deploy_check ;;$", text, re.M).group(1).split("|"))
+    roles = set(re.findall(r"^  ([\w-]+)\)$", text, re.M))
+    assert roles and roles == checked
