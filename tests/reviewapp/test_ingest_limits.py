@@ -108,3 +108,19 @@ def test_an_upload_over_the_limit_is_a_413_and_stores_nothing(world, settings, v
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "file_too_large"
     assert Clip.objects.count() == 0 and stored_files(settings) == []
+
+
+@pytest.mark.django_db
+def test_a_clip_by_reference_is_bounded_like_an_upload(world, bucket, tmp_path):
+    for name, size, streams, words in [("dot", (1, 1), 1, "1x1 px"), ("three", (64, 64), 3, "3 video streams")]:
+        key = f"clips/acme-door/{name}.mp4"
+        bucket.put(key, write_pyav(tmp_path / f"{name}.mp4", size=size, streams=streams))
+        response = api_client(world.ingest).post("/api/v1/clips/", {"camera": "acme-door", "key": key}, format="json")
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["code"] == "invalid_video" and words in response.json()["error"]["message"]
+    assert Clip.objects.count() == 0
+
+
+def test_deep_json_on_the_clip_endpoint_is_a_400(world):
+    response = api_client(world.ingest).post("/api/v1/clips/", "[" * 5000, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"

@@ -175,3 +175,14 @@ def test_a_rule_expiry_that_is_not_a_usable_number_is_a_400(world, value):
     response = client.post(f"/rules/{rule.id}/", {"action": "save", "expires_in_days": value})
     assert response.status_code == 400 and "expires_in_days" in response.content.decode()
     assert SuppressionRule.objects.get(id=rule.id).expires_at is None
+
+
+# --------------------------------------------------------------------------- ingest role
+
+
+def test_the_ingest_role_finds_its_clips_in_the_list_and_reads_nothing_of_them(world, reviewed_clip):
+    client = api_client(world.ingest)
+    listed = client.get("/api/v1/clips/").json()["results"]
+    assert [c["id"] for c in listed] == [str(reviewed_clip.id)]
+    assert set(listed[0]) == {"id", "camera", "recorded_at", "external_id", "status", "created_at"}
+    assert client.get(f"/api/v1/clips/{reviewed_clip.id}/").status_code == 404
