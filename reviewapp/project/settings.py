@@ -141,6 +141,10 @@ MIN_CHANGE = env.float("MIN_CHANGE", default=defaults.MIN_CHANGE)
 MAX_STILL_SECONDS = env.float("MAX_STILL_SECONDS", default=defaults.MAX_STILL_SECONDS)
 DETECT_BATCH = env.int("DETECT_BATCH", default=defaults.DETECT_BATCH)
 DETECTOR = env.str("DETECTOR", default=defaults.DETECTOR)
+# The browser copy of clips browsers cannot play (reviewapp/review/preview.py): H.264 at most
+# this tall, at this x264 CRF (higher: smaller and blurrier; 23 is x264's default).
+PREVIEW_MAX_HEIGHT = env.int("PREVIEW_MAX_HEIGHT", default=720)
+PREVIEW_CRF = env.int("PREVIEW_CRF", default=28)
 TORCH_THREADS = env.int("TORCH_THREADS", default=0)  # 0: torch's own default
 DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=defaults.THRESHOLD)
 DEFAULT_REVIEW_BAND = env.float("DEFAULT_REVIEW_BAND", default=defaults.REVIEW_BAND)

@@ -18,7 +18,7 @@ from inference.pipeline import ClipResult, FrameResult, detect_clip
 from inference.suppression import to_bytes
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review import sns
+from reviewapp.review import preview, sns
 from reviewapp.review.ingest import clip_enqueue
 from reviewapp.review.models import Camera, Clip, Detection, ReviewItem
 from reviewapp.review.queue import review_item_enqueue
@@ -61,6 +61,7 @@ def _clip_process(*, clip_id) -> Clip | None:
             describe_min_score=suppression.rule_source_cutoff(camera),
             on_frame=verification.on_frame if verification else None,
         )
+        clip.preview = preview.clip_preview_write(clip=clip, path=path)  # never raises; saved with the result
     decision = clip_decide(camera=camera, frames=result.frames, verifier=verification, now=timezone.now())
     detections = detections_from_frames(clip=clip, frames=result.frames, suppressed_by=decision.suppressed_by)
     if verification is not None:
