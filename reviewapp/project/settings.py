@@ -193,7 +193,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"reviewapp.tasks.process_clip": {"queue": "inference"}}
+CELERY_TASK_ROUTES = {
+    "reviewapp.tasks.process_clip": {"queue": "inference"},
+    # The browser copy scales with the clips: the same workers, after the clip's own result.
+    "reviewapp.tasks.make_preview": {"queue": "inference"},
+}
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

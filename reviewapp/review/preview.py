@@ -1,10 +1,12 @@
 """A browser copy of each clip: H.264 in MP4 when the original is not something browsers play.
 
 Cameras send MPEG-4 Part 2 (mp4v), which only Firefox plays; Chromium and Safari answer
-"source not supported". The worker writes a preview beside the clip (same storage, same name
-with `.preview.mp4`), the pages play it, and the original stays the evidence (still
-downloadable). A preview that cannot be made is logged and counted, never a failed clip:
-the pages then fall back to the original and the frame strip.
+"source not supported". Once a clip's result is recorded, the worker queues its preview
+(`clip_preview_enqueue`, a task of its own on the inference queue): the alert never waits for
+it, and a preview that fails (or crashes the encoder) costs the clip nothing. The preview is
+stored beside the clip (same storage, same name with `.preview.mp4`), the pages play it, and
+the original stays the evidence (still downloadable). A preview that cannot be made is logged
+and counted; the pages then fall back to the original and the frame strip.
 
 `encode_preview` is plain PyAV (no Django), so the benchmark and the tests call it directly.
 """
@@ -19,16 +21,20 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
 
 from reviewapp.core import metrics
-from reviewapp.core.storage import preview_storage_name
+from reviewapp.core.storage import clip_local_file, preview_storage_name
+from reviewapp.review.models import Clip
 
 log = logging.getLogger(__name__)
+
+MAKE_PREVIEW_TASK = "reviewapp.tasks.make_preview"  # reviewapp.review.tasks.make_preview
 
 ENCODER = "libx264"  # PyAV's wheels ship it (av.codecs_available); openh264 is not built in
 # What Chromium, Firefox and Safari all play, by container: anything else gets a preview.
@@ -48,6 +54,8 @@ class PreviewResult:
 def needs_preview(path: str | Path) -> bool:
     """True unless the file is already a video every browser plays (H.264/VP9 4:2:0 in MP4/WebM)."""
     # By the file's extension, the one it is stored and served under (its Content-Type).
+    import av  # here: PyAV must be in the runtime lock; without it a clip goes on without preview
+
     codecs = PLAYABLE.get(Path(path).suffix.lower().lstrip("."), set())
     with av.open(str(path)) as container:
         if not container.streams.video:
@@ -71,6 +79,8 @@ def encode_preview(
     so the preview lasts as long as the original and seeking to t shows the original's frame t.
     Raises av.FFmpegError (or ValueError for a file without video) when it cannot be done.
     """
+    import av
+
     with av.open(str(src)) as inp:
         if not inp.streams.video:
             raise ValueError("the file has no video stream")
@@ -107,6 +117,32 @@ def _transcode(inp, in_stream, out, stream, width: int, height: int) -> tuple[in
         frames += 1
     out.mux(stream.encode(None))
     return frames, first or 0, last or 0
+
+
+def clip_preview_enqueue(*, clip_id) -> None:
+    """Queue the clip's preview once the current transaction (if any) commits, by the task's name."""
+    transaction.on_commit(lambda: current_app.send_task(MAKE_PREVIEW_TASK, args=[str(clip_id)]))
+
+
+def clip_preview_make(*, clip_id) -> str:
+    """The task's service: write the processed clip's preview and record its name. Returns the
+    name ("" when none is needed or it failed). A preview already there is kept (a redelivered
+    task); a clip processed again gets a new one. Raises StorageError(retryable) only when the
+    clip cannot be read from storage: the task retries that."""
+    clip = Clip.objects.filter(id=clip_id, status=Clip.Status.DONE).first()
+    if clip is None:
+        return ""
+    if clip.preview.name and default_storage.exists(clip.preview.name):
+        return clip.preview.name
+    try:
+        with clip_local_file(clip) as path:
+            name = clip_preview_write(clip=clip, path=path)
+    except FileNotFoundError:
+        log.warning("no preview for clip %s: its file is gone", clip.id)
+        return ""
+    if name:
+        Clip.objects.filter(id=clip.id).update(preview=name)
+    return name
 
 
 def clip_preview_write(*, clip, path: str | Path) -> str:

@@ -61,7 +61,6 @@ def _clip_process(*, clip_id) -> Clip | None:
             describe_min_score=suppression.rule_source_cutoff(camera),
             on_frame=verification.on_frame if verification else None,
         )
-        clip.preview = preview.clip_preview_write(clip=clip, path=path)  # never raises; saved with the result
     decision = clip_decide(camera=camera, frames=result.frames, verifier=verification, now=timezone.now())
     detections = detections_from_frames(clip=clip, frames=result.frames, suppressed_by=decision.suppressed_by)
     if verification is not None:
@@ -69,6 +68,7 @@ def _clip_process(*, clip_id) -> Clip | None:
     with transaction.atomic():
         _clip_record(clip=clip, result=result, decision=decision, detections=detections, detector=detector)
         _clip_route(clip=clip, decision=decision)
+    preview.clip_preview_enqueue(clip_id=clip.id)  # a task of its own: nothing here waits for it or fails by it
     log.info(
         "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
         clip.id,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from inference.detector import Box
 from inference.render import draw_boxes
 from reviewapp.core.storage import preview_storage_name
-from reviewapp.review import ingest, media, processing
+from reviewapp.review import ingest, media, preview, processing
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import Detection
 from tests.factories import ClipFactory
@@ -127,6 +127,7 @@ def test_on_s3_the_preview_is_written_there_and_played_through_a_presigned_url(w
     path = write_clip(tmp_path / "a.mp4", photo("astronaut"), seconds=2, fps=5)
     clip, _ = ingest.clip_ingest(camera=world.cam_a, path=str(path), recorded_at=timezone.now())
     processing.clip_process(clip_id=clip.id)
+    preview.clip_preview_make(clip_id=clip.id)  # what the worker's next task does
     clip.refresh_from_db()
     assert clip.preview.name == preview_storage_name(clip.file.name)
     head = s3.head_object(Bucket=bucket, Key=clip.preview.name)

@@ -1,7 +1,8 @@
 """The browser copy of a clip (reviewapp/review/preview.py): an mp4v clip in, an H.264 file out
-that lasts as long; the worker writes it beside the clip; a preview that cannot be made costs
-the clip nothing."""
+that lasts as long; its task writes it beside the processed clip (a real worker too); a preview
+that cannot be made costs the clip nothing."""
 
+import time
 from pathlib import Path
 
 import av
@@ -69,9 +70,11 @@ def test_h264_plays_as_it_is_in_mp4_but_not_in_other_containers(video, tmp_path)
 
 
 def ingest_and_process(camera, path) -> Clip:
+    """Ingest, process, and run the preview task's service the worker would run next."""
     clip, created = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
     assert created
     processing.clip_process(clip_id=clip.id)
+    preview.clip_preview_make(clip_id=clip.id)
     clip.refresh_from_db()
     return clip
 
@@ -84,9 +87,15 @@ def test_the_worker_writes_the_preview_beside_the_clip(world, tmp_path):
     facts = video_facts(default_storage.path(clip.preview.name))
     assert facts["codec"] == "h264" and facts["frames"] == 30
 
-    # Processed again (a redelivered task): the preview is replaced, not copied.
+    first = Path(default_storage.path(clip.preview.name)).stat().st_mtime_ns
+    assert preview.clip_preview_make(clip_id=clip.id) == clip.preview.name  # a redelivered task: kept
+    assert Path(default_storage.path(clip.preview.name)).stat().st_mtime_ns == first
+
+    # Processed again, and its preview lost meanwhile: a new one, under the same name, no copies.
+    default_storage.delete(clip.preview.name)
     Clip.objects.filter(id=clip.id).update(status=Clip.Status.QUEUED)
     processing.clip_process(clip_id=clip.id)
+    preview.clip_preview_make(clip_id=clip.id)
     clip.refresh_from_db()
     assert clip.preview.name == preview_storage_name(clip.file.name)
     assert sorted(p.name for p in Path(default_storage.path(clip.file.name)).parent.iterdir()) == sorted(
@@ -113,9 +122,36 @@ def test_a_preview_that_cannot_be_stored_fails_neither_the_clip_nor_its_alert(wo
     failed_before = metrics.PREVIEWS.labels("failed")._value.get()
 
     processing.clip_process(clip_id=clip.id)
+    assert preview.clip_preview_make(clip_id=clip.id) == ""
 
     clip.refresh_from_db()
     assert clip.status == Clip.Status.DONE and clip.error == ""
     assert clip.alert is True and clip.alert_sent_at is not None
     assert clip.preview.name == ""  # the pages play the original
     assert metrics.PREVIEWS.labels("failed")._value.get() == failed_before + 1
+
+
+def test_a_clip_not_processed_yet_or_whose_file_is_gone_gets_no_preview(world, tmp_path):
+    path = write_clip(tmp_path / "a.mp4", photo("astronaut"), seconds=1, fps=5)
+    clip, _ = ingest.clip_ingest(camera=world.cam_a, path=str(path), recorded_at=timezone.now())
+    assert preview.clip_preview_make(clip_id=clip.id) == ""  # queued: its result comes first
+    processing.clip_process(clip_id=clip.id)
+    default_storage.delete(clip.file.name)
+    assert preview.clip_preview_make(clip_id=clip.id) == ""
+    clip.refresh_from_db()
+    assert clip.preview.name == "" and clip.status == Clip.Status.DONE
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_processes_the_clip_then_writes_its_preview(worker, tmp_path, world):
+    path = write_clip(tmp_path / "a.mp4", photo("astronaut"), seconds=3, fps=10)
+    clip, _ = ingest.clip_ingest(camera=world.cam_a, path=str(path), recorded_at=timezone.now())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not Clip.objects.get(id=clip.id).preview:
+        time.sleep(0.3)
+        assert worker.poll() is None, "the worker died"
+    clip.refresh_from_db()
+    assert clip.status == Clip.Status.DONE, clip.error
+    assert clip.preview.name == preview_storage_name(clip.file.name)
+    assert video_facts(default_storage.path(clip.preview.name))["codec"] == "h264"
