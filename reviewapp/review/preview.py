@@ -71,7 +71,7 @@ def _output_size(width: int, height: int, max_height: int) -> tuple[int, int]:
 
 
 def encode_preview(
-    src: str | Path, dst: str | Path, *, max_height: int = 720, crf: int = 28, preset: str = "veryfast"
+    src: str | Path, dst: str | Path, *, max_height: int = 480, crf: int = 30, preset: str = "veryfast"
 ) -> PreviewResult:
     """Re-encode src's video as H.264 (yuv420p, faststart MP4) into dst; audio is dropped.
 
@@ -170,7 +170,11 @@ def _preview_store(*, clip, path: str | Path) -> str:
     with tempfile.TemporaryDirectory(prefix="vigia-preview-") as tmp:
         local = Path(tmp) / "preview.mp4"
         result = encode_preview(
-            path, local, max_height=settings.PREVIEW_MAX_HEIGHT, crf=settings.PREVIEW_CRF, preset="veryfast"
+            path,
+            local,
+            max_height=settings.PREVIEW_MAX_HEIGHT,
+            crf=settings.PREVIEW_CRF,
+            preset=settings.PREVIEW_PRESET,
         )
         if result.frames == 0:
             raise ValueError("no frame could be decoded")
