@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
 from reviewapp.review import media, queue, reports, selectors
-from reviewapp.review.models import Clip, Review, ReviewItem, Tag
+from reviewapp.review.models import Clip, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
 STRIP_FRAMES = 8
@@ -68,16 +68,6 @@ def review_decide(request, item_id):
         return redirect(request.POST.get("next") or "review")
     messages.success(request, f"Saved: {request.POST.get('verdict').replace('_', ' ')}.")
     return HttpResponseRedirect(request.POST.get("next") or "/review/")
-
-
-@role_required(is_reviewer)
-@require_GET
-def review_history(request):
-    reviews = Review.objects.select_related("clip__camera", "reviewer", "item").prefetch_related("tags")
-    if request.GET.get("mine"):
-        reviews = reviews.filter(reviewer=request.user)
-    page = Paginator(reviews, 50).get_page(request.GET.get("page"))
-    return render(request, "review/history.html", {"page": page, "mine": bool(request.GET.get("mine"))})
 
 
 # ------------------------------------------------------------------------------------ clips
