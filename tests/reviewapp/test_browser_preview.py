@@ -1,5 +1,8 @@
-"""An mp4v camera clip plays and seeks in a real Chromium (Debian's, driven by Playwright): the
-original does not (MediaError 4, "source not supported"), the worker's H.264 preview does."""
+"""In a real Chromium (Debian's, driven by Playwright): an mp4v camera clip plays and seeks (the
+original does not: MediaError 4, "source not supported"; the worker's H.264 preview does), and
+the review history is filtered and downloaded as CSV."""
+
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -61,3 +64,33 @@ def test_the_preview_of_an_mp4v_upload_plays_and_seeks_in_chromium(live_server, 
     video.evaluate(f"v => {{ v.src = '/clips/{clip.id}/video/'; v.load(); }}")
     page.wait_for_function("() => document.querySelector('#clip-video').error !== null")
     assert video.evaluate("v => v.error.code") == 4  # MEDIA_ERR_SRC_NOT_SUPPORTED
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_reviewer_filters_the_history_and_downloads_it_as_csv(live_server, browser_page, default_tags):  # noqa: F811
+    from tests.factories import ClipFactory
+    from tests.reviewapp.test_history import decide
+
+    rita = make_user("rita", "reviewer", password="pw-123456")
+    door, gate = CameraFactory(name="acme-door"), CameraFactory(name="globex-gate")
+    dog = decide(ClipFactory(camera=door), rita, "no_person", tags=["dog"])
+    decide(ClipFactory(camera=gate), rita, "person")
+    decide(ClipFactory(camera=door), rita, "person")
+
+    page = browser_page
+    log_in(page, live_server.url, "/review/history/")
+    assert page.locator("table tr").count() == 4  # the header and three decisions
+    page.select_option("select[name=camera]", ["acme-door"])
+    page.select_option("select[name=verdict]", "no_person")
+    page.click("#history-filters button[type=submit]")
+    page.wait_for_url("**/review/history/?**")
+    rows = page.locator("table tr")
+    assert rows.count() == 2 and "acme-door" in rows.nth(1).inner_text()
+    assert page.locator("select[name=verdict]").input_value() == "no_person"  # the form keeps them
+
+    with page.expect_download() as download:
+        page.click("#history-csv")
+    text = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert text[0].startswith("decided_at,clip_id,camera")
+    assert len(text) == 2 and str(dog.clip_id) in text[1] and ",no_person,dog,rita," in text[1]
