@@ -3,6 +3,7 @@ that lasts as long; its task writes it beside the processed clip (a real worker 
 that cannot be made costs the clip nothing."""
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import av
@@ -15,6 +16,7 @@ from reviewapp.core.storage import preview_storage_name
 from reviewapp.review import ingest, preview, processing
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import Clip
+from tests.factories import ClipFactory
 
 
 def video_facts(path) -> dict:
@@ -155,3 +157,28 @@ def test_a_real_worker_processes_the_clip_then_writes_its_preview(worker, tmp_pa
     assert clip.status == Clip.Status.DONE, clip.error
     assert clip.preview.name == preview_storage_name(clip.file.name)
     assert video_facts(default_storage.path(clip.preview.name))["codec"] == "h264"
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_queue_previews_gives_older_clips_one_through_the_worker(worker, tmp_path, world, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # A clip processed before previews existed: done, its file stored, no preview (and no task
+    # of its own queued: only the command can give it one).
+    clip = ClipFactory(camera=world.cam_a)
+    target = Path(settings.MEDIA_ROOT) / clip.file.name
+    target.parent.mkdir(parents=True)
+    write_clip(target, photo("astronaut"), seconds=1, fps=5)
+    old = ClipFactory(camera=world.cam_b, recorded_at=timezone.now() - timedelta(days=30))  # out of --days
+    out = StringIO()
+    call_command("queue_previews", "--days", "7", stdout=out)
+    assert out.getvalue().strip() == "queued 1 clip(s) for a preview"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not Clip.objects.get(id=clip.id).preview:
+        time.sleep(0.3)
+        assert worker.poll() is None, "the worker died"
+    assert Clip.objects.get(id=clip.id).preview.name == preview_storage_name(clip.file.name)
+    assert Clip.objects.get(id=old.id).preview.name == ""
