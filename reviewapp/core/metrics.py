@@ -89,6 +89,16 @@ PREVIEW_SECONDS = Histogram(
     "Time spent writing one clip's browser copy (reviewapp.review.preview).",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
 )
+CLIP_EVENTS = Counter(
+    "vigia_clip_events",
+    "Clip-bucket events handled by the consumer (ingested, duplicate, rejected, retry, test, ignored).",
+    ["outcome"],
+)
+CLIP_EVENTS_REJECTED = Counter(
+    "vigia_clip_events_rejected",
+    "Clip-bucket events that made no clip, by reason (an ingest error code: invalid_video, unknown_camera...).",
+    ["reason"],
+)
 TASKS = Counter("vigia_celery_tasks", "Celery tasks run, by outcome.", ["task", "outcome"])
 TASK_SECONDS = Histogram(
     "vigia_celery_task_seconds",
@@ -209,6 +219,14 @@ def preview_done(*, outcome: str, seconds: float) -> None:
             PREVIEW_SECONDS.observe(seconds)
 
     _safe(update)
+
+
+def clip_event(outcome: str) -> None:
+    _safe(lambda: CLIP_EVENTS.labels(outcome).inc())
+
+
+def clip_event_rejected(reason: str) -> None:
+    _safe(lambda: CLIP_EVENTS_REJECTED.labels(reason).inc())
 
 
 # -------------------------------------------------------------------- scrape-time gauges

@@ -101,6 +101,12 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 CLIP_BUCKET = env.str("CLIP_BUCKET", default="")
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
+# Clips from the bucket, by event (reviewapp.review.events): the SQS queue the clip bucket's
+# ObjectCreated notifications go to. Set, `consume_clip_events` runs (needs CLIP_BUCKET).
+CLIP_EVENTS_QUEUE_URL = env.str("CLIP_EVENTS_QUEUE_URL", default="")
+AWS_SQS_ENDPOINT_URL = env.str("AWS_SQS_ENDPOINT_URL", default="") or None
+# Messages one consumer handles at once (threads; at most 10, one receive's batch).
+CLIP_EVENTS_CONCURRENCY = env.int("CLIP_EVENTS_CONCURRENCY", default=4)
 if CLIP_BUCKET:
     DEFAULT_STORAGE = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -111,6 +117,9 @@ if CLIP_BUCKET:
             "default_acl": None,
             "file_overwrite": False,
             "querystring_expire": 600,
+            # Marks what Vigia writes itself (uploaded clips, per-clip detail): the bucket's
+            # event consumer skips those (reviewapp.review.ingest_reference.OWN_OBJECT_METADATA).
+            "object_parameters": {"Metadata": {"vigia-origin": "app"}},
         },
     }
 else:

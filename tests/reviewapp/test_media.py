@@ -15,7 +15,7 @@ from inference.render import draw_boxes
 from reviewapp.core.storage import preview_storage_name
 from reviewapp.review import ingest, media, preview, processing
 from reviewapp.review.demo import photo, write_clip
-from reviewapp.review.models import Detection
+from reviewapp.review.models import Clip, Detection
 from tests.factories import ClipFactory
 from tests.reviewapp.test_s3_storage import s3_storage  # noqa: F401 - a fixture
 
@@ -215,3 +215,20 @@ def test_the_frame_view_marks_the_deciding_box_and_hides_scores_from_customers(w
     assert reviewer.status_code == customer.status_code == 200
     assert red_pixels(reviewer.content) > 300
     assert red_pixels(customer.content) < red_pixels(reviewer.content)  # the same box, without its label
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_preview_written_to_the_clip_bucket_makes_no_clip_of_its_own(world, tmp_path, bucket):
+    # The bucket notifies the clip-event consumer of every new object under clips/, the preview too.
+    from tests.reviewapp.test_events import consume
+
+    bucket.drain_test_event()
+    path = write_clip(tmp_path / "a.mp4", photo("astronaut"), seconds=2, fps=5)
+    clip, _ = ingest.clip_ingest(camera=world.cam_a, path=str(path), recorded_at=timezone.now())
+    processing.clip_process(clip_id=clip.id)
+    preview.clip_preview_make(clip_id=clip.id)
+    clip.refresh_from_db()
+    head = bucket.s3.head_object(Bucket=bucket.name, Key=clip.preview.name)
+    assert head["Metadata"] == {"vigia-origin": "app"} and head["ContentType"] == "video/mp4"
+    consume(bucket, polls=2)
+    assert list(Clip.objects.values_list("id", flat=True)) == [clip.id]
