@@ -148,14 +148,14 @@ def decided_detection(detections: Iterable[Detection]) -> Detection | None:
 
 
 def player_overlay(clip: Clip, detections: list[Detection]) -> dict | None:
-    """The deciding box for the player's overlay, in fractions of the frame, with its time."""
+    """The deciding box for the player's overlay, in fractions of the frame, with its time (no
+    score: the customer's pages show it too)."""
     best = decided_detection(detections)
     if best is None or not clip.width or not clip.height:
         return None
     return {
         "time": best.frame_time,
         "frame": best.frame_index,
-        "score": round(best.score, 3),
         "left": best.x1 / clip.width,
         "top": best.y1 / clip.height,
         "width": (best.x2 - best.x1) / clip.width,
