@@ -82,7 +82,7 @@ FALSE_ALERT_REPORTS = Counter(
     "vigia_false_alert_reports", "Customer reports that an alert was false.", ["camera_group"]
 )
 PREVIEWS = Counter(
-    "vigia_clip_previews", "Browser copies of clips, by outcome: written, not_needed, failed.", ["outcome"]
+    "vigia_clip_previews", "Browser copies of clips, by outcome: written, not_needed, skipped, failed.", ["outcome"]
 )
 PREVIEW_SECONDS = Histogram(
     "vigia_clip_preview_seconds",

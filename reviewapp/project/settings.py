@@ -156,10 +156,15 @@ DETECTOR = env.str("DETECTOR", default=defaults.DETECTOR)
 PREVIEW_MAX_HEIGHT = env.int("PREVIEW_MAX_HEIGHT", default=480)
 PREVIEW_CRF = env.int("PREVIEW_CRF", default=30)
 PREVIEW_PRESET = env.str("PREVIEW_PRESET", default="veryfast")
+PREVIEW_CLIPS = env.str("PREVIEW_CLIPS", default="all")  # or "shown": alerts and review items only
 if PREVIEW_PRESET not in ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"):
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"PREVIEW_PRESET={PREVIEW_PRESET!r}: an x264 preset, ultrafast to medium")
+if PREVIEW_CLIPS not in ("all", "shown"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"PREVIEW_CLIPS={PREVIEW_CLIPS!r}: all or shown")
 TORCH_THREADS = env.int("TORCH_THREADS", default=0)  # 0: torch's own default
 DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=defaults.THRESHOLD)
 DEFAULT_REVIEW_BAND = env.float("DEFAULT_REVIEW_BAND", default=defaults.REVIEW_BAND)

@@ -3,7 +3,9 @@
 Cameras send MPEG-4 Part 2 (mp4v), which only Firefox plays; Chromium and Safari answer
 "source not supported". Once a clip's result is recorded, the worker queues its preview
 (`clip_preview_enqueue`, a task of its own on the inference queue): the alert never waits for
-it, and a preview that fails (or crashes the encoder) costs the clip nothing. The preview is
+it, and a preview that fails (or crashes the encoder) costs the clip nothing. PREVIEW_CLIPS
+says which: `all` (the default), or `shown`, only the clips people are shown (alerts and review
+items), for a fleet where a copy of every minute of every camera costs too much CPU. The preview is
 stored beside the clip (same storage, same name with `.preview.mp4`), the pages play it, and
 the original stays the evidence (still downloadable). A preview that cannot be made is logged
 and counted; the pages then fall back to the original and the frame strip.
@@ -119,18 +121,23 @@ def _transcode(inp, in_stream, out, stream, width: int, height: int) -> tuple[in
     return frames, first or 0, last or 0
 
 
-def clip_preview_enqueue(*, clip_id) -> None:
-    """Queue the clip's preview once the current transaction (if any) commits, by the task's name."""
-    transaction.on_commit(lambda: current_app.send_task(MAKE_PREVIEW_TASK, args=[str(clip_id)]))
+def clip_preview_enqueue(*, clip_id, force: bool = False) -> None:
+    """Queue the clip's preview once the current transaction (if any) commits, by the task's name.
+    `force`: whatever PREVIEW_CLIPS says (an operator asked for this clip's)."""
+    args = [str(clip_id), True] if force else [str(clip_id)]
+    transaction.on_commit(lambda: current_app.send_task(MAKE_PREVIEW_TASK, args=args))
 
 
-def clip_preview_make(*, clip_id) -> str:
+def clip_preview_make(*, clip_id, force: bool = False) -> str:
     """The task's service: write the processed clip's preview and record its name. Returns the
     name ("" when none is needed or it failed). A preview already there is kept (a redelivered
     task); a clip processed again gets a new one. Raises StorageError(retryable) only when the
     clip cannot be read from storage: the task retries that."""
     clip = Clip.objects.filter(id=clip_id, status=Clip.Status.DONE).first()
     if clip is None:
+        return ""
+    if settings.PREVIEW_CLIPS == "shown" and not force and not _shown(clip):
+        metrics.preview_done(outcome="skipped", seconds=0.0)
         return ""
     if clip.preview.name and default_storage.exists(clip.preview.name):
         return clip.preview.name
@@ -143,6 +150,12 @@ def clip_preview_make(*, clip_id) -> str:
     if name:
         Clip.objects.filter(id=clip.id).update(preview=name)
     return name
+
+
+def _shown(clip: Clip) -> bool:
+    """A clip people are shown: its customer's alert, or an item of the review queue (Label
+    Studio's tasks are made from those too). PREVIEW_CLIPS=shown previews only these."""
+    return bool(clip.alert) or hasattr(clip, "review_item")
 
 
 def clip_preview_write(*, clip, path: str | Path) -> str:

@@ -105,6 +105,6 @@ def requeue_stuck_clips() -> int:
     soft_time_limit=240,
     time_limit=300,
 )
-def make_preview(clip_id: str) -> str:
+def make_preview(clip_id: str, force: bool = False) -> str:
     with logs.log_context(clip_id=clip_id):
-        return preview.clip_preview_make(clip_id=clip_id)
+        return preview.clip_preview_make(clip_id=clip_id, force=force)

@@ -182,3 +182,19 @@ def test_queue_previews_gives_older_clips_one_through_the_worker(worker, tmp_pat
         assert worker.poll() is None, "the worker died"
     assert Clip.objects.get(id=clip.id).preview.name == preview_storage_name(clip.file.name)
     assert Clip.objects.get(id=old.id).preview.name == ""
+
+
+def test_preview_clips_shown_previews_only_alerts_and_review_items(world, tmp_path, settings):
+    settings.PREVIEW_CLIPS = "shown"
+    world.cam_a.threshold = 0.99  # nothing alerts
+    world.cam_a.review_band = 0.01  # nor comes near
+    world.cam_a.save()
+    quiet = ingest_and_process(world.cam_a, write_clip(tmp_path / "q.mp4", photo("astronaut"), seconds=1, fps=5))
+    assert quiet.alert is False and not hasattr(quiet, "review_item")
+    assert quiet.preview.name == ""
+    world.cam_a.threshold = 0.1
+    world.cam_a.save()
+    alert = ingest_and_process(world.cam_a, write_clip(tmp_path / "a.mp4", photo("chelsea"), seconds=1, fps=5))
+    assert alert.alert is True and alert.preview.name == preview_storage_name(alert.file.name)
+    # An operator's queue_previews asks for the quiet one: it gets one all the same.
+    assert preview.clip_preview_make(clip_id=quiet.id, force=True) == preview_storage_name(quiet.file.name)

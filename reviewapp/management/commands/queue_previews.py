@@ -27,6 +27,7 @@ class Command(BaseCommand):
             clips = clips.filter(camera__name__in=camera)
         ids = list(clips.order_by("-recorded_at").values_list("id", flat=True)[:limit])
         for clip_id in ids:
-            preview.clip_preview_enqueue(clip_id=clip_id)  # outside a transaction: sent at once
+            # Outside a transaction: sent at once. Forced: asked for, whatever PREVIEW_CLIPS says.
+            preview.clip_preview_enqueue(clip_id=clip_id, force=True)
         # Clips that play in browsers as they are stay without one: queued again, found not needed.
         self.stdout.write(f"queued {len(ids)} clip(s) for a preview")
