@@ -169,7 +169,7 @@ def clip_preview_write(*, clip, path: str | Path) -> str:
             return ""
         name = _preview_store(clip=clip, path=path)
     except SoftTimeLimitExceeded:
-        raise  # the task's time is up: that is the clip's failure, not the preview's
+        raise  # the task's time is up: Celery ends it (the clip itself is done already)
     except Exception:  # whatever went wrong, the clip goes on without a preview
         log.exception("no preview for clip %s", clip.id)
         metrics.preview_done(outcome="failed", seconds=time.monotonic() - started)
