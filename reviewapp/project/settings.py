@@ -82,8 +82,12 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's standard four; `add_user --password` applies them too.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -145,6 +149,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- clips and the detector -----------------------------------------------------------------
 CLIP_MAX_BYTES = env.int("CLIP_MAX_BYTES", default=200 * 1024 * 1024)
 CLIP_MAX_SECONDS = env.float("CLIP_MAX_SECONDS", default=180.0)
+# Checked before a frame is decoded (inference.video.VideoLimits); docs/operations.md.
+CLIP_MAX_WIDTH = env.int("CLIP_MAX_WIDTH", default=4096)
+CLIP_MAX_HEIGHT = env.int("CLIP_MAX_HEIGHT", default=4096)
+CLIP_MIN_WIDTH = env.int("CLIP_MIN_WIDTH", default=16)
+CLIP_MIN_HEIGHT = env.int("CLIP_MIN_HEIGHT", default=16)
+CLIP_MAX_PIXELS_PER_SECOND = env.float("CLIP_MAX_PIXELS_PER_SECOND", default=4096 * 2160 * 30.0)
+CLIP_MAX_VIDEO_STREAMS = env.int("CLIP_MAX_VIDEO_STREAMS", default=2)
 SAMPLE_FPS = env.float("SAMPLE_FPS", default=defaults.SAMPLE_FPS)
 MIN_CHANGE = env.float("MIN_CHANGE", default=defaults.MIN_CHANGE)
 MAX_STILL_SECONDS = env.float("MAX_STILL_SECONDS", default=defaults.MAX_STILL_SECONDS)
@@ -237,16 +248,38 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "reviewapp.core.parsers.SafeJSONParser",  # deep nesting -> 400, not a RecursionError 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviewapp.core.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Per user and per anonymous address, on the shared cache (reviewapp/core/throttling.py): 429.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "reviewapp.core.throttling.ApiUserThrottle",
+        "reviewapp.core.throttling.ApiAnonThrottle",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "reviewapp.core.pagination.CappedLimitOffsetPagination",  # limit <= 200
     "PAGE_SIZE": 50,
 }
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")  # empty: off
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")
+# The login page: a username, or an address, is refused (429) after this many wrong passwords
+# within LOGIN_BLOCK_SECONDS (0: off). Behind a proxy every client has the proxy's address.
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=10)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
+LOGIN_BLOCK_SECONDS = env.int("LOGIN_BLOCK_SECONDS", default=900)
+# The throttles' and the login limit's counters: shared by every web process when CACHE_URL is
+# Redis (compose: redis://redis:6379/1); the embedded default is per process.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigia API",
     "DESCRIPTION": "Clip ingest, review queue and customer false-alert reports.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page answer logged-in users (a token or a session), not the internet.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -261,6 +294,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
 X_FRAME_OPTIONS = "DENY"
+# `check --deploy --fail-level WARNING` runs at every start (infra/entrypoint.sh). Without HTTPS
+# (plain HTTP, e.g. the local compose set-up) the TLS-only warnings cannot be met: silenced;
+# with HTTPS=1 they are enforced. The secrets' checks (reviewapp/core/checks.py) never are.
+_TLS_ONLY_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+SILENCED_SYSTEM_CHECKS = env.list(
+    "SILENCED_SYSTEM_CHECKS", default=[] if env.bool("HTTPS", default=False) else _TLS_ONLY_CHECKS
+)
 
 LOGGING = {
     "version": 1,
@@ -340,7 +380,8 @@ METRICS_WINDOW_HOURS = env.int("METRICS_WINDOW_HOURS", default=24)
 METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["inference", "default", "exports"])
 # A Celery worker serves its processes' counters here (0: off); the entrypoint turns it on.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
-WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")
+# Loopback by default: the counters name customers. docker-compose.yml sets 0.0.0.0 (its own network).
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 # One JSON object per line in production; readable lines when developing.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):

@@ -58,7 +58,9 @@ class ClipSerializer(serializers.ModelSerializer):
 
     def get_review(self, clip) -> dict:
         item = getattr(clip, "review_item", None)  # the reverse one-to-one raises an AttributeError when absent
-        latest = selectors.latest_review(clip)
+        # A list's view gives every clip's newest review at once (context "latest_reviews"): no query per clip.
+        known = self.context.get("latest_reviews")
+        latest = known.get(clip.pk) if known is not None else selectors.latest_review(clip)
         return {
             "state": item.state if item else None,
             "reason": item.reason if item else None,
@@ -68,20 +70,35 @@ class ClipSerializer(serializers.ModelSerializer):
         }
 
 
-class ClipDetailSerializer(ClipSerializer):
-    detections = DetectionSerializer(many=True, read_only=True)
+class CustomerAlertSerializer(ClipSerializer):
+    """What a customer sees of an alert (the alert list, a false-alert report): no processing error."""
 
     class Meta(ClipSerializer.Meta):
-        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections"]
+        fields = [f for f in ClipSerializer.Meta.fields if f != "error"]
 
 
-class ReviewerClipSerializer(ClipDetailSerializer):
-    """What a reviewer sees: the customer's words too."""
+class CustomerDetectionSerializer(DetectionSerializer):
+    class Meta(DetectionSerializer.Meta):
+        fields = [f for f in DetectionSerializer.Meta.fields if f != "suppressed_by"]  # rule ids are internals
 
+
+class ClipDetailSerializer(CustomerAlertSerializer):
+    """A customer's own clip: no processing error, no suppression rule ids."""
+
+    detections = CustomerDetectionSerializer(many=True, read_only=True)
+
+    class Meta(CustomerAlertSerializer.Meta):
+        fields = [*CustomerAlertSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections"]
+
+
+class ReviewerClipSerializer(ClipSerializer):
+    """What a reviewer sees: the processing error, the suppression rules, the customer's words too."""
+
+    detections = DetectionSerializer(many=True, read_only=True)
     reports = serializers.SerializerMethodField()
 
-    class Meta(ClipDetailSerializer.Meta):
-        fields = [*ClipDetailSerializer.Meta.fields, "reports"]
+    class Meta(ClipSerializer.Meta):
+        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "reports"]
 
     def get_reports(self, clip) -> list[dict]:
         return [{"reason": r.reason, "created_at": r.created_at} for r in clip.reports.all()]
@@ -149,3 +166,14 @@ class CustomerClipSerializer(ClipSerializer):
 
     class Meta(ClipSerializer.Meta):
         fields = ["id", "camera", "recorded_at", "status", "score", "alert", "duration", "created_at"]
+
+
+class IngestClipSerializer(serializers.ModelSerializer):
+    """What the ingest service sees in the list: enough to find its clip (by external_id) and
+    whether it was taken in, nothing of what the detector or the reviewers made of it."""
+
+    camera = serializers.CharField(source="camera.name")
+
+    class Meta:
+        model = Clip
+        fields = ["id", "camera", "recorded_at", "external_id", "status", "created_at"]
