@@ -56,7 +56,7 @@ def canonical(requirement: str) -> str:
     return canonicalize_name(Requirement(requirement).name)
 
 
-TEST_TOOLS = {"pytest", "pytest-django", "factory-boy", "moto", "playwright", "cfn-lint", "ruff", "import-linter", "av"}
+TEST_TOOLS = {"pytest", "pytest-django", "factory-boy", "moto", "playwright", "cfn-lint", "ruff", "import-linter"}
 
 
 def test_the_image_installs_the_runtime_lock_only():
