@@ -155,6 +155,21 @@ ROWS = [
                 "timeseries",
             ),
             (
+                "Alerts not sent yet",
+                [
+                    ("max(vigia_alerts_pending)", "pending"),
+                    ("max(vigia_alerts_failed)", "failed (send again in the admin)"),
+                ],
+                "short",
+                "timeseries",
+            ),
+            (
+                "Oldest alert not sent",
+                [("max(vigia_alerts_oldest_pending_seconds)", "oldest pending")],
+                "s",
+                "timeseries",
+            ),
+            (
                 "False-alert reports per hour",
                 [("sum by (camera_group) (rate(vigia_false_alert_reports_total[1h])) * 3600", "{{camera_group}}")],
                 "short",
