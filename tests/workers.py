@@ -20,49 +20,64 @@ def database_url() -> str:
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+WORKER_ARGS = [
+    "-A",
+    "reviewapp.project",
+    "worker",
+    "-Q",
+    "inference,default,exports",
+    "--concurrency",
+    "1",
+    "--pool",
+    "prefork",
+    "--loglevel",
+    "INFO",
+    "--without-heartbeat",
+    "--without-gossip",
+    "--without-mingle",
+]
+
+
 @pytest.fixture
-def worker(settings, tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        # The producer (this process) and the worker must share the broker: the same URL, and
-        # for the filesystem transport the same folder.
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-        "BROKER_DIR": str(django_settings.BROKER_DIR),
-        "AUDIT_SAMPLE_RATE": "0",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "reviewapp.project",
-            "worker",
-            "-Q",
-            "inference,default,exports",
-            "--concurrency",
-            "1",
-            "--pool",
-            "prefork",
-            "--loglevel",
-            "INFO",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield proc
-    proc.terminate()
-    try:
-        output, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-    print(output[-5000:])
+def start_worker(settings):
+    """Start a worker process: `start_worker(env={...}, module="celery")` — extra environment
+    (settings of the worker), and the module run with `python -m` (one that ends in Celery's main)."""
+    procs = []
+
+    def start(*, env: dict | None = None, module: str = "celery") -> subprocess.Popen:
+        full_env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            # The producer (this process) and the worker must share the broker: the same URL, and
+            # for the filesystem transport the same folder.
+            "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
+            "BROKER_DIR": str(django_settings.BROKER_DIR),
+            "AUDIT_SAMPLE_RATE": "0",
+            **(env or {}),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *WORKER_ARGS],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            output, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+        print(output[-5000:])
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker()

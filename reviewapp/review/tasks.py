@@ -35,9 +35,11 @@ def _requeue_later(exc: BaseException) -> None:
     """Give the message back to the broker after a pause (raises Reject): taken again, by this
     worker or another, once the database or the broker answers."""
     log.warning("transient %s, the message goes back to the queue: %s", type(exc).__name__, exc)
-    # A connection the restart broke is not reused; closing a dead one may fail too.
-    with contextlib.suppress(Exception):
-        db.connections.close_all()
+    # A connection the restart broke is not reused (closing a dead one may fail too).
+    for connection in db.connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            with contextlib.suppress(Exception):
+                connection.close_if_unusable_or_obsolete()
     time.sleep(settings.TRANSIENT_RETRY_SECONDS)
     raise Reject(exc, requeue=True) from exc
 
