@@ -81,3 +81,61 @@ def start_worker(settings):
 @pytest.fixture
 def worker(start_worker):
     return start_worker()
+
+
+@pytest.fixture
+def redis_broker(tmp_path):
+    """Our own `redis-server` on a free loopback port, without persistence, as the broker of this
+    test and of the workers it starts (pass the URL as their CELERY_BROKER_URL). Celery's prefork
+    pool runs its asynchronous form (the one that checks a new process's start-up time, and
+    restores unacked messages) only on a broker like this one, not on the filesystem transport."""
+    import shutil
+    import socket
+    import time
+
+    from celery import current_app
+
+    server = shutil.which("redis-server")
+    assert server, "redis-server is needed (apt-get install redis-server)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    url = f"redis://127.0.0.1:{port}/0"
+    app, saved = current_app, (current_app.conf.broker_url, current_app.conf.broker_transport_options)
+
+    def use(broker_url, options):
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.conf.broker_url, app.conf.broker_transport_options = broker_url, options
+
+    use(url, {"visibility_timeout": django_settings.BROKER_VISIBILITY_TIMEOUT})
+    yield url
+    use(*saved)
+    proc.terminate()
+    proc.wait(timeout=10)

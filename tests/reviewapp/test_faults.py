@@ -88,14 +88,17 @@ def pool_processes(pid: int) -> list[int]:
 
 
 def test_a_clip_whose_pool_process_is_killed_is_done_once_and_alerts_once(
-    start_worker, aws_endpoint, aws_env, tmp_path, settings
+    redis_broker, start_worker, aws_endpoint, aws_env, tmp_path
 ):
     inbox = Inbox(aws_endpoint)
     # A detector that takes 6 s to load in each new pool process (as torch does under load):
-    # past Celery's default 4 s start-up limit, a new process was killed again and again.
+    # past Celery's default 4 s start-up limit (WORKER_PROC_ALIVE_TIMEOUT=4), a new process was
+    # killed again and again and the clip never done. On Redis: the filesystem transport's
+    # blocking pool never checks a process's start-up.
     worker = start_worker(
         module="tests.slow_start",
         env={
+            "CELERY_BROKER_URL": redis_broker,
             "SLOW_DETECTOR_LOAD_SECONDS": "6",
             "ALERT_SNS_TOPIC_ARN": inbox.topic,
             "AWS_SNS_ENDPOINT_URL": aws_endpoint,
