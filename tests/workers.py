@@ -40,11 +40,12 @@ WORKER_ARGS = [
 
 @pytest.fixture
 def start_worker(settings):
-    """Start a worker process: `start_worker(env={...}, module="celery")` — extra environment
-    (settings of the worker), and the module run with `python -m` (one that ends in Celery's main)."""
+    """Start a worker process: `start_worker(env={...}, module="celery", args=("-B",))` — extra
+    environment (settings of the worker), the module run with `python -m` (one that ends in
+    Celery's main), and extra arguments of the worker."""
     procs = []
 
-    def start(*, env: dict | None = None, module: str = "celery") -> subprocess.Popen:
+    def start(*, env: dict | None = None, module: str = "celery", args: tuple = ()) -> subprocess.Popen:
         full_env = {
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -57,7 +58,7 @@ def start_worker(settings):
             **(env or {}),
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, *WORKER_ARGS],
+            [sys.executable, "-m", module, *WORKER_ARGS, *args],
             cwd=ROOT,
             env=full_env,
             stdout=subprocess.PIPE,

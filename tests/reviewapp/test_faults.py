@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from reviewapp.review import alerts, ingest
 from reviewapp.review.demo import photo, write_clip
@@ -109,8 +110,6 @@ def test_a_clip_whose_pool_process_is_killed_is_done_once_and_alerts_once(
     )
     camera = CameraFactory(customer=CustomerFactory(name="Acme"), name="acme-door", threshold=0.05)
     path = write_clip(tmp_path / "astronaut.mp4", photo("astronaut"), seconds=20, fps=10)
-    from django.utils import timezone
-
     clip, _ = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
 
     wait_for(lambda: Clip.objects.get(id=clip.id).status == Clip.Status.PROCESSING, timeout=90, worker=worker)
@@ -128,3 +127,20 @@ def test_a_clip_whose_pool_process_is_killed_is_done_once_and_alerts_once(
     print(f"pool process killed -9 mid-clip -> clip done in {recovery:.1f} s (pid {child} killed)")
     assert len(got) == 1
     assert recovery < 120
+
+
+def test_an_alert_whose_send_was_lost_with_its_worker_is_sent_by_the_beat_sweep(start_worker, aws_endpoint, aws_env):
+    """The worker died after the commit of the clip's result, before its send reached the broker:
+    the outbox row is all that is left. Beat (in the worker, -B) finds it and it is sent once."""
+    inbox = Inbox(aws_endpoint)
+    clip = ClipFactory(camera=CameraFactory(customer=CustomerFactory(name="Acme"), name="acme-door"))
+    # Committed with the clip's result; its send never queued (the worker was killed first).
+    AlertOutbox.objects.create(clip=clip, next_attempt_at=timezone.now())
+    start = time.monotonic()
+    worker = start_worker(
+        env={"ALERT_SNS_TOPIC_ARN": inbox.topic, "AWS_SNS_ENDPOINT_URL": aws_endpoint, "ALERT_SWEEP_SECONDS": "2"},
+        args=("-B",),
+    )
+    wait_for(lambda: AlertOutbox.objects.get(clip=clip).status == AlertOutbox.Status.SENT, timeout=90, worker=worker)
+    print(f"lost send -> alert sent by the sweep {time.monotonic() - start:.1f} s after the worker started")
+    assert len(deliveries(inbox, clip.id, quiet=5)) == 1
