@@ -204,9 +204,15 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("WORKER_PROC_ALIVE_TIMEOUT", defaul
 # Redis (and SQS) give an unacked message to another worker after this: a worker whose main
 # process died hands its clip back then. Longer than a clip may take (the hard time limit),
 # or a clip still being processed is handed out twice; the alert retries' countdowns are shorter.
-BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60)
+BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 20)
 if not CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
+    # kombu's Redis transport looks for messages past their visibility timeout every
+    # interval x throttle seconds (10 x 10 by default): every 10 s here.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 # A task that met a database or broker error gives its message back after this pause.
 TRANSIENT_RETRY_SECONDS = env.float("TRANSIENT_RETRY_SECONDS", default=5.0)
 # Tries of a clip whose worker died while processing it (killed, out of memory, the hard time
@@ -214,7 +220,7 @@ TRANSIENT_RETRY_SECONDS = env.float("TRANSIENT_RETRY_SECONDS", default=5.0)
 CLIP_MAX_ATTEMPTS = env.int("CLIP_MAX_ATTEMPTS", default=3)
 # Beat sends again the clips queued or processing for longer than STUCK_CLIP_SECONDS (a task
 # lost with its worker's main process, or a broker that was down), every STUCK_CLIP_SWEEP_SECONDS.
-STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=CELERY_TASK_TIME_LIMIT + 20)
 STUCK_CLIP_SWEEP_SECONDS = env.float("STUCK_CLIP_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {

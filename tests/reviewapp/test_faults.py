@@ -144,3 +144,44 @@ def test_an_alert_whose_send_was_lost_with_its_worker_is_sent_by_the_beat_sweep(
     wait_for(lambda: AlertOutbox.objects.get(clip=clip).status == AlertOutbox.Status.SENT, timeout=90, worker=worker)
     print(f"lost send -> alert sent by the sweep {time.monotonic() - start:.1f} s after the worker started")
     assert len(deliveries(inbox, clip.id, quiet=5)) == 1
+
+
+def test_a_clip_whose_whole_worker_is_killed_is_taken_by_another_within_two_minutes(
+    redis_broker, start_worker, aws_endpoint, aws_env, tmp_path
+):
+    """The main process and its pool killed -9 (a host lost): nothing gives the message back.
+    Redis hands it to another worker once its visibility timeout passes, and the stuck-clip
+    sweep sends the clip again; with limits that fit a 1-minute clip both are within 2 minutes."""
+    inbox = Inbox(aws_endpoint)
+    env = {
+        "CELERY_BROKER_URL": redis_broker,
+        "ALERT_SNS_TOPIC_ARN": inbox.topic,
+        "AWS_SNS_ENDPOINT_URL": aws_endpoint,
+        "SAMPLE_FPS": "10",
+        "MIN_CHANGE": "0",
+        # docs/operations.md#workers-that-come-back: limits that fit the clip, and what follows.
+        "CELERY_TASK_SOFT_TIME_LIMIT": "30",
+        "CELERY_TASK_TIME_LIMIT": "40",
+        "STUCK_CLIP_SWEEP_SECONDS": "15",
+    }
+    first = start_worker(env=env)
+    camera = CameraFactory(customer=CustomerFactory(name="Acme"), name="acme-door", threshold=0.05)
+    path = write_clip(tmp_path / "astronaut.mp4", photo("astronaut"), seconds=20, fps=10)
+    clip, _ = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
+
+    wait_for(lambda: Clip.objects.get(id=clip.id).status == Clip.Status.PROCESSING, timeout=90, worker=first)
+    for pid in [first.pid, *pool_processes(first.pid)]:
+        os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    first.wait(timeout=10)
+    second = start_worker(env=env, args=("-B",))
+
+    wait_for(lambda: Clip.objects.get(id=clip.id).status == Clip.Status.DONE, timeout=150, worker=second, every=0.5)
+    recovery = time.monotonic() - killed
+    clip.refresh_from_db()
+    wait_for(lambda: AlertOutbox.objects.get(clip=clip).status == AlertOutbox.Status.SENT, timeout=60, worker=second)
+    got = deliveries(inbox, clip.id, quiet=4)
+    print(f"whole worker killed -9 mid-clip -> clip done by another in {recovery:.1f} s")
+    assert clip.attempts == 2, clip.attempts
+    assert len(got) == 1
+    assert recovery < 120
