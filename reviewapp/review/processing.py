@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def clip_process(*, clip_id) -> Clip | None:
-    """Detect people in a clip, decide, store the result, queue it for review and alert.
+    """Detect people in a clip, decide, store the result, queue it for review and owe its alert
+    (in the same commit; reviewapp.review.alerts sends it).
 
     Safe to run twice (a redelivered task): a clip already done or failed is left alone, and a
     clip found half-processed is processed again from scratch.
