@@ -25,9 +25,12 @@ case "$role" in
     # Training-set exports take hours: one at a time, apart from the default queue's short jobs.
     exec celery -A reviewapp.project worker -Q exports --concurrency "${EXPORT_CONCURRENCY:-1}" \
       --prefetch-multiplier 1 --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;
+  clip-events)
+    # The clip bucket's S3 events from SQS (CLIP_EVENTS_QUEUE_URL); idle while that is unset.
+    exec python manage.py consume_clip_events --idle-if-unset "$@" ;;
   beat)
     exec celery -A reviewapp.project beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /tmp/celerybeat-schedule "$@" ;;
   *)
-    echo "unknown role '$role': use web, migrate, worker-inference, worker, worker-exports or beat" >&2
+    echo "unknown role '$role': use web, migrate, worker-inference, worker, worker-exports, clip-events or beat" >&2
     exit 2 ;;
 esac

@@ -23,6 +23,12 @@ $BIN/celery -A reviewapp.project worker -Q inference,default,exports --concurren
 pids+=($!)
 $BIN/celery -A reviewapp.project beat --loglevel INFO --schedule var/celerybeat-schedule >var/beat.log 2>&1 &
 pids+=($!)
+# New clips by S3 event (docs/operations.md#clips-from-the-bucket): only when a queue is set.
+if [ -n "${CLIP_EVENTS_QUEUE_URL:-}" ]; then
+  $BIN/python manage.py consume_clip_events >var/clip-events.log 2>&1 &
+  pids+=($!)
+  echo "  clip events: consuming $CLIP_EVENTS_QUEUE_URL (log: var/clip-events.log)"
+fi
 
 cat <<TXT
 

@@ -164,6 +164,8 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
         hook(world.cam_a)
     metrics.clip_processed(clip)
     metrics.alert_error(retryable=True)
+    metrics.clip_event("ingested")
+    metrics.clip_event_rejected("unknown_camera")
     metrics.decision_recorded(verdict="person", source="vigia")
     metrics.TASKS.labels("t", "success").inc()
     metrics.TASK_SECONDS.labels("t").observe(0.1)
@@ -329,3 +331,25 @@ def test_the_repository_and_topic_exist():
     resources = template()["Resources"]
     assert resources["DetectorRepository"]["Properties"]["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert resources["AlertTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+def test_the_clip_bucket_notifies_the_events_queue_which_has_a_dead_letter_queue():
+    resources = template()["Resources"]
+    (notification,) = resources["ClipBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"GetAtt": "ClipEventsQueue.Arn"}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "clips/"}]
+    queue = resources["ClipEventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"GetAtt": "ClipEventsDeadLetterQueue.Arn"}
+    assert queue["ReceiveMessageWaitTimeSeconds"] == 20  # long polls
+    (statement,) = resources["ClipEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert "aws:SourceArn" in statement["Condition"]["ArnEquals"]  # only our bucket may send
+    assert resources["ClipBucket"]["DependsOn"] == "ClipEventsQueuePolicy"
+    consumer = {
+        a
+        for st in _statements(resources["EventsRole"])
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "s3:GetObject"} <= consumer
+    assert not {"s3:PutObject", "s3:DeleteObject"} & consumer  # by reference: the clip is never written

@@ -53,6 +53,15 @@ ROWS = [
                 "timeseries",
             ),
             (
+                "Clip-bucket events per minute (consume_clip_events)",
+                [
+                    ("sum by (outcome) (rate(vigia_clip_events_total[5m])) * 60", "{{outcome}}"),
+                    ("sum by (reason) (rate(vigia_clip_events_rejected_total[5m])) * 60", "rejected: {{reason}}"),
+                ],
+                "short",
+                "timeseries",
+            ),
+            (
                 "Backlog (queued / processing)",
                 [("max by (status) (vigia_clips_backlog)", "{{status}}")],
                 "short",

@@ -81,6 +81,24 @@ DECISIONS = Counter("vigia_review_decisions", "Review decisions recorded.", ["ve
 FALSE_ALERT_REPORTS = Counter(
     "vigia_false_alert_reports", "Customer reports that an alert was false.", ["camera_group"]
 )
+PREVIEWS = Counter(
+    "vigia_clip_previews", "Browser copies of clips, by outcome: written, not_needed, skipped, failed.", ["outcome"]
+)
+PREVIEW_SECONDS = Histogram(
+    "vigia_clip_preview_seconds",
+    "Time spent writing one clip's browser copy (reviewapp.review.preview).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
+)
+CLIP_EVENTS = Counter(
+    "vigia_clip_events",
+    "Clip-bucket events handled by the consumer (ingested, duplicate, rejected, retry, test, ignored).",
+    ["outcome"],
+)
+CLIP_EVENTS_REJECTED = Counter(
+    "vigia_clip_events_rejected",
+    "Clip-bucket events that made no clip, by reason (an ingest error code: invalid_video, unknown_camera...).",
+    ["reason"],
+)
 TASKS = Counter("vigia_celery_tasks", "Celery tasks run, by outcome.", ["task", "outcome"])
 TASK_SECONDS = Histogram(
     "vigia_celery_task_seconds",
@@ -192,6 +210,23 @@ def decision_recorded(*, verdict: str, source: str) -> None:
 
 def false_alert_reported(camera) -> None:
     _safe(lambda: FALSE_ALERT_REPORTS.labels(camera_group(camera)).inc())
+
+
+def preview_done(*, outcome: str, seconds: float) -> None:
+    def update():
+        PREVIEWS.labels(outcome).inc()
+        if outcome == "written":
+            PREVIEW_SECONDS.observe(seconds)
+
+    _safe(update)
+
+
+def clip_event(outcome: str) -> None:
+    _safe(lambda: CLIP_EVENTS.labels(outcome).inc())
+
+
+def clip_event_rejected(reason: str) -> None:
+    _safe(lambda: CLIP_EVENTS_REJECTED.labels(reason).inc())
 
 
 # -------------------------------------------------------------------- scrape-time gauges

@@ -98,15 +98,17 @@ def _checked_size(path: str) -> int:
     return size
 
 
-def _clip_save(clip: Clip) -> Clip:
+def _clip_save(clip: Clip, *, owns_file: bool = True) -> Clip:
     """Insert the row and queue it once committed. Returns the clip stored: this one, or the
-    one of a concurrent upload of the same clip that won the race (our file is then dropped)."""
+    one of a concurrent upload of the same clip that won the race (our file is then dropped).
+    `owns_file=False` (a clip ingested by reference): the file is not ours, never deleted."""
     try:
         with transaction.atomic():
             clip.save(force_insert=True)
             transaction.on_commit(lambda: clip_enqueue(clip.id))
     except IntegrityError:
-        default_storage.delete(clip.file.name)
+        if owns_file:
+            default_storage.delete(clip.file.name)
         existing = Clip.objects.filter(
             Q(camera=clip.camera, sha256=clip.sha256) | Q(external_id=clip.external_id)
         ).first()
@@ -114,7 +116,8 @@ def _clip_save(clip: Clip) -> Clip:
             raise
         return existing
     except BaseException:
-        default_storage.delete(clip.file.name)  # nothing stored half-way
+        if owns_file:
+            default_storage.delete(clip.file.name)  # nothing stored half-way
         raise
     return clip
 

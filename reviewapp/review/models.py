@@ -144,6 +144,9 @@ class Clip(models.Model):
         null=True, blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255."
     )
     detections_count = models.PositiveIntegerField(null=True, blank=True, help_text="Person boxes stored for the clip.")
+    # The browser copy (reviewapp/review/preview.py) beside the file; empty when the original plays
+    # in browsers already, or the copy could not be made. The original stays the evidence.
+    preview = models.FileField(max_length=300, blank=True)
 
     objects = ClipQuerySet.as_manager()
 

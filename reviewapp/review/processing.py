@@ -18,7 +18,7 @@ from inference.pipeline import ClipResult, FrameResult, detect_clip
 from inference.suppression import to_bytes
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review import alerts
+from reviewapp.review import alerts, preview
 from reviewapp.review.ingest import clip_enqueue
 from reviewapp.review.models import Camera, Clip, Detection, ReviewItem
 from reviewapp.review.queue import review_item_enqueue
@@ -71,6 +71,7 @@ def _clip_process(*, clip_id) -> Clip | None:
         _clip_route(clip=clip, decision=decision)
         if decision.alert:
             alerts.alert_record(clip=clip)  # sent once this commits (reviewapp.review.alerts)
+    preview.clip_preview_enqueue(clip_id=clip.id)  # a task of its own: nothing here waits for it or fails by it
     log.info(
         "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
         clip.id,

@@ -35,3 +35,15 @@ def alerts_for_customer(*, user) -> QuerySet[Clip]:
 def latest_review(clip: Clip) -> Review | None:
     """The clip's verdict (see reviewapp.review.models.newest_review), None when not reviewed."""
     return Review.objects.select_related("reviewer").prefetch_related("tags").newest_per_clip([clip.pk]).get(clip.pk)
+
+
+def clips_list(*, user, external_id: str | None = None, camera: str | None = None, status: str | None = None):
+    """The clips `user` may see, filtered (the API's list; its pagination orders them)."""
+    qs = clips_visible_to(user)
+    if external_id is not None:
+        qs = qs.filter(external_id=external_id)
+    if camera is not None:
+        qs = qs.filter(camera__name=camera)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs

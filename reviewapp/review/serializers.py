@@ -110,3 +110,42 @@ class TagSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tag
         fields = ["slug", "name", "key"]
+
+
+# ---------------------------------------------------------- clips by reference, and the list
+
+
+class ClipReferenceSerializer(serializers.Serializer):
+    """A clip already in the clip bucket, ingested by reference (the object stays there)."""
+
+    camera = serializers.SlugField(max_length=100)
+    key = serializers.CharField(max_length=1024, help_text="The object's key: clips/<camera>/...")
+    recorded_at = serializers.DateTimeField(
+        required=False, help_text="Default: the object's x-amz-meta-recorded-at, else its last-modified time."
+    )
+
+    def validate(self, attrs):
+        if "file" in self.initial_data:
+            raise serializers.ValidationError({"key": ["send a file or a key, not both"]})
+        return attrs
+
+
+class ClipFilterSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=200, required=False)
+    camera = serializers.SlugField(max_length=100, required=False)
+    status = serializers.ChoiceField(choices=Clip.Status.choices, required=False)
+
+
+class ClipListSerializer(ClipSerializer):
+    """A clip in a list: the upload's answer without the review block (one query per page, not
+    per clip); GET /api/v1/clips/<id>/ has it."""
+
+    class Meta(ClipSerializer.Meta):
+        fields = [f for f in ClipSerializer.Meta.fields if f != "review"]
+
+
+class CustomerClipSerializer(ClipSerializer):
+    """What a customer sees of their own camera's clip in a list: no storage or pipeline internals."""
+
+    class Meta(ClipSerializer.Meta):
+        fields = ["id", "camera", "recorded_at", "status", "score", "alert", "duration", "created_at"]
