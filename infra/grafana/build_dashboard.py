@@ -119,6 +119,15 @@ ROWS = [
                 "timeseries",
             ),
             (
+                "Browser copies (previews) per minute, and their p95",
+                [
+                    ("sum by (outcome) (rate(vigia_clip_previews_total[5m])) * 60", "{{outcome}}"),
+                    ("histogram_quantile(0.95, sum by (le) (rate(vigia_clip_preview_seconds_bucket[5m])))", "p95 s"),
+                ],
+                "short",
+                "timeseries",
+            ),
+            (
                 "Mean detect time",
                 [
                     (
