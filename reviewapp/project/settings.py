@@ -183,7 +183,12 @@ AUDIT_SAMPLE_RATE = env.float("AUDIT_SAMPLE_RATE", default=0.01)
 REVIEW_CLAIM_SECONDS = env.int("REVIEW_CLAIM_SECONDS", default=300)
 ALERT_SNS_TOPIC_ARN = env.str("ALERT_SNS_TOPIC_ARN", default="")
 AWS_SNS_ENDPOINT_URL = env.str("AWS_SNS_ENDPOINT_URL", default="") or None
-STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=900)
+# --- alerts (the outbox, docs/operations.md#alerts) ---
+ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=5.0)  # 5, 10, 20... s
+ALERT_RETRY_MAX_SECONDS = env.float("ALERT_RETRY_MAX_SECONDS", default=60.0)
+# A try holds its alert this long: longer than the SNS client's worst case (2 x (3 + 5) s).
+ALERT_SEND_LEASE_SECONDS = env.float("ALERT_SEND_LEASE_SECONDS", default=60.0)
+ALERT_SWEEP_SECONDS = env.float("ALERT_SWEEP_SECONDS", default=30.0)
 
 # --- thresholds and suppression rules (docs/suppression.md) ---
 SUPPRESSION_RULE_DAYS = env.float("SUPPRESSION_RULE_DAYS", default=defaults.SUPPRESSION_RULE_DAYS)  # 0: never expire
@@ -231,9 +236,43 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+# How long a new pool process may take to start: it loads the detector first (worker_process_init).
+# Celery's 4 s default killed every new process of a torch worker (3.1 s idle, 5.4 s under load),
+# forever; onnxruntime loads in 0.6 s, torch.compile warms up for 20-45 s.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("WORKER_PROC_ALIVE_TIMEOUT", default=90.0)
+# Redis (and SQS) give an unacked message to another worker after this: a worker whose main
+# process died hands its clip back then. Longer than a clip may take (the hard time limit),
+# or a clip still being processed is handed out twice; the alert retries' countdowns are shorter.
+BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 20)
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's Redis transport looks for messages past their visibility timeout every
+    # interval x throttle seconds (10 x 10 by default): every 10 s here.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
+# A task that met a database or broker error gives its message back after this pause.
+TRANSIENT_RETRY_SECONDS = env.float("TRANSIENT_RETRY_SECONDS", default=5.0)
+# Tries of a clip whose worker died while processing it (killed, out of memory, the hard time
+# limit) before it is failed: a clip that keeps killing its worker must not kill it forever.
+CLIP_MAX_ATTEMPTS = env.int("CLIP_MAX_ATTEMPTS", default=3)
+# Beat sends again the clips queued or processing for longer than STUCK_CLIP_SECONDS (a task
+# lost with its worker's main process, or a broker that was down), every STUCK_CLIP_SWEEP_SECONDS.
+STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=CELERY_TASK_TIME_LIMIT + 20)
+STUCK_CLIP_SWEEP_SECONDS = env.float("STUCK_CLIP_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stuck-clips": {"task": "reviewapp.tasks.requeue_stuck_clips", "schedule": 300.0},
+    "requeue-stuck-clips": {
+        "task": "reviewapp.tasks.requeue_stuck_clips",
+        "schedule": STUCK_CLIP_SWEEP_SECONDS,
+        "options": {"expires": STUCK_CLIP_SWEEP_SECONDS},
+    },
+    "send-due-alerts": {
+        "task": "reviewapp.tasks.send_due_alerts",
+        "schedule": ALERT_SWEEP_SECONDS,
+        "options": {"expires": ALERT_SWEEP_SECONDS},
+    },
     "refresh-threshold-recommendations": {
         "task": "reviewapp.tasks.refresh_threshold_recommendations",
         "schedule": THRESHOLD_REFRESH_SECONDS,
