@@ -120,7 +120,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str] | 
         threshold=args.threshold,
         sample_fps=args.fps,
         review_band=args.review_band,
-        min_score=defaults.env_float("SUPPRESSION_MIN_SCORE", defaults.SUPPRESSION_MIN_SCORE),
+        jitter=defaults.env_float("SUPPRESSION_JITTER", defaults.SUPPRESSION_JITTER),
         target_recall=args.target_recall,
         min_reviews=args.min_reviews,
         min_positives=args.min_positives,
