@@ -15,7 +15,11 @@ consecutive minutes (p50, p90, p99, max) per place and over all of them.
 People's sizes: the astronaut at heights from 12 to 96 px walking along the top edge and across
 the middle, and standing half hidden at the right edge, through the same pipeline; printed: for
 each height the best score and the smallest box (width x height, px of a 640 x 480 frame) of the
-detections that overlap the figure. The last line is one JSON object with the figures.
+detections that overlap the figure.
+
+Small boxes: the 12 px blob's descriptor minute after minute against a 12-48 px figure standing on
+it, with the crop widened to 0 / 64 / 96 px around the box (inference.suppression.SMALL_SIZE).
+The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from inference import defaults
 from inference.detector import load_detector
 from inference.pipeline import detect_clip
-from inference.suppression import iou
+from inference.suppression import SMALL_SIZE, iou
 from tests import scenes
 
 MIN_PLACE_SCORE = 0.05  # the detector's own floor: a place is followed when it ever scores this
@@ -151,6 +155,49 @@ def people_sizes(detector, tmp: Path, seeds: int) -> dict:
     return out
 
 
+def small_boxes(minutes: int, seeds: int) -> dict:
+    """The 12 px blob's descriptor in later minutes (boxes jittered by up to 3 px) against its
+    first minute's, and a 12-48 px figure standing on it, for crops widened to 0 (none), 64, 96 px
+    around the box (SMALL_SIZE is 64 px of a 640 x 480 frame)."""
+    from inference import suppression
+
+    rng = np.random.default_rng(0)
+    blob = (198, 0, 216, 13)  # the detector's box on it (19 x 13 px)
+    print(f"\n{'context':>7}  {'blob vs its first minute: min':>30}  {'p10':>6}  {'a person on it: max':>20}")
+    out = {}
+    for context in (0, 64, 96):
+        size = (context / 640, context / 480)
+        own, person = [], []
+        for seed in range(seeds):
+            frames = [next(scenes.minute_frames(m, fps=2, seed=seed)) for m in range(minutes)]
+            with_size(suppression, size)
+            ref = suppression.describe(frames[0], blob)
+            for frame in frames[1:]:
+                j = [c + int(rng.integers(-3, 4)) for c in blob]
+                own.append(suppression.similarity(ref, suppression.describe(frame, [j[0], max(j[1], 0), j[2], j[3]])))
+            for height in (12, 16, 24, 36, 48):
+                w = max(4, height * 3 // 4)
+                for frame in frames[1:4]:
+                    image = scenes.paste_clipped(frame, scenes.person(w, height), 207 - w // 2, 1)
+                    box = (207 - w // 2 - 3, 0, 207 + w // 2 + 3, height + 2)
+                    person.append(suppression.similarity(ref, suppression.describe(image, box)))
+        out[context] = {
+            "own_min": round(min(own), 3),
+            "own_p10": round(float(np.percentile(own, 10)), 3),
+            "person_max": round(max(person), 3),
+        }
+        print(
+            f"{context:>7}  {out[context]['own_min']:>30.3f}  {out[context]['own_p10']:>6.3f}  {out[context]['person_max']:>20.3f}"
+        )
+    with_size(suppression, SMALL_SIZE)
+    return out
+
+
+def with_size(module, size) -> None:
+    """Describe with another SMALL_SIZE (0: no surroundings), for the comparison only."""
+    module.SMALL_SIZE = size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=12)
@@ -161,6 +208,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="vigia-bench-jitter-"))
     figures = {"detector": detector.version, "jitter": jitter(detector, args.minutes, args.seeds, tmp)}
     figures["people"] = people_sizes(detector, tmp, args.seeds)
+    figures["small_boxes"] = small_boxes(args.minutes, args.seeds)
     print(json.dumps(figures))
 
 

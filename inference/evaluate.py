@@ -7,7 +7,8 @@ A clip counts as positive when the pipeline would alert (`inference.decision.dec
 suppression rules or verifier: its best person score >= threshold).
 Prints a table, then as its last line one JSON object:
 {"clips", "tp", "fp", "fn", "tn", "precision", "recall", "threshold", "detector",
- "seconds_of_video", "wall_seconds", "errors"}.
+ "seconds_of_video", "wall_seconds", "errors", "per_clip": [{"clip_file", "person", "score", "alert"}]}
+(per_clip: every counted row, in the CSV's order; person 1/0, score rounded to 4 digits).
 A bad row (missing file, unreadable clip, a `person` that is not 0/1) is reported on stderr with its
 row number and left out; the other rows are still counted. Exit status: 0 when at least one clip
 was counted, 1 when none could be, 2 when the CSV itself is unusable.
@@ -34,6 +35,13 @@ NOW = datetime.now(UTC)  # decide_clip's `now` only dates rules, and there are n
 def metrics(rows: list[Row]) -> dict:
     c = Counts.of((r.person, r.alert) for r in rows).as_dict(digits=4)
     return {"clips": len(rows), **{k: c[k] for k in ("tp", "fp", "fn", "tn", "precision", "recall")}}
+
+
+def per_clip(rows: list[Row]) -> list[dict]:
+    """What a person needs to decide on each clip: its file, label, score and whether it alerted."""
+    return [
+        {"clip_file": r.clip_file, "person": int(r.person), "score": round(r.score, 4), "alert": r.alert} for r in rows
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds_of_video=round(sum(r.seconds for r in counted), 2),
         wall_seconds=round(time.perf_counter() - started, 2),
         errors=len(errors),
+        per_clip=per_clip(counted),
     )
     print(
         f"\n{summary['clips']} clips, {len(errors)} error(s): tp {summary['tp']} fp {summary['fp']} "

@@ -102,6 +102,10 @@ class Strategy:
     rules: dict[str, list[suppression.Rule]] = field(default_factory=dict)
     people_lost_to_rules: int = 0  # person clips that would have alerted but for a rule
     decisions: list[tuple[bool, bool]] = field(default_factory=list)  # (person, alert) per clip
+    # Which rule suppressed what: rule id -> the clips (key, person, did it take the alert away)
+    # where it suppressed a box; and rule id -> the clip it was made from.
+    rule_hits: dict[str, list[tuple[str, bool, bool]]] = field(default_factory=dict)
+    rule_sources: dict[str, str] = field(default_factory=dict)
     thresholds_used: list[float] = field(default_factory=list)
 
 
@@ -200,9 +204,12 @@ def decide(
         temporal=temporal,
         sampled=clip.sampled,
     )
-    if decision.outcome == Outcome.SUPPRESSED and clip.person:
+    took_alert = decision.outcome == Outcome.SUPPRESSED
+    if took_alert and clip.person:
         # Only the rules took the alert away. In production the reviewer's "person" verdict flags them.
         s.people_lost_to_rules += 1
+    for rule_id in sorted({str(r) for row in decision.suppressed_by for r in row if r is not None}):
+        s.rule_hits.setdefault(rule_id, []).append((clip.key, clip.person, took_alert))
     return decision, threshold
 
 
@@ -220,6 +227,7 @@ def learn(s: Strategy, clip: ClipData, decision: ClipDecision, threshold: float,
         expires = clip.recorded_at + timedelta(days=cfg.rule_days) if cfg.rule_days else None
         rules = s.rules.setdefault(clip.camera, [])
         for g in groups:
+            s.rule_sources[f"{clip.key}#{len(rules) + 1}"] = clip.key
             rules.append(
                 suppression.Rule(
                     id=f"{clip.key}#{len(rules) + 1}",
