@@ -283,7 +283,7 @@ def print_rules(rules: dict[str, list[dict]]) -> None:
             continue
         print(
             f"\nwhat the rules of {strategy} suppressed (made from -> clips where a box was suppressed;"
-            " * the rule took the clip's alert away, P a person clip):"
+            " * the rules took that clip's alert away, P a person clip):"
         )
         for r in made:
             hits = [
