@@ -90,7 +90,7 @@ def rules_from(frames, threshold, floor=None) -> list[suppression.Rule]:
     ]
 
 
-@pytest.mark.parametrize("threshold", [0.12, 0.3, 0.6])
+@pytest.mark.parametrize("threshold", [0.05, 0.12, 0.3, 0.6, 0.9])
 def test_one_review_silences_the_static_objects_for_ten_minutes_and_every_person_still_alerts(threshold):
     reviewed, _ = minute(threshold, 0)
     first = decide(reviewed, [], threshold, 0)
