@@ -216,17 +216,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_clips(result: Sequence[Strategy], ordered: Sequence[ClipData], by_key: dict[str, Row]) -> None:
+    """One line per clip: per strategy, alert (or "supp" where its rules took the alert away,
+    else "-") and the threshold it used."""
     header = "".join(f"{s.name:>18}" for s in result)
     print(f"{'row':>4}  {'camera':<14} {'recorded_at':<20} {'person':>6}{header}")
+    taken = {s.name: {k for hits in s.rule_hits.values() for k, _, took in hits if took} for s in result}
     for i, clip in enumerate(ordered):
         row = by_key[clip.key]
+
         marks = "".join(
-            f"{('alert' if s.decisions[i][1] else '-') + ' @' + format(s.thresholds_used[i], '.2f'):>18}"
-            for s in result
+            f"{_mark(s, i, clip.key in taken[s.name]) + ' @' + format(s.thresholds_used[i], '.2f'):>18}" for s in result
         )
         print(
             f"{row.number:>4}  {clip.camera:<14} {clip.recorded_at:%Y-%m-%d %H:%M:%S} {int(clip.person):>6}{marks}  {row.clip_file}"
         )
+
+
+def _mark(s: Strategy, i: int, rules_took_it: bool) -> str:
+    return "alert" if s.decisions[i][1] else ("supp" if rules_took_it else "-")
 
 
 def print_table(result: Sequence[Strategy], summary: dict[str, Counts]) -> None:

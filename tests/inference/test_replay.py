@@ -242,7 +242,7 @@ def test_verdicts_say_whether_an_addition_helps_at_equal_recall():
     assert "loses people" in v["threshold+temporal_frames"]["reason"]
 
 
-def test_the_replay_tells_which_rule_suppressed_what():
+def test_the_replay_tells_which_rule_suppressed_what(capsys):
     clips = [
         clip("a1", "a", 0, person=False),
         clip("a2", "a", 10, person=False),
@@ -257,3 +257,6 @@ def test_the_replay_tells_which_rule_suppressed_what():
         {"clip": "row 2 a2.mp4", "person": 0, "alert_taken": True},
         {"clip": "row 3 a3.mp4", "person": 1, "alert_taken": False},
     ]
+    replay.print_clips(result, clips, rows)
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[5] for line in lines] == ["alert", "supp", "alert"]
