@@ -2,8 +2,11 @@
 same broker and database as the test, so what the test queues, the worker runs."""
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,59 +87,80 @@ def worker(start_worker):
     return start_worker()
 
 
-@pytest.fixture
-def redis_broker(tmp_path):
-    """Our own `redis-server` on a free loopback port, without persistence, as the broker of this
-    test and of the workers it starts (pass the URL as their CELERY_BROKER_URL). Celery's prefork
-    pool runs its asynchronous form (the one that checks a new process's start-up time, and
-    restores unacked messages) only on a broker like this one, not on the filesystem transport."""
-    import shutil
-    import socket
-    import time
-
-    from celery import current_app
-
-    server = shutil.which("redis-server")
-    assert server, "redis-server is needed (apt-get install redis-server)"
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    url = f"redis://127.0.0.1:{port}/0"
-    app, saved = current_app, (current_app.conf.broker_url, current_app.conf.broker_transport_options)
+        return s.getsockname()[1]
 
-    def use(broker_url, options):
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-        app.conf.broker_url, app.conf.broker_transport_options = broker_url, options
 
-    use(url, {"visibility_timeout": django_settings.BROKER_VISIBILITY_TIMEOUT})
-    yield url
-    use(*saved)
-    proc.terminate()
-    proc.wait(timeout=10)
+class RedisServer:
+    """A redis-server of our own on a free loopback port, without persistence (a restart comes
+    back empty), that a test stops and starts."""
+
+    def __init__(self, port: int | None = None, *, directory=None):
+        self.port, self.proc, self.directory = port or free_port(), None, directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        assert server, "redis-server is needed (apt-get install redis-server)"
+        args = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if self.directory:
+            args += ["--dir", str(self.directory)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:  # wait until it answers (a readiness poll, not a timing assertion)
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def llen(self, key: str) -> int:
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "llen", key], capture_output=True, text=True, check=True
+        )
+        return int(out.stdout.strip())
+
+
+def point_celery_at(broker_url: str, options: dict) -> tuple:
+    """Make this process's Celery app send to another broker; returns what to give back to
+    restore it. kombu keeps its connection pools in a global registry keyed by URL: closing one
+    in place (force_close_all) leaves a closed pool there, and every later send to that URL fails
+    with "Acquire on closed pool". pools.reset() closes them all and empties the registry."""
+    from celery import current_app
+    from kombu import pools
+
+    app = current_app
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url, app.conf.broker_transport_options = broker_url, options
+    return saved
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """Our own redis-server (see RedisServer) as this test's broker, restored afterwards."""
+    server = RedisServer(directory=tmp_path)
+    server.start()
+    saved = point_celery_at(server.url, {"visibility_timeout": django_settings.BROKER_VISIBILITY_TIMEOUT})
+    yield server
+    point_celery_at(*saved)
+    server.stop()
+
+
+@pytest.fixture
+def redis_broker(redis_server):
+    """The URL of our own redis-server as the broker of this test and of the workers it starts
+    (pass it as their CELERY_BROKER_URL). Celery's prefork pool runs its asynchronous form (the one
+    that checks a new process's start-up time, and restores unacked messages) only on a broker
+    like this one, not on the filesystem transport."""
+    return redis_server.url

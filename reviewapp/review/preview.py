@@ -136,7 +136,11 @@ def clip_preview_make(*, clip_id, force: bool = False) -> str:
     clip = Clip.objects.filter(id=clip_id, status=Clip.Status.DONE).select_related("camera").first()
     if clip is None:
         return ""
-    logs.bind(camera=clip.camera.name)  # undone when the task's context ends
+    with logs.log_context(camera=clip.camera.name):
+        return _clip_preview_make(clip, force=force)
+
+
+def _clip_preview_make(clip: Clip, *, force: bool) -> str:
     if settings.PREVIEW_CLIPS == "shown" and not force and not _shown(clip):
         metrics.preview_done(outcome="skipped", seconds=0.0)
         return ""
