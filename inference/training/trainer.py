@@ -152,7 +152,7 @@ def train(
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            totals += (float(loss), parts["heatmap_loss"], parts["size_loss"])
+            totals += (loss.item(), parts["heatmap_loss"], parts["size_loss"])
             steps += 1
         seconds = time.perf_counter() - started
         mean = totals / max(steps, 1)
