@@ -1,0 +1,88 @@
+"""The detector's training from the app's side: `train_detector` on an ExportRun, `detector_promote`,
+and the image's `train` role on local folders (inference/training/role.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from inference.training import registry, role
+from labeling.models import ExportRun
+from tests.inference import training_data
+
+
+@pytest.fixture
+def store(settings, tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    settings.MLFLOW_TRACKING_URI = uri
+    settings.DEFAULT_THRESHOLD = training_data.THRESHOLD
+    settings.DETECTOR_TRAINING_DIR = tmp_path / "training"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    torch.set_num_threads(2)
+    return uri
+
+
+def test_the_train_role_reads_its_channels_and_writes_the_model_folder(store, tmp_path, capsys):
+    data = tmp_path / "opt" / "ml" / "input" / "data"
+    training_data.write_export(data / "train")
+    training_data.write_heldout(data / "holdout")
+    hyper = tmp_path / "hyperparameters.json"
+    hyper.write_text(json.dumps({"epochs": "1", "threshold": str(training_data.THRESHOLD), "holdout": "cam-heldout"}))
+    model_dir = tmp_path / "opt" / "ml" / "model"
+    argv = ["--input-dir", str(data), "--model-dir", str(model_dir), "--hyperparameters", str(hyper)]
+    assert role.main([*argv, "--no-promote"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["promoted"] is False
+    assert line["heldout"]["before"] == {"tp": 1, "fp": 1, "fn": 0, "tn": 0}
+    assert {p.name for p in model_dir.iterdir()} == {"model.onnx", "input_contract.json", "summary.json"}
+    assert json.loads((model_dir / "input_contract.json").read_text())["input_size"] == 320
+    c = registry.client(store)
+    assert c.get_run(line["run_id"]).data.params["epochs"] == "1"
+    assert registry.production_version(c) is None
+    # a missing channel is bad input, said on stderr
+    assert role.main(["--input-dir", str(tmp_path / "nowhere"), "--model-dir", str(model_dir)]) == 2
+
+
+@pytest.mark.django_db
+def test_train_detector_trains_on_an_export_and_prints_one_json_line_last(store, tmp_path):
+    folder = training_data.write_export(tmp_path / "export")
+    labels = training_data.write_heldout(tmp_path / "heldout")
+    run = ExportRun.objects.create(params={}, status=ExportRun.Status.DONE, location=str(folder), name="export")
+    out = io.StringIO()
+    call_command(
+        "train_detector",
+        "--export", str(run.id), "--holdout", "cam-heldout", "--epochs", "1",
+        "--heldout-labels", str(labels), "--no-promote", "--sweep", "lr=1e-4,2e-4",
+        stdout=out,
+    )  # fmt: skip
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert set(summary) >= {"model_uri", "version", "promoted", "reason", "heldout"}
+    assert summary["model_uri"] == "models:/vigia-detector/1"
+    assert summary["promoted"] is False
+    c = registry.client(store)
+    children = c.search_runs(
+        [c.get_experiment_by_name("vigia-detector").experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{summary['parent_run_id']}'",
+    )
+    assert sorted(r.data.params["lr"] for r in children) == ["0.0001", "0.0002"]
+
+    # the operator's override, and the rollback to what production was before
+    call_command("detector_promote", "1", stdout=io.StringIO())
+    assert registry.production_version(c) == "1"
+    with pytest.raises(CommandError, match="records no previous"):
+        call_command("detector_promote", "--rollback", stdout=io.StringIO())
+    assert registry.register(c, summary["run_id"]) == "2"  # another version of the same run's model
+    out = io.StringIO()
+    call_command("detector_promote", "2", stdout=out)
+    assert json.loads(out.getvalue()) == {"production": "2", "previous": "1"}
+    call_command("detector_promote", "--rollback", stdout=io.StringIO())
+    assert registry.production_version(c) == "1"
+    with pytest.raises(CommandError, match="vigia-detector"):
+        call_command("detector_promote", "7", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="no finished export"):
+        call_command("train_detector", "--export", "999", stdout=io.StringIO())
