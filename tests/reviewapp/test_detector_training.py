@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 import torch
@@ -13,6 +14,9 @@ from django.core.management.base import CommandError
 
 from inference.training import registry, role
 from labeling.models import ExportRun
+from reviewapp.review.models import Clip
+from tests.conftest import api_client
+from tests.factories import CameraFactory, CustomerFactory, make_user
 from tests.inference import training_data
 
 
@@ -86,3 +90,51 @@ def test_train_detector_trains_on_an_export_and_prints_one_json_line_last(store,
         call_command("detector_promote", "7", stdout=io.StringIO())
     with pytest.raises(CommandError, match="no finished export"):
         call_command("train_detector", "--export", "999", stdout=io.StringIO())
+
+
+@pytest.fixture
+def production_detector(tmp_path, monkeypatch):
+    """Two registered versions (the stock network as a contract ONNX file), version 1 promoted,
+    and a worker environment that follows the alias at every clip."""
+    from inference.detectors.plugins.centernet import centernet_model_path
+    from inference.training.model import TrainableCenterNet, export_onnx
+
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    onnx = export_onnx(TrainableCenterNet(centernet_model_path()), tmp_path / "model.onnx", 320)
+    c = registry.client(uri)
+    run_id = registry.start_run(c, uri, params={}, tags={"vigia.task": "test"})
+    registry.log_model(c, run_id, onnx, 320)
+    assert (registry.register(c, run_id), registry.register(c, run_id)) == ("1", "2")
+    registry.promote(c, "1", reason="test")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("DETECTOR", "models:/vigia-detector@production")
+    monkeypatch.setenv("DETECTOR_ALIAS_REFRESH_SECONDS", "0")
+    return c
+
+
+def _post_and_wait(worker, camera, path, when) -> Clip:
+    ingest = make_user(f"ingest-{when[-5:-3]}", "ingest")
+    with open(path, "rb") as f:
+        response = api_client(ingest).post(
+            "/api/v1/clips/", {"camera": camera.name, "file": f, "recorded_at": when}, format="multipart"
+        )
+    assert response.status_code == 201, response.content
+    deadline = time.monotonic() + 120
+    clip = Clip.objects.get(id=response.json()["id"])
+    while time.monotonic() < deadline and clip.status in ("queued", "processing"):
+        time.sleep(0.3)
+        assert worker.poll() is None, "the worker died"
+        clip.refresh_from_db()
+    assert clip.status == Clip.Status.DONE, clip.error
+    return clip
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_running_worker_follows_the_production_alias_and_records_the_version(production_detector, worker, video):
+    camera = CameraFactory(customer=CustomerFactory(name="Acme"), name="acme-door")
+    first = _post_and_wait(worker, camera, video(name="a.mp4", frames=20), "2026-12-01T10:00:00Z")
+    assert first.model_version == "vigia-detector/1"
+    registry.promote(production_detector, "2", reason="test")
+    second = _post_and_wait(worker, camera, video(name="b.mp4", frames=20, seed=1), "2026-12-01T10:01:00Z")
+    assert second.model_version == "vigia-detector/2"
