@@ -155,10 +155,11 @@ def run(job: Job) -> dict:
 
 def _decide(job: Job, c, run_id: str, version: str, onnx: Path, result: TrainResult, cameras, parent) -> dict:
     rows = gate.heldout_rows(job.heldout_labels, cameras) if job.heldout_labels else []
+    none = gate.counts_dict(gate.Counts())
     judged = (
         _judge(job, c, onnx, rows)
         if rows
-        else {"ok": False, "reason": "no held-out clips to judge the candidate on", "before": {}, "after": {}}
+        else {"ok": False, "reason": "no held-out clips to judge the candidate on", "before": none, "after": none}
     )
     promoted = judged["ok"] and job.promote
     reason = judged["reason"] + ("; not promoted (--no-promote)" if judged["ok"] and not job.promote else "")

@@ -16,7 +16,9 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from inference.detector import DetectorUnavailable
 from inference.detectors.plugins.centernet import centernet_model_path
+from inference.tracking import TrackingError
 from inference.training import pipeline
 from inference.training.data import TrainingDataError
 from inference.training.trainer import TrainConfig
@@ -85,6 +87,8 @@ def detector_train(
         summary = pipeline.run(job)
     except (TrainingDataError, ValueError) as exc:
         raise ApplicationError(str(exc), code="bad_training_data") from exc
+    except (DetectorUnavailable, TrackingError) as exc:  # the production model or the store
+        raise ApplicationError(str(exc), code="unavailable") from exc
     log.info(
         "detector %s: %s (%s)", summary["model_uri"], "promoted" if summary["promoted"] else "kept", summary["reason"]
     )
