@@ -138,3 +138,31 @@ def test_a_running_worker_follows_the_production_alias_and_records_the_version(p
     registry.promote(production_detector, "2", reason="test")
     second = _post_and_wait(worker, camera, video(name="b.mp4", frames=20, seed=1), "2026-12-01T10:01:00Z")
     assert second.model_version == "vigia-detector/2"
+
+
+@pytest.mark.django_db
+def test_without_an_export_it_exports_the_reviews_and_judges_on_the_held_out_cameras_clips(store, settings, tmp_path):
+    from tests.labeling.exports import ClipMaker
+
+    settings.EXPORT_ROOT = tmp_path / "exports"
+    settings.EXPORT_OUT = ""
+    maker = ClipMaker(tmp_path)
+    reviewer = make_user("rev", "reviewer")
+    customer = CustomerFactory(name="Acme")
+    for name in ("cam-a", "cam-b", "cam-c"):
+        camera = CameraFactory(customer=customer, name=name)
+        maker.reviewed(camera, reviewer, verdict="person")
+        maker.reviewed(camera, reviewer, verdict="no_person", alert=True)
+    out = io.StringIO()
+    call_command("train_detector", "--epochs", "1", "--no-promote", stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    run = ExportRun.objects.get()
+    assert (run.status, run.trigger) == (ExportRun.Status.DONE, "training")
+    held = set(summary["heldout_cameras"])
+    assert held and held < {"cam-a", "cam-b", "cam-c"}  # the export's val/test cameras
+    assert sum(summary["heldout"]["before"].values()) == 2 * len(held)  # their reviewed clips
+    assert sum(summary["heldout"]["after"].values()) == 2 * len(held)
+    assert summary["promoted"] is False
+    c = registry.client(store)
+    dataset = c.get_run(summary["run_id"]).inputs.dataset_inputs[0].dataset
+    assert dataset.name == run.name and run.location in dataset.source
