@@ -148,6 +148,8 @@ def run(job: Job) -> dict:
     for other in fitted:
         if other[0] != run_id:
             c.set_terminated(other[0])  # a sweep's other children: logged, not registered
+    if parent:
+        c.set_tag(parent, "best_child", run_id)
     job.config = cfg
     version = registry.register(c, run_id)
     return _decide(job, c, run_id, version, onnx, result, cameras, parent)

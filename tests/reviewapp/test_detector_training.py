@@ -74,6 +74,7 @@ def test_train_detector_trains_on_an_export_and_prints_one_json_line_last(store,
         filter_string=f"tags.mlflow.parentRunId = '{summary['parent_run_id']}'",
     )
     assert sorted(r.data.params["lr"] for r in children) == ["0.0001", "0.0002"]
+    assert c.get_run(summary["parent_run_id"]).data.tags["best_child"] == summary["run_id"]
 
     # the operator's override, and the rollback to what production was before
     call_command("detector_promote", "1", stdout=io.StringIO())
@@ -166,3 +167,17 @@ def test_without_an_export_it_exports_the_reviews_and_judges_on_the_held_out_cam
     c = registry.client(store)
     dataset = c.get_run(summary["run_id"]).inputs.dataset_inputs[0].dataset
     assert dataset.name == run.name and run.location in dataset.source
+
+
+@pytest.mark.django_db
+def test_the_weekly_job_is_off_by_default_and_logs_when_there_is_nothing_to_train_on(settings, capfd):
+    from labeling.training.tasks import train_detector
+    from reviewapp.project.celery import app
+
+    assert "detector-weekly-training" not in settings.CELERY_BEAT_SCHEDULE
+    app.loader.import_default_modules()
+    assert "labeling.tasks.train_detector" in app.tasks
+    capfd.readouterr()
+    train_detector()  # no export, no reviewed clip: nothing to train on, said in the (JSON) log
+    assert "scheduled detector training not run: empty selection" in capfd.readouterr().err
+    assert not ExportRun.objects.exists()
