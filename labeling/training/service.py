@@ -23,6 +23,7 @@ from inference.training import pipeline
 from inference.training.data import TrainingDataError
 from inference.training.trainer import TrainConfig
 from labeling.export import service as export
+from labeling.export import storage
 from labeling.models import ExportRun
 from reviewapp.core.errors import ApplicationError
 from reviewapp.tuning.verifier_training import reviewed_labels_write
@@ -42,9 +43,28 @@ def export_folder(export_id: int | None) -> tuple[Path, str]:
         if run.status != ExportRun.Status.DONE:
             raise ApplicationError(f"the export made for training failed: {run.error}", code="export_failed")
     if run.location.startswith("s3://"):
-        # TODO: download an S3 export to a local folder first (labeling.export.storage).
-        raise ApplicationError(f"export {run.id} is in S3 ({run.location}): train from a local export", code="s3")
+        return _downloaded(run.location, Path(settings.DETECTOR_TRAINING_DIR) / "exports" / run.name), run.location
     return Path(run.location), run.location
+
+
+def _downloaded(location: str, folder: Path) -> Path:
+    """A local copy of a published S3 export (its manifest and images), made once: the copy's
+    own marker is written last, so a cut download is done again, never used half."""
+    if (folder / storage.COMPLETE_MARKER).is_file():
+        return folder
+    target = storage.parse(location)
+    try:
+        for key in target.keys_under_prefix(""):
+            rel = key[len(target.prefix) :].lstrip("/")
+            if ".." in rel.split("/"):
+                continue  # never outside the folder
+            if rel == "manifest.jsonl" or rel.startswith("images/"):
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                storage._s3().download_file(target.bucket, key, str(folder / rel))
+    except Exception as exc:  # boto3's errors, or a full disk
+        raise ApplicationError(f"cannot download the export {location}: {exc}", code="unavailable") from exc
+    (folder / storage.COMPLETE_MARKER).write_text(location)
+    return folder
 
 
 def detector_train(

@@ -181,3 +181,36 @@ def test_the_weekly_job_is_off_by_default_and_logs_when_there_is_nothing_to_trai
     train_detector()  # no export, no reviewed clip: nothing to train on, said in the (JSON) log
     assert "scheduled detector training not run: empty selection" in capfd.readouterr().err
     assert not ExportRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_trains_on_an_export_published_to_s3(store, settings, tmp_path, aws_endpoint, aws_env):
+    import boto3
+
+    from labeling.export import storage
+
+    s3 = boto3.client("s3", endpoint_url=aws_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="vigia-training")
+    settings.AWS_S3_ENDPOINT_URL = aws_endpoint
+    storage.reset()
+    folder = training_data.write_export(tmp_path / "export")
+    for path in folder.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), "vigia-training", f"exports/run1/{path.relative_to(folder)}")
+    s3.put_object(Bucket="vigia-training", Key="exports/run1/_COMPLETE", Body=b"{}")
+    run = ExportRun.objects.create(
+        params={}, status=ExportRun.Status.DONE, location="s3://vigia-training/exports/run1", name="run1"
+    )
+    out = io.StringIO()
+    labels = training_data.write_heldout(tmp_path / "heldout")
+    args = ["--export", str(run.id), "--epochs", "1", "--holdout", "cam-heldout", "--heldout-labels", str(labels)]
+    call_command("train_detector", *args, "--no-promote", stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    local = settings.DETECTOR_TRAINING_DIR / "exports" / "run1"
+    assert (local / "manifest.jsonl").read_bytes() == (folder / "manifest.jsonl").read_bytes()
+    assert sorted(p.name for p in (local / "images" / "train").iterdir()) == sorted(
+        p.name for p in (folder / "images" / "train").iterdir()
+    )
+    dataset = registry.client(store).get_run(summary["run_id"]).inputs.dataset_inputs[0].dataset
+    assert "s3://vigia-training/exports/run1" in dataset.source
+    storage.reset()
