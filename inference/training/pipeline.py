@@ -42,6 +42,7 @@ class Job:
     model_out: Path | None = None  # also write model.onnx + input_contract.json here
     source: str = ""  # where the export came from, for the dataset input
     tags: dict | None = None
+    thresholds: dict[str, float] | None = None  # camera thresholds for the gate (else config.threshold)
 
 
 def parse_sweep(text: str) -> list[dict]:
@@ -104,9 +105,10 @@ def _baseline(job: Job, c) -> tuple[str, str]:
 def _judge(job: Job, c, onnx: Path, rows) -> dict:
     spec, label = _baseline(job, c)
     threshold = job.config.threshold
-    before, before_clips = gate.evaluate(job.heldout_labels, rows, load_detector(spec), threshold=threshold)
+    at = {"threshold": threshold, "thresholds": job.thresholds}
+    before, before_clips = gate.evaluate(job.heldout_labels, rows, load_detector(spec), **at)
     candidate = load_detector(f"onnx:{onnx}@{job.config.input_size}")
-    after, after_clips = gate.evaluate(job.heldout_labels, rows, candidate, threshold=threshold)
+    after, after_clips = gate.evaluate(job.heldout_labels, rows, candidate, **at)
     ok, reason = gate.judge(before, after)
     return {
         "ok": ok,

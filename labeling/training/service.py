@@ -26,6 +26,7 @@ from labeling.export import service as export
 from labeling.export import storage
 from labeling.models import ExportRun
 from reviewapp.core.errors import ApplicationError
+from reviewapp.review.models import Camera
 from reviewapp.tuning.verifier_training import reviewed_labels_write
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def detector_train(
         sweep=sweep,
         source=location,
         tags={"vigia.trigger": trigger},
+        thresholds=dict(Camera.objects.values_list("name", "threshold")),
     )
     try:
         summary = pipeline.run(job)
