@@ -37,9 +37,13 @@ case "$role" in
   clip-events)
     # The clip bucket's S3 events from SQS (CLIP_EVENTS_QUEUE_URL); idle while that is unset.
     exec python manage.py consume_clip_events --idle-if-unset "$@" ;;
+  train)
+    # One detector training run, laid out as a SageMaker training job (inference/training/role.py):
+    # reads /opt/ml/input/data/<channel>, writes /opt/ml/model. Needs torch (requirements/torch.txt).
+    exec python -m inference.training.role "$@" ;;
   beat)
     exec celery -A reviewapp.project beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /tmp/celerybeat-schedule "$@" ;;
   *)
-    echo "unknown role '$role': use web, migrate, worker-inference, worker, worker-exports, clip-events or beat" >&2
+    echo "unknown role '$role': use web, migrate, worker-inference, worker, worker-exports, clip-events, train or beat" >&2
     exit 2 ;;
 esac

@@ -9,7 +9,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "reviewapp.project.settings")
 app = Celery("reviewapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each feature keeps its tasks in its own `tasks` module.
-TASK_PACKAGES = ["reviewapp.review", "reviewapp.tuning", "reviewapp.monitoring", "labeling.sync", "labeling.export"]
+TASK_PACKAGES = [
+    "reviewapp.review",
+    "reviewapp.tuning",
+    "reviewapp.monitoring",
+    "labeling.sync",
+    "labeling.export",
+    "labeling.training",
+]
 app.autodiscover_tasks(TASK_PACKAGES)
 
 

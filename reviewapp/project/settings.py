@@ -453,3 +453,28 @@ CELERY_BEAT_SCHEDULE["check-drift"] = {
     "schedule": float(DRIFT_CHECK_SECONDS),
     "options": {"expires": DRIFT_CHECK_SECONDS},
 }
+
+# =============================================================================================
+# --- detector training (issue #15: inference/training, labeling/training) --------------------
+# DETECTOR=models:/vigia-detector@production (or /N) runs a fine-tuned version from the registry at
+# MLFLOW_TRACKING_URI. The plugin is plain inference code (no Django): it reads these two from
+# the environment, so they are put there for it when only this file sets them.
+import os as _os  # noqa: E402 -- imported here, to keep this block in one piece
+
+DETECTOR_ALIAS_REFRESH_SECONDS = env.float("DETECTOR_ALIAS_REFRESH_SECONDS", default=300.0)
+_os.environ.setdefault("DETECTOR_ALIAS_REFRESH_SECONDS", str(DETECTOR_ALIAS_REFRESH_SECONDS))
+_os.environ.setdefault("MLFLOW_TRACKING_URI", MLFLOW_TRACKING_URI)
+DETECTOR_TRAINING_DIR = Path(env.str("DETECTOR_TRAINING_DIR", default=str(VAR_DIR / "training")))
+DETECTOR_TRAINING_INPUT_SIZE = env.int("DETECTOR_TRAINING_INPUT_SIZE", default=320)
+DETECTOR_TRAINING_EPOCHS = env.int("DETECTOR_TRAINING_EPOCHS", default=3)
+DETECTOR_TRAINING_LR = env.float("DETECTOR_TRAINING_LR", default=1e-4)
+DETECTOR_TRAINING_TIME_LIMIT = env.int("DETECTOR_TRAINING_TIME_LIMIT", default=6 * 3600)
+# The weekly job (Tuesdays 04:00, after Monday's export): off unless set.
+DETECTOR_TRAINING_SCHEDULE = env.bool("DETECTOR_TRAINING_SCHEDULE", default=False)
+CELERY_TASK_ROUTES["labeling.tasks.train_detector"] = {"queue": "exports"}  # hours long, as exports
+if DETECTOR_TRAINING_SCHEDULE:
+    CELERY_BEAT_SCHEDULE["detector-weekly-training"] = {
+        "task": "labeling.tasks.train_detector",
+        "schedule": crontab(minute=0, hour=4, day_of_week="tue"),
+    }
+# --- end of detector training -----------------------------------------------------------------

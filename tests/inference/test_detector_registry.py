@@ -17,12 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_backend_of_the_plugins_package_is_registered_under_its_name():
     found = plugins()
-    assert set(found) == {"hog", "centernet", "nanodet", "torchscript", "onnx"}
+    assert set(found) == {"hog", "centernet", "nanodet", "torchscript", "onnx", "models"}
     assert all(plugin.name == name for name, plugin in found.items())
 
 
 def test_an_unknown_detector_lists_the_known_ones():
-    with pytest.raises(DetectorUnavailable, match=r"unknown detector 'yolo' \(known: centernet, hog, nanodet"):
+    with pytest.raises(DetectorUnavailable, match=r"unknown detector 'yolo' \(known: centernet, hog, models, nanodet"):
         load_detector("yolo:640")
 
 
@@ -43,7 +43,7 @@ def test_listing_the_plugins_and_running_hog_import_no_torch_or_onnxruntime():
 def test_the_plugins_never_import_each_other_and_the_registry_names_none():
     graph = grimp.build_graph("inference", cache_dir=None)
     modules = set(graph.find_children(PLUGINS))
-    assert len(modules) == 5
+    assert len(modules) == 6
     for module in modules:
         assert not graph.find_modules_directly_imported_by(module) & modules, module
     assert not graph.find_modules_directly_imported_by("inference.detector") & (modules | {PLUGINS})
