@@ -354,3 +354,148 @@ def test_the_clip_bucket_notifies_the_events_queue_which_has_a_dead_letter_queue
     }
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "s3:GetObject"} <= consumer
     assert not {"s3:PutObject", "s3:DeleteObject"} & consumer  # by reference: the clip is never written
+
+
+# ------------------------------------------------------------------------------- compute
+
+
+def _services():
+    resources = template()["Resources"]
+    return resources, {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::ECS::Service"}
+
+
+def _container(resources, service):
+    (container,) = resources[service["TaskDefinition"]["Ref"]]["Properties"]["ContainerDefinitions"]
+    return container
+
+
+def test_every_role_runs_as_an_ecs_service_on_fargate_and_logs_to_cloudwatch():
+    resources, services = _services()
+    commands = {_container(resources, s)["Command"][0]: s for s in services.values()}
+    assert set(commands) == {"web", "worker-inference", "worker", "worker-exports", "clip-events", "beat"}
+    entrypoint = (INFRA / "entrypoint.sh").read_text()
+    for command, service in commands.items():
+        assert f"  {command})" in entrypoint, command  # a role the image knows
+        assert service["LaunchType"] == "FARGATE" and service["Cluster"] == {"Ref": "Cluster"}
+        assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+        container = _container(resources, service)
+        logging = container["LogConfiguration"]
+        assert logging["LogDriver"] == "awslogs" and logging["Options"]["awslogs-group"] == {"Ref": "LogGroup"}
+        env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert env["CELERY_BROKER_URL"] == "sqs://"  # every process that queues or takes tasks: one broker
+        assert {
+            "CELERY_SQS_QUEUE_URL_INFERENCE",
+            "CELERY_SQS_QUEUE_URL_DEFAULT",
+            "CELERY_SQS_QUEUE_URL_EXPORTS",
+        } <= set(env)
+        assert {s["Name"] for s in container["Secrets"]} == {"SECRET_KEY", "DATABASE_URL", "METRICS_TOKEN"}
+    assert resources["Cluster"]["Properties"]["CapacityProviders"] == ["FARGATE"]
+    assert resources["LogGroup"]["Properties"]["LogGroupName"] == {"Sub": "/vigia/${Environment}/app"}
+
+
+def test_the_task_roles_are_the_templates_least_privilege_roles():
+    resources, services = _services()
+    roles = {
+        _container(resources, s)["Command"][0]: resources[s["TaskDefinition"]["Ref"]]["Properties"]["TaskRoleArn"]
+        for s in services.values()
+    }
+    assert roles == {
+        "web": {"GetAtt": "WebRole.Arn"},
+        "worker-inference": {"GetAtt": "WorkerRole.Arn"},
+        "worker": {"GetAtt": "WorkerRole.Arn"},
+        "worker-exports": {"GetAtt": "WorkerRole.Arn"},
+        "clip-events": {"GetAtt": "EventsRole.Arn"},
+        "beat": {"GetAtt": "BeatRole.Arn"},
+    }
+    beat = {a for st in _statements(resources["BeatRole"]) for a in st["Action"]}
+    assert beat == {"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}  # queues tasks, no more
+    events_broker = [st for st in _statements(resources["EventsRole"]) if "sqs:SendMessage" in st["Action"]]
+    assert {"GetAtt": "InferenceQueue.Arn"} in events_broker[-1]["Resource"]
+    assert "sqs:ReceiveMessage" not in str(events_broker[-1])  # it queues clips, it never takes them
+
+
+def test_beat_is_a_singleton_even_during_a_deployment():
+    _, services = _services()
+    beat = services["BeatService"]
+    assert beat["DesiredCount"] == 1
+    assert beat["DeploymentConfiguration"] == {"MaximumPercent": 100, "MinimumHealthyPercent": 0}
+    scaled = [
+        r["Properties"]["ResourceId"]
+        for r in template()["Resources"].values()
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    ]
+    assert not any("BeatService" in str(r) for r in scaled)
+
+
+def test_the_web_app_is_behind_the_load_balancer_with_a_health_check():
+    resources, services = _services()
+    web = services["WebService"]
+    (lb,) = web["LoadBalancers"]
+    assert lb == {"ContainerName": "web", "ContainerPort": 8000, "TargetGroupArn": {"Ref": "WebTargetGroup"}}
+    group = resources["WebTargetGroup"]["Properties"]
+    assert group["TargetType"] == "ip" and group["Port"] == 8000
+    assert group["HealthCheckPath"] == {"Ref": "HealthCheckPath"} and group["Matcher"] == {"HttpCode": "200"}
+    listener = resources["HttpsListener"]["Properties"]
+    assert listener["Protocol"] == "HTTPS"
+    assert listener["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
+    assert resources["HttpListener"]["Properties"]["DefaultActions"][0]["Type"] == "redirect"
+    ingress = resources["TaskSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert ingress == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 8000,
+            "ToPort": 8000,
+            "SourceSecurityGroupId": {"Ref": "LoadBalancerSecurityGroup"},
+        }
+    ]
+
+
+def test_the_inference_workers_scale_on_the_queues_backlog_and_age():
+    resources = template()["Resources"]
+    target = resources["InferenceScalableTarget"]["Properties"]
+    assert target["ResourceId"] == {"Sub": "service/${Cluster}/${InferenceService.Name}"}
+    assert target["ScalableDimension"] == "ecs:service:DesiredCount"
+    backlog = resources["InferenceBacklogScaling"]["Properties"]
+    assert backlog["ScalingTargetId"] == {"Ref": "InferenceScalableTarget"}
+    metrics = backlog["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]["Metrics"]
+    waiting = next(m for m in metrics if m["Id"] == "waiting")["MetricStat"]["Metric"]
+    assert waiting["Namespace"] == "AWS/SQS" and waiting["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert waiting["Dimensions"] == [{"Name": "QueueName", "Value": {"GetAtt": "InferenceQueue.QueueName"}}]
+    assert [m["Id"] for m in metrics if m.get("ReturnData")] == ["backlog_per_task"]
+    alarm = resources["InferenceAgeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["AlarmActions"] == [{"Ref": "InferenceAgeScaling"}]
+    assert resources["InferenceAgeScaling"]["Properties"]["ScalingTargetId"] == {"Ref": "InferenceScalableTarget"}
+
+
+def test_the_broker_queues_hold_a_message_longer_than_a_task_may_run():
+    from django.conf import settings
+
+    resources = template()["Resources"]
+    for name in ("InferenceQueue", "DefaultQueue"):
+        assert resources[name]["Properties"]["VisibilityTimeout"] >= settings.CELERY_TASK_TIME_LIMIT + 20, name
+    assert resources["ExportsQueue"]["Properties"]["VisibilityTimeout"] == 43200  # SQS's longest: hours-long exports
+
+
+def _settings_with(env: dict) -> subprocess.CompletedProcess:
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.CELERY_BROKER_TRANSPORT_OPTIONS, sort_keys=True))"
+    )
+    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings", **env}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=120)
+
+
+def test_the_sqs_broker_is_selected_by_its_url_and_the_queue_urls():
+    urls = {
+        f"CELERY_SQS_QUEUE_URL_{q.upper()}": f"https://sqs.eu-west-1.amazonaws.com/1/vigia-{q}"
+        for q in ("inference", "default", "exports")
+    }
+    proc = _settings_with({"CELERY_BROKER_URL": "sqs://", "AWS_REGION": "eu-west-1", **urls})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    options = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert options["predefined_queues"]["inference"] == {"url": urls["CELERY_SQS_QUEUE_URL_INFERENCE"]}
+    assert set(options["predefined_queues"]) == {"inference", "default", "exports"}
+    assert options["region"] == "eu-west-1" and options["visibility_timeout"] >= 380
+    missing = _settings_with({"CELERY_BROKER_URL": "sqs://"})  # a queue without its URL fails loudly, at start
+    assert missing.returncode != 0 and "CELERY_SQS_QUEUE_URL_INFERENCE" in missing.stderr
