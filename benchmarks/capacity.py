@@ -67,6 +67,7 @@ def db_bytes_per_clip(seconds: float) -> tuple[float, float]:
         MEDIA_ROOT=str(tmp / "media"),
         BROKER_DIR=str(tmp / "broker"),
         AUDIT_SAMPLE_RATE="0",
+        LOG_LEVEL="WARNING",  # the table, not every clip's log line
     )
     import django
 
