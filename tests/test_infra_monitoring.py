@@ -499,3 +499,62 @@ def test_the_sqs_broker_is_selected_by_its_url_and_the_queue_urls():
     assert options["region"] == "eu-west-1" and options["visibility_timeout"] >= 380
     missing = _settings_with({"CELERY_BROKER_URL": "sqs://"})  # a queue without its URL fails loudly, at start
     assert missing.returncode != 0 and "CELERY_SQS_QUEUE_URL_INFERENCE" in missing.stderr
+
+
+def test_on_ecs_the_entrypoint_allows_the_tasks_own_ip_for_the_health_checks(tmp_path):
+    import http.server
+    import threading
+
+    class Metadata(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"Networks": [{"IPv4Addresses": ["10.0.1.23"]}]}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Metadata)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # gunicorn prints what it would serve; `manage.py check --deploy` passes; python is python.
+    (bin_dir / "gunicorn").write_text('#!/bin/sh\necho "ALLOWED_HOSTS=$ALLOWED_HOSTS"\n')
+    (bin_dir / "python").write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "manage.py check" ] && exit 0\nexec {sys.executable} "$@"\n'
+    )
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+        "ALLOWED_HOSTS": "vigia.example.com",
+        "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{server.server_port}/v4/task",
+    }
+    proc = subprocess.run(["bash", str(INFRA / "entrypoint.sh"), "web"], env=env, capture_output=True, text=True)
+    server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ALLOWED_HOSTS=vigia.example.com,10.0.1.23"
+    del env["ECS_CONTAINER_METADATA_URI_V4"]  # not on ECS: nothing added
+    proc = subprocess.run(["bash", str(INFRA / "entrypoint.sh"), "web"], env=env, capture_output=True, text=True)
+    assert proc.stdout.strip() == "ALLOWED_HOSTS=vigia.example.com"
+
+
+@pytest.mark.django_db
+def test_the_load_balancers_health_check_gets_200_from_a_task_without_touching_the_database(
+    client, settings, django_assert_num_queries
+):
+    """As the target group asks: plain HTTP, the task's IP as the host, no X-Forwarded-Proto, with
+    the template's web settings (HTTPS on, the health check path exempt from the redirect)."""
+    resources = template()["Resources"]
+    (container,) = resources["WebTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    exempt = next(e["Value"] for e in container["Environment"] if e["Name"] == "SECURE_REDIRECT_EXEMPT")
+    path = yaml.safe_load(TEMPLATE.read_text().split("  HealthCheckPath:\n")[1].split("  WebTasks:")[0])["Default"]
+    settings.SECURE_SSL_REDIRECT, settings.SECURE_REDIRECT_EXEMPT = True, [exempt]
+    settings.ALLOWED_HOSTS = ["vigia.example.com", "10.0.1.23"]  # the entrypoint adds the task's IP on ECS
+    with django_assert_num_queries(0):
+        response = client.get(path, HTTP_HOST="10.0.1.23:8000")
+    assert response.status_code == 200
+    assert client.get("/review/", HTTP_HOST="10.0.1.23:8000").status_code == 301  # everything else: HTTPS
