@@ -453,6 +453,8 @@ def test_the_web_app_is_behind_the_load_balancer_with_a_health_check():
 def test_the_inference_workers_scale_on_the_queues_backlog_and_age():
     resources = template()["Resources"]
     target = resources["InferenceScalableTarget"]["Properties"]
+    assert "DesiredCount" not in resources["InferenceService"]["Properties"]  # an update must not reset the scaling
+    assert target["MinCapacity"] == {"Ref": "InferenceMinTasks"}
     assert target["ResourceId"] == {"Sub": "service/${Cluster}/${InferenceService.Name}"}
     assert target["ScalableDimension"] == "ecs:service:DesiredCount"
     backlog = resources["InferenceBacklogScaling"]["Properties"]
