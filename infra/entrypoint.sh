@@ -8,6 +8,15 @@ shift || true
 # left by a previous run would be counted again, so the folder starts empty.
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/vigia-metrics}"
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+# On ECS the load balancer's health checks name the task by its private IP (Host: 10.0.1.23:8000):
+# that host is allowed too, or Django refuses them (400) and the task never becomes healthy.
+# ECS_CONTAINER_METADATA_URI_V4 is set by ECS only (the task's metadata endpoint).
+if [ -n "${ECS_CONTAINER_METADATA_URI_V4:-}" ]; then
+  task_ip="$(python -c 'import json, os, urllib.request
+task = json.load(urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"], timeout=5))
+print(task["Networks"][0]["IPv4Addresses"][0])')"
+  export ALLOWED_HOSTS="${ALLOWED_HOSTS:+$ALLOWED_HOSTS,}$task_ip"
+fi
 # Refuse to start on a set-up that is not fit for production: the development SECRET_KEY,
 # infra/example.env's placeholders, a short METRICS_TOKEN, Django's own deploy warnings
 # (reviewapp/core/checks.py; SILENCED_SYSTEM_CHECKS in docs/operations.md).

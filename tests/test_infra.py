@@ -126,3 +126,30 @@ def test_exports_go_to_their_own_queue_and_every_queue_has_a_worker():
     for queue in ("inference", "default", "exports"):
         assert f"-Q {queue} " in entrypoint
         assert queue in (ROOT / "scripts/run.sh").read_text().split("-Q ")[1].split()[0].split(",")
+
+
+def test_a_task_queued_on_the_sqs_broker_lands_on_its_own_sqs_queue(aws_endpoint, aws_env):
+    """CELERY_BROKER_URL=sqs:// with the queue URLs (docs/operations.md#scaling-out), against moto's
+    server over HTTP: process_clip goes to the inference queue, by the settings' predefined queues.
+    (Publishing is boto3's; a worker's consuming also needs pycurl, which the locks do not have.)"""
+    import base64
+    import json
+    import os
+    from urllib.parse import urlparse
+
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
+    urls = {q: sqs.create_queue(QueueName=f"vigia-broker-{q}")["QueueUrl"] for q in ("inference", "default", "exports")}
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": f"sqs://{urlparse(aws_endpoint).netloc}",  # the host: moto instead of AWS
+        **{f"CELERY_SQS_QUEUE_URL_{q.upper()}": url for q, url in urls.items()},
+    }
+    code = "from reviewapp.project.celery import app; app.send_task('reviewapp.tasks.process_clip', args=['c1'])"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (message,) = sqs.receive_message(QueueUrl=urls["inference"], WaitTimeSeconds=2)["Messages"]
+    body = json.loads(base64.b64decode(message["Body"]))
+    assert body["headers"]["task"] == "reviewapp.tasks.process_clip" and body["headers"]["argsrepr"] == "['c1']"
+    assert sqs.receive_message(QueueUrl=urls["default"], WaitTimeSeconds=0).get("Messages", []) == []

@@ -354,3 +354,209 @@ def test_the_clip_bucket_notifies_the_events_queue_which_has_a_dead_letter_queue
     }
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "s3:GetObject"} <= consumer
     assert not {"s3:PutObject", "s3:DeleteObject"} & consumer  # by reference: the clip is never written
+
+
+# ------------------------------------------------------------------------------- compute
+
+
+def _services():
+    resources = template()["Resources"]
+    return resources, {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::ECS::Service"}
+
+
+def _container(resources, service):
+    (container,) = resources[service["TaskDefinition"]["Ref"]]["Properties"]["ContainerDefinitions"]
+    return container
+
+
+def test_every_role_runs_as_an_ecs_service_on_fargate_and_logs_to_cloudwatch():
+    resources, services = _services()
+    commands = {_container(resources, s)["Command"][0]: s for s in services.values()}
+    assert set(commands) == {"web", "worker-inference", "worker", "worker-exports", "clip-events", "beat"}
+    entrypoint = (INFRA / "entrypoint.sh").read_text()
+    for command, service in commands.items():
+        assert f"  {command})" in entrypoint, command  # a role the image knows
+        assert service["LaunchType"] == "FARGATE" and service["Cluster"] == {"Ref": "Cluster"}
+        assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+        container = _container(resources, service)
+        logging = container["LogConfiguration"]
+        assert logging["LogDriver"] == "awslogs" and logging["Options"]["awslogs-group"] == {"Ref": "LogGroup"}
+        env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert env["CELERY_BROKER_URL"] == "sqs://"  # every process that queues or takes tasks: one broker
+        assert {
+            "CELERY_SQS_QUEUE_URL_INFERENCE",
+            "CELERY_SQS_QUEUE_URL_DEFAULT",
+            "CELERY_SQS_QUEUE_URL_EXPORTS",
+        } <= set(env)
+        assert {s["Name"] for s in container["Secrets"]} == {"SECRET_KEY", "DATABASE_URL", "METRICS_TOKEN"}
+    assert resources["Cluster"]["Properties"]["CapacityProviders"] == ["FARGATE"]
+    assert resources["LogGroup"]["Properties"]["LogGroupName"] == {"Sub": "/vigia/${Environment}/app"}
+
+
+def test_the_task_roles_are_the_templates_least_privilege_roles():
+    resources, services = _services()
+    roles = {
+        _container(resources, s)["Command"][0]: resources[s["TaskDefinition"]["Ref"]]["Properties"]["TaskRoleArn"]
+        for s in services.values()
+    }
+    assert roles == {
+        "web": {"GetAtt": "WebRole.Arn"},
+        "worker-inference": {"GetAtt": "WorkerRole.Arn"},
+        "worker": {"GetAtt": "WorkerRole.Arn"},
+        "worker-exports": {"GetAtt": "WorkerRole.Arn"},
+        "clip-events": {"GetAtt": "EventsRole.Arn"},
+        "beat": {"GetAtt": "BeatRole.Arn"},
+    }
+    beat = {a for st in _statements(resources["BeatRole"]) for a in st["Action"]}
+    assert beat == {"sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"}  # queues tasks, no more
+    events_broker = [st for st in _statements(resources["EventsRole"]) if "sqs:SendMessage" in st["Action"]]
+    assert {"GetAtt": "InferenceQueue.Arn"} in events_broker[-1]["Resource"]
+    assert "sqs:ReceiveMessage" not in str(events_broker[-1])  # it queues clips, it never takes them
+
+
+def test_beat_is_a_singleton_even_during_a_deployment():
+    _, services = _services()
+    beat = services["BeatService"]
+    assert beat["DesiredCount"] == 1
+    assert beat["DeploymentConfiguration"] == {"MaximumPercent": 100, "MinimumHealthyPercent": 0}
+    scaled = [
+        r["Properties"]["ResourceId"]
+        for r in template()["Resources"].values()
+        if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    ]
+    assert not any("BeatService" in str(r) for r in scaled)
+
+
+def test_the_web_app_is_behind_the_load_balancer_with_a_health_check():
+    resources, services = _services()
+    web = services["WebService"]
+    (lb,) = web["LoadBalancers"]
+    assert lb == {"ContainerName": "web", "ContainerPort": 8000, "TargetGroupArn": {"Ref": "WebTargetGroup"}}
+    group = resources["WebTargetGroup"]["Properties"]
+    assert group["TargetType"] == "ip" and group["Port"] == 8000
+    assert group["HealthCheckPath"] == {"Ref": "HealthCheckPath"} and group["Matcher"] == {"HttpCode": "200"}
+    listener = resources["HttpsListener"]["Properties"]
+    assert listener["Protocol"] == "HTTPS"
+    assert listener["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "WebTargetGroup"}}]
+    assert resources["HttpListener"]["Properties"]["DefaultActions"][0]["Type"] == "redirect"
+    ingress = resources["TaskSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert ingress == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 8000,
+            "ToPort": 8000,
+            "SourceSecurityGroupId": {"Ref": "LoadBalancerSecurityGroup"},
+        }
+    ]
+
+
+def test_the_inference_workers_scale_on_the_queues_backlog_and_age():
+    resources = template()["Resources"]
+    target = resources["InferenceScalableTarget"]["Properties"]
+    assert "DesiredCount" not in resources["InferenceService"]["Properties"]  # an update must not reset the scaling
+    assert target["MinCapacity"] == {"Ref": "InferenceMinTasks"}
+    assert target["ResourceId"] == {"Sub": "service/${Cluster}/${InferenceService.Name}"}
+    assert target["ScalableDimension"] == "ecs:service:DesiredCount"
+    backlog = resources["InferenceBacklogScaling"]["Properties"]
+    assert backlog["ScalingTargetId"] == {"Ref": "InferenceScalableTarget"}
+    metrics = backlog["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]["Metrics"]
+    waiting = next(m for m in metrics if m["Id"] == "waiting")["MetricStat"]["Metric"]
+    assert waiting["Namespace"] == "AWS/SQS" and waiting["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert waiting["Dimensions"] == [{"Name": "QueueName", "Value": {"GetAtt": "InferenceQueue.QueueName"}}]
+    assert [m["Id"] for m in metrics if m.get("ReturnData")] == ["backlog_per_task"]
+    alarm = resources["InferenceAgeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["AlarmActions"] == [{"Ref": "InferenceAgeScaling"}]
+    assert resources["InferenceAgeScaling"]["Properties"]["ScalingTargetId"] == {"Ref": "InferenceScalableTarget"}
+
+
+def test_the_broker_queues_hold_a_message_longer_than_a_task_may_run():
+    from django.conf import settings
+
+    resources = template()["Resources"]
+    for name in ("InferenceQueue", "DefaultQueue"):
+        assert resources[name]["Properties"]["VisibilityTimeout"] >= settings.CELERY_TASK_TIME_LIMIT + 20, name
+    assert resources["ExportsQueue"]["Properties"]["VisibilityTimeout"] == 43200  # SQS's longest: hours-long exports
+
+
+def _settings_with(env: dict) -> subprocess.CompletedProcess:
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.CELERY_BROKER_TRANSPORT_OPTIONS, sort_keys=True))"
+    )
+    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "reviewapp.project.settings", **env}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=120)
+
+
+def test_the_sqs_broker_is_selected_by_its_url_and_the_queue_urls():
+    urls = {
+        f"CELERY_SQS_QUEUE_URL_{q.upper()}": f"https://sqs.eu-west-1.amazonaws.com/1/vigia-{q}"
+        for q in ("inference", "default", "exports")
+    }
+    proc = _settings_with({"CELERY_BROKER_URL": "sqs://", "AWS_REGION": "eu-west-1", **urls})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    options = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert options["predefined_queues"]["inference"] == {"url": urls["CELERY_SQS_QUEUE_URL_INFERENCE"]}
+    assert set(options["predefined_queues"]) == {"inference", "default", "exports"}
+    assert options["region"] == "eu-west-1" and options["visibility_timeout"] >= 380
+    missing = _settings_with({"CELERY_BROKER_URL": "sqs://"})  # a queue without its URL fails loudly, at start
+    assert missing.returncode != 0 and "CELERY_SQS_QUEUE_URL_INFERENCE" in missing.stderr
+
+
+def test_on_ecs_the_entrypoint_allows_the_tasks_own_ip_for_the_health_checks(tmp_path):
+    import http.server
+    import threading
+
+    class Metadata(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"Networks": [{"IPv4Addresses": ["10.0.1.23"]}]}).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Metadata)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # gunicorn prints what it would serve; `manage.py check --deploy` passes; python is python.
+    (bin_dir / "gunicorn").write_text('#!/bin/sh\necho "ALLOWED_HOSTS=$ALLOWED_HOSTS"\n')
+    (bin_dir / "python").write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "manage.py check" ] && exit 0\nexec {sys.executable} "$@"\n'
+    )
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+        "ALLOWED_HOSTS": "vigia.example.com",
+        "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{server.server_port}/v4/task",
+    }
+    proc = subprocess.run(["bash", str(INFRA / "entrypoint.sh"), "web"], env=env, capture_output=True, text=True)
+    server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ALLOWED_HOSTS=vigia.example.com,10.0.1.23"
+    del env["ECS_CONTAINER_METADATA_URI_V4"]  # not on ECS: nothing added
+    proc = subprocess.run(["bash", str(INFRA / "entrypoint.sh"), "web"], env=env, capture_output=True, text=True)
+    assert proc.stdout.strip() == "ALLOWED_HOSTS=vigia.example.com"
+
+
+@pytest.mark.django_db
+def test_the_load_balancers_health_check_gets_200_from_a_task_without_touching_the_database(
+    client, settings, django_assert_num_queries
+):
+    """As the target group asks: plain HTTP, the task's IP as the host, no X-Forwarded-Proto, with
+    the template's web settings (HTTPS on, the health check path exempt from the redirect)."""
+    resources = template()["Resources"]
+    (container,) = resources["WebTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    exempt = next(e["Value"] for e in container["Environment"] if e["Name"] == "SECURE_REDIRECT_EXEMPT")
+    path = yaml.safe_load(TEMPLATE.read_text().split("  HealthCheckPath:\n")[1].split("  WebTasks:")[0])["Default"]
+    settings.SECURE_SSL_REDIRECT, settings.SECURE_REDIRECT_EXEMPT = True, [exempt]
+    settings.ALLOWED_HOSTS = ["vigia.example.com", "10.0.1.23"]  # the entrypoint adds the task's IP on ECS
+    with django_assert_num_queries(0):
+        response = client.get(path, HTTP_HOST="10.0.1.23:8000")
+    assert response.status_code == 200
+    assert client.get("/review/", HTTP_HOST="10.0.1.23:8000").status_code == 301  # everything else: HTTPS

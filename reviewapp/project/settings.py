@@ -258,6 +258,19 @@ if not CELERY_BROKER_URL.startswith("filesystem://"):
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
     }
+if CELERY_BROKER_URL.startswith("sqs://"):
+    # kombu's SQS transport (docs/operations.md#scaling-out): no broker to run. The queues are
+    # the template's (infra/cloudformation/vigia.yaml), named here so kombu never lists or creates
+    # one; each needs its URL. SQS itself hands an unacked message out again after the timeout.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "region": AWS_REGION,
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        "wait_time_seconds": 20,  # long polls: fewer (billed) empty receives
+        "predefined_queues": {
+            queue: {"url": env.str(f"CELERY_SQS_QUEUE_URL_{queue.upper()}")}
+            for queue in ("inference", "default", "exports")
+        },
+    }
 # A task that met a database or broker error gives its message back after this pause.
 TRANSIENT_RETRY_SECONDS = env.float("TRANSIENT_RETRY_SECONDS", default=5.0)
 # Tries of a clip whose worker died while processing it (killed, out of memory, the hard time
@@ -332,6 +345,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- production hardening (what `manage.py check --deploy` asks for) --------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and env.bool("HTTPS", default=False))
+# Paths answered over plain HTTP too: the load balancer's health check reaches the task without
+# TLS or X-Forwarded-Proto (infra/cloudformation/vigia.yaml sets the health check path).
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
 SESSION_COOKIE_SECURE = env.bool("HTTPS", default=False)
 CSRF_COOKIE_SECURE = env.bool("HTTPS", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
