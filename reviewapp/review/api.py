@@ -201,3 +201,28 @@ class ReviewDecisionView(APIView):
         form.is_valid(raise_exception=True)
         review = queue.review_record(item=item, reviewer=request.user, **form.validated_data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewSkipView(APIView):
+    """The queue page's S key: the item goes back to the queue, not offered to this reviewer again."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Skipped.")})
+    def post(self, request, item_id):
+        item = get_object_or_404(ReviewItem, id=item_id)
+        queue.review_skip(item=item, reviewer=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReviewUndoView(APIView):
+    """The queue page's U key: this reviewer's last decision on the item, taken back (400 when
+    it is too late or not theirs)."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=None, responses={200: ReviewItemSerializer})
+    def post(self, request, item_id):
+        item = get_object_or_404(ReviewItem, id=item_id)
+        item = queue.review_undo(item=item, reviewer=request.user)
+        return Response(ReviewItemSerializer(item).data)
