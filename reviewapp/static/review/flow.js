@@ -98,6 +98,11 @@
     wait.then(function () { advance(t0); });
   }
 
+  // An item taken off the screen but still this reviewer's (an undo, a refused decision): next again.
+  function shelve(panel) {
+    if (panel.dataset.item) { ahead.unshift(panel); holder.prepend(panel); }
+  }
+
   function decisionBody(panel, verdict) {
     var suppress = panel.querySelector("input[name=suppress_similar]");
     var tags = Array.prototype.map.call(panel.querySelectorAll("input[name=tags]:checked"), function (b) { return b.value; });
@@ -125,8 +130,7 @@
       delete inflight[id];
       if (last && last.id === id) last = null;
       showError(T.tNotSaved + ": " + err.message);
-      if (current.dataset.item) { ahead.unshift(current); holder.prepend(current); }
-      show(panel);
+      shelve(show(panel));
     });
   }
   function undo() {
@@ -134,9 +138,7 @@
     if (!l || Date.now() - l.at > undoMs) { say(T.tNoUndo); return; }
     last = null;
     l.promise.then(function () { return post(l.panel, l.panel.dataset.undoUrl); }).then(function () {
-      if (current.dataset.item) { ahead.unshift(current); holder.prepend(current); }
-      else { empty = false; }
-      show(l.panel);
+      shelve(show(l.panel));
       say(T.tUndone);
     }, function (err) { showError(T.tNotSaved + ": " + err.message); });
   }
