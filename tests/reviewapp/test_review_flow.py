@@ -137,3 +137,32 @@ def test_a_keyboard_decision_shows_the_next_item_without_a_page_load_and_u_undoe
     assert Review.objects.get(item=first).verdict == "person"
     assert not Review.objects.filter(item=second).exists()
     assert page.evaluate("window.__marker") == "same page"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_decision_brings_the_item_back_with_the_servers_message(
+    live_server,
+    browser_page,  # noqa: F811
+    default_tags,
+):
+    from reviewapp.review.models import Tag
+
+    camera = CameraFactory(name="acme-door")
+    make_user("rita", "reviewer", password="pw-123456")
+    first, second = item(camera, 0.51), item(camera, 0.52)
+    page = browser_page
+    _login(page, live_server.url)
+    page.wait_for_selector(f'#prefetch .review-panel[data-item="{second.id}"]', state="attached")
+    Tag.objects.filter(slug="dog").update(active=False)  # retired while the page was open
+    page.keyboard.press("1")
+    page.keyboard.press("n")
+    page.wait_for_selector("#flow-error:not([hidden])")
+    assert "unknown tag(s): dog" in page.locator("#flow-error").text_content()
+    page.wait_for_selector(f'#flow .review-panel[data-item="{first.id}"]')
+    assert not Review.objects.filter(item=first).exists()
+    page.keyboard.press("1")  # untick the retired tag and decide again: saved, the next one shown
+    page.keyboard.press("n")
+    page.wait_for_selector(f'#flow .review-panel[data-item="{second.id}"]')
+    page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Saved: no person')")
+    assert Review.objects.get(item=first).verdict == "no_person"

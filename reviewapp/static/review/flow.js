@@ -15,6 +15,7 @@
   var ahead = [];            // prefetched panels, claimed for this reviewer, in order
   var empty = false;         // the last prefetch found the queue empty
   var loading = null;        // the prefetch in flight
+  var failed = false;        // the last prefetch failed (network, server): the next swap reloads
   var inflight = {};         // item id -> the decision's promise
   var last = null;           // the last decision, for U: {panel, id, at, promise}
   var stats = window.vigiaFlow = { timings: [], preloaded: [] };
@@ -47,6 +48,7 @@
   }
   function prefetch() {
     if (loading || ahead.length || empty) return loading;
+    failed = false;
     var query = held().map(function (id) { return "exclude=" + encodeURIComponent(id); }).join("&");
     loading = fetch(T.panelUrl + "?" + query, { credentials: "same-origin" }).then(function (r) {
       if (r.status === 204) { empty = true; return; }
@@ -61,7 +63,7 @@
         holder.appendChild(panel);
         ahead.push(panel);
       });
-    }).catch(function () { /* the next decision asks again */ }).then(function () { loading = null; });
+    }).catch(function () { failed = true; }).then(function () { loading = null; });
     return loading;
   }
 
@@ -94,6 +96,8 @@
       setTimeout(function () { if (!current.dataset.item) location.reload(); }, 30000);
       return;
     }
+    // The prefetch failed: the plain page (the server claims and renders the next item).
+    if (failed && !loading) { location.assign(location.pathname); return; }
     var wait = loading || prefetch() || Promise.resolve();
     wait.then(function () { advance(t0); });
   }
