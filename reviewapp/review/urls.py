@@ -28,4 +28,5 @@ api_urlpatterns = [
     path("review/<int:item_id>/decision/", api.ReviewDecisionView.as_view(), name="api-review-decision"),
     path("review/<int:item_id>/skip/", api.ReviewSkipView.as_view(), name="api-review-skip"),
     path("review/<int:item_id>/undo/", api.ReviewUndoView.as_view(), name="api-review-undo"),
+    path("review/<int:item_id>/group/", api.ReviewGroupDecisionView.as_view(), name="api-review-group"),
 ]
