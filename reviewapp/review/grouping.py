@@ -36,20 +36,21 @@ def _rules_of(item: ReviewItem) -> list[matching.Rule]:
     ]
 
 
-def _matching_clip_ids(rules: list[matching.Rule], candidates: list[ReviewItem], cutoff: float) -> set:
-    """The candidates' clips with a suppressible detection a rule matches (one query for all)."""
+def _matching_clip_ids(rules: list[matching.Rule], candidates: list[ReviewItem], cutoff: float) -> dict:
+    """The candidates' clips with a suppressible detection a rule matches (one query for all),
+    each with the frame of its best matching detection (its key frame)."""
     sizes = {c.clip_id: (c.clip.width, c.clip.height) for c in candidates if c.clip.width and c.clip.height}
     detections = Detection.objects.filter(
         clip_id__in=list(sizes), label="person", descriptor__isnull=False, score__gte=cutoff
-    ).only("clip_id", "x1", "y1", "x2", "y2", "descriptor")
-    found = set()
-    for d in detections:
+    ).only("clip_id", "frame_index", "x1", "y1", "x2", "y2", "descriptor")
+    found: dict = {}
+    for d in detections.order_by("-score"):
         if d.clip_id in found:
             continue
         norm = matching.normalise_box((d.x1, d.y1, d.x2, d.y2), sizes[d.clip_id])
         descriptor = matching.from_bytes(d.descriptor)
         if any(rule.matches(norm, descriptor) for rule in rules):
-            found.add(d.clip_id)
+            found[d.clip_id] = d.frame_index
     return found
 
 
@@ -68,7 +69,10 @@ def review_group(*, item: ReviewItem, reviewer) -> list[ReviewItem]:
         if other.claimed_by_id in (None, reviewer.id) or not other.claimed_until or other.claimed_until < now
     ]
     found = _matching_clip_ids(rules, candidates, suppression.rule_source_cutoff(item.clip.camera))
-    return [c for c in candidates if c.clip_id in found][:GROUP_MAX]
+    group = [c for c in candidates if c.clip_id in found][:GROUP_MAX]
+    for member in group:
+        member.key_frame = found[member.clip_id]  # the grid of key frames on the queue page
+    return group
 
 
 def review_group_decide(*, item: ReviewItem, reviewer, member_ids: list[int], tags: list[str], note: str = ""):

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core.errors import ApplicationError, error_body
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
-from reviewapp.review import media, queue, reports, selectors
+from reviewapp.review import grouping, media, queue, reports, selectors
 from reviewapp.review.models import Clip, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
@@ -41,7 +41,7 @@ def home(request):
 @require_GET
 def review(request):
     item = queue.review_next(reviewer=request.user)
-    return render(request, "review/queue.html", _review_context(item))
+    return render(request, "review/queue.html", _review_context(item, request.user))
 
 
 @role_required(is_reviewer)
@@ -56,10 +56,10 @@ def review_panel(request):
     item = queue.review_next(reviewer=request.user, exclude=exclude)
     if item is None:
         return HttpResponse(status=204)
-    return render(request, "review/_panel.html", _review_context(item))
+    return render(request, "review/_panel.html", _review_context(item, request.user))
 
 
-def _review_context(item) -> dict:
+def _review_context(item, reviewer) -> dict:
     context = {"item": item, "tags": Tag.objects.filter(active=True), "undo_seconds": settings.REVIEW_UNDO_SECONDS}
     if item is not None:
         context.update(_clip_context(item.clip, staff_view=True))
@@ -67,6 +67,9 @@ def _review_context(item) -> dict:
         # Which places "suppress similar" would cover, shown before the reviewer decides.
         context["rule_preview"] = suppression.rule_preview(item.clip) if context["suppressible"] else []
         context["static_tags"] = suppression.STATIC_TAGS
+        # Many clips, one decision: the camera's open items showing the same thing there.
+        context["group"] = grouping.review_group(item=item, reviewer=reviewer) if context["suppressible"] else []
+        context["group_ids"] = ",".join(str(m.id) for m in context["group"])
     return context
 
 

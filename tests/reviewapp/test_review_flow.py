@@ -166,3 +166,32 @@ def test_a_refused_decision_brings_the_item_back_with_the_servers_message(
     page.wait_for_selector(f'#flow .review-panel[data-item="{second.id}"]')
     page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Saved: no person')")
     assert Review.objects.get(item=first).verdict == "no_person"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_g_decides_the_group_in_one_keystroke(live_server, browser_page, default_tags):  # noqa: F811
+    from reviewapp.tuning.models import SuppressionRule
+    from tests.factories import ClipFactory
+    from tests.reviewapp.test_rules_api import clip_with_cat
+
+    camera = CameraFactory(name="acme-door")
+    make_user("rita", "reviewer", password="pw-123456")
+    _c, lead = clip_with_cat(camera)
+    _c, twin = clip_with_cat(camera)
+    ReviewItem.objects.filter(id=lead.id).update(distance=0.01)
+    ReviewItem.objects.filter(id=twin.id).update(distance=0.02)
+    other = queue.review_item_enqueue(clip=ClipFactory(camera=camera), reason=ReviewItem.Reason.NEAR_THRESHOLD)
+    page = browser_page
+    _login(page, live_server.url)
+    assert page.locator("#flow .review-panel").get_attribute("data-item") == str(lead.id)
+    assert page.locator("#flow .group").get_attribute("data-members") == str(twin.id)
+    assert page.locator("#flow .group-grid img").count() == 1  # the grid of key frames
+    page.wait_for_selector(f'#prefetch .review-panel[data-item="{twin.id}"]', state="attached")
+
+    page.keyboard.press("g")
+    # The twin was prefetched, but it is decided with the group: the next item is the other one.
+    page.wait_for_selector(f'#flow .review-panel[data-item="{other.id}"]')
+    page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Saved: no person')")
+    assert {r.item_id for r in Review.objects.filter(verdict="no_person")} == {lead.id, twin.id}
+    assert {r.source_review.item_id for r in SuppressionRule.objects.all()} == {lead.id}

@@ -137,6 +137,33 @@
       shelve(show(panel));
     });
   }
+  // G: "no person" for the item and its group (shown on the panel), one rule. Members this page
+  // prefetched are dropped from the ones ahead; the group is not undoable from the page.
+  function decideGroup(t0) {
+    var panel = current, id = panel.dataset.item, box = panel.querySelector(".group[data-group-url]");
+    if (!id || !box || inflight[id]) return;
+    var members = box.dataset.members.split(",").filter(Boolean);
+    var body = decisionBody(panel, "no_person");
+    showError("");
+    var promise = post(panel, box.dataset.groupUrl, { members: members.map(Number), tags: body.tags, note: body.note });
+    [id].concat(members).forEach(function (m) { inflight[m] = promise; });
+    ahead = ahead.filter(function (p) {
+      var member = members.indexOf(p.dataset.item) >= 0;
+      if (member) p.remove();
+      return !member;
+    });
+    last = null;
+    advance(t0);
+    promise.then(function () {
+      [id].concat(members).forEach(function (m) { delete inflight[m]; });
+      say(T.tSaved + ": no person \u00d7" + (members.length + 1) + ".");
+    }, function (err) {
+      [id].concat(members).forEach(function (m) { delete inflight[m]; });
+      showError(T.tNotSaved + ": " + err.message);
+      shelve(show(panel));
+    });
+  }
+
   function undo() {
     var l = last;
     if (!l || Date.now() - l.at > undoMs) { say(T.tNoUndo); return; }
@@ -186,6 +213,7 @@
     var actions = { p: "person", n: "no_person", s: "skip" };
     if (actions[key]) { e.preventDefault(); act(actions[key], t0); }
     else if (key === "u") { e.preventDefault(); undo(); }
+    else if (key === "g") { e.preventDefault(); decideGroup(t0); }
     else if (e.key === "ArrowRight" || e.key === "ArrowLeft") { e.preventDefault(); stepFrame(e.key === "ArrowRight" ? 1 : -1); }
     else if (e.key === " ") { e.preventDefault(); togglePlay(); }
     else {
