@@ -181,6 +181,7 @@ DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=defaults.THRESHOLD)
 DEFAULT_REVIEW_BAND = env.float("DEFAULT_REVIEW_BAND", default=defaults.REVIEW_BAND)
 AUDIT_SAMPLE_RATE = env.float("AUDIT_SAMPLE_RATE", default=0.01)
 REVIEW_CLAIM_SECONDS = env.int("REVIEW_CLAIM_SECONDS", default=300)
+REVIEW_UNDO_SECONDS = env.int("REVIEW_UNDO_SECONDS", default=10)  # the queue page's U key
 ALERT_SNS_TOPIC_ARN = env.str("ALERT_SNS_TOPIC_ARN", default="")
 AWS_SNS_ENDPOINT_URL = env.str("AWS_SNS_ENDPOINT_URL", default="") or None
 # --- alerts (the outbox, docs/operations.md#alerts) ---

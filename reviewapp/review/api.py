@@ -16,7 +16,7 @@ from reviewapp.core.errors import ApplicationError
 from reviewapp.core.parsers import SafeJSONParser
 from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_customer, is_ingest, is_reviewer
 from reviewapp.core.uploads import LimitedUploadHandler
-from reviewapp.review import ingest, ingest_reference, queue, reports, selectors
+from reviewapp.review import grouping, ingest, ingest_reference, queue, reports, selectors
 from reviewapp.review.models import Camera, Review, ReviewItem
 from reviewapp.review.serializers import (
     ClipDetailSerializer,
@@ -29,6 +29,7 @@ from reviewapp.review.serializers import (
     CustomerClipSerializer,
     DecisionSerializer,
     FalseAlertSerializer,
+    GroupDecisionSerializer,
     IngestClipSerializer,
     ReviewerClipSerializer,
     ReviewItemSerializer,
@@ -201,3 +202,46 @@ class ReviewDecisionView(APIView):
         form.is_valid(raise_exception=True)
         review = queue.review_record(item=item, reviewer=request.user, **form.validated_data)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewSkipView(APIView):
+    """The queue page's S key: the item goes back to the queue, not offered to this reviewer again."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Skipped.")})
+    def post(self, request, item_id):
+        item = get_object_or_404(ReviewItem, id=item_id)
+        queue.review_skip(item=item, reviewer=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReviewUndoView(APIView):
+    """The queue page's U key: this reviewer's last decision on the item, taken back (400 when
+    it is too late or not theirs)."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=None, responses={200: ReviewItemSerializer})
+    def post(self, request, item_id):
+        item = get_object_or_404(ReviewItem, id=item_id)
+        item = queue.review_undo(item=item, reviewer=request.user)
+        return Response(ReviewItemSerializer(item).data)
+
+
+class ReviewGroupDecisionView(APIView):
+    """The queue page's G key: "no person" on the item and its group (`members`, as the page showed
+    them), the rules made once from the item. 409 `group_changed` when the group moved meanwhile."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=GroupDecisionSerializer, responses={201: ReviewSerializer})
+    def post(self, request, item_id):
+        item = get_object_or_404(ReviewItem.objects.select_related("clip", "clip__camera"), id=item_id)
+        form = GroupDecisionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        review, decided = grouping.review_group_decide(
+            item=item, reviewer=request.user, member_ids=data["members"], tags=data["tags"], note=data["note"]
+        )
+        return Response({**ReviewSerializer(review).data, "decided": decided}, status=status.HTTP_201_CREATED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -40,8 +41,12 @@ def _claimable(now) -> Q:
     return Q(state=ReviewItem.State.OPEN) & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
 
 
-def review_next(*, reviewer) -> ReviewItem | None:
+def review_next(*, reviewer, exclude: Sequence[int] = ()) -> ReviewItem | None:
     """Claim and return the next item for this reviewer, or None when the queue is empty.
+
+    `exclude`: items the reviewer's page already holds (on screen, a decision in flight): the
+    page asks for the one after them, a prefetch. That is an ordinary claim with the ordinary
+    expiry, so a prefetched item the reviewer never reaches goes back to the queue by itself.
 
     Customer reports first, then the clips closest to their camera's threshold. The claim is a
     conditional UPDATE: when two reviewers race for the same row, the database lets one update
@@ -49,7 +54,9 @@ def review_next(*, reviewer) -> ReviewItem | None:
     """
     now = timezone.now()
     until = now + timedelta(seconds=settings.REVIEW_CLAIM_SECONDS)
-    mine = ReviewItem.objects.filter(state=ReviewItem.State.OPEN, claimed_by=reviewer, claimed_until__gte=now)
+    mine = ReviewItem.objects.filter(state=ReviewItem.State.OPEN, claimed_by=reviewer, claimed_until__gte=now).exclude(
+        id__in=exclude
+    )
     current = mine.order_by("priority", "distance").first()
     if current is not None:
         ReviewItem.objects.filter(id=current.id).update(claimed_until=until)
@@ -59,6 +66,7 @@ def review_next(*, reviewer) -> ReviewItem | None:
         candidates = list(
             ReviewItem.objects.filter(_claimable(now))
             .exclude(skipped_by=reviewer)
+            .exclude(id__in=exclude)
             .order_by("priority", "distance", "created_at")
             .values_list("id", flat=True)[:20]
         )
@@ -131,3 +139,31 @@ def review_record(
         )
         transaction.on_commit(lambda: metrics.decision_recorded(verdict=verdict, source=source))
     return review
+
+
+def review_undo(*, item: ReviewItem, reviewer) -> ReviewItem:
+    """Take back this reviewer's last decision on the item, within REVIEW_UNDO_SECONDS.
+
+    A real undo: the Review row is deleted with what it made (the suppression rules made from
+    it, the flags a "person" put on rules), and the item is open again and claimed by the
+    reviewer, as it was a moment before. Later than the window, or someone else's decision, or
+    a decision that is no longer the item's newest: refused (the history is kept)."""
+    now = timezone.now()
+    since = now - timedelta(seconds=settings.REVIEW_UNDO_SECONDS)
+    with transaction.atomic():
+        locked = ReviewItem.objects.select_for_update().get(id=item.id)
+        newest = locked.reviews.order_by("-created_at", "-id").first()
+        if newest is None or newest.reviewer_id != reviewer.id or newest.source != Review.Source.VIGIA:
+            raise ApplicationError("there is no decision of yours to undo on this item", code="not_undoable")
+        if newest.created_at < since:
+            raise ApplicationError(
+                f"a decision can be undone within {settings.REVIEW_UNDO_SECONDS} seconds", code="undo_expired"
+            )
+        suppression.suppression_rules_undo_review(review=newest)
+        newest.delete()
+        until = now + timedelta(seconds=settings.REVIEW_CLAIM_SECONDS)
+        ReviewItem.objects.filter(id=locked.id).update(
+            state=ReviewItem.State.OPEN, claimed_by=reviewer, claimed_until=until, updated_at=now
+        )
+    locked.refresh_from_db()
+    return locked

@@ -119,6 +119,12 @@ class DecisionSerializer(serializers.Serializer):
     suppress_similar = serializers.BooleanField(required=False, default=False)
 
 
+class GroupDecisionSerializer(serializers.Serializer):
+    members = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=50)
+    tags = serializers.ListField(child=serializers.SlugField(), required=False, default=list, max_length=20)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
 class FalseAlertSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("review/", views.review, name="review"),
     path("review/<int:item_id>/decide/", views.review_decide, name="review-decide"),
+    path("review/panel/", views.review_panel, name="review-panel"),
     path("review/history/", history.review_history, name="review-history"),
     path("clips/<str:clip_id>/", views.clip_page, name="clip"),
     path("clips/<str:clip_id>/play/", media.clip_play, name="clip-play"),
@@ -25,4 +26,7 @@ api_urlpatterns = [
     path("alerts/", api.AlertListView.as_view(), name="api-alerts"),
     path("review/next/", api.ReviewNextView.as_view(), name="api-review-next"),
     path("review/<int:item_id>/decision/", api.ReviewDecisionView.as_view(), name="api-review-decision"),
+    path("review/<int:item_id>/skip/", api.ReviewSkipView.as_view(), name="api-review-skip"),
+    path("review/<int:item_id>/undo/", api.ReviewUndoView.as_view(), name="api-review-undo"),
+    path("review/<int:item_id>/group/", api.ReviewGroupDecisionView.as_view(), name="api-review-group"),
 ]

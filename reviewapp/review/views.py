@@ -1,18 +1,19 @@
 """Server-rendered pages for reviewers and customers (session auth, CSRF on every form)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from reviewapp.core.errors import ApplicationError
+from reviewapp.core.errors import ApplicationError, error_body
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
-from reviewapp.review import media, queue, reports, selectors
+from reviewapp.review import grouping, media, queue, reports, selectors
 from reviewapp.review.models import Clip, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
@@ -40,14 +41,36 @@ def home(request):
 @require_GET
 def review(request):
     item = queue.review_next(reviewer=request.user)
-    context = {"item": item, "tags": Tag.objects.filter(active=True)}
+    return render(request, "review/queue.html", _review_context(item, request.user))
+
+
+@role_required(is_reviewer)
+@require_GET
+def review_panel(request):
+    """The queue page's prefetch: the item after those the page holds (`exclude`), claimed,
+    as the HTML of its panel; 204 when there is none. The page swaps it in on a decision."""
+    try:
+        exclude = [int(v) for v in request.GET.getlist("exclude")][:20]
+    except ValueError:
+        return JsonResponse(error_body("invalid", "exclude: item ids", {"exclude": ["integers"]}), status=400)
+    item = queue.review_next(reviewer=request.user, exclude=exclude)
+    if item is None:
+        return HttpResponse(status=204)
+    return render(request, "review/_panel.html", _review_context(item, request.user))
+
+
+def _review_context(item, reviewer) -> dict:
+    context = {"item": item, "tags": Tag.objects.filter(active=True), "undo_seconds": settings.REVIEW_UNDO_SECONDS}
     if item is not None:
         context.update(_clip_context(item.clip, staff_view=True))
         context["suppressible"] = suppression.suppressible_detections(item.clip).exists()
         # Which places "suppress similar" would cover, shown before the reviewer decides.
         context["rule_preview"] = suppression.rule_preview(item.clip) if context["suppressible"] else []
         context["static_tags"] = suppression.STATIC_TAGS
-    return render(request, "review/queue.html", context)
+        # Many clips, one decision: the camera's open items showing the same thing there.
+        context["group"] = grouping.review_group(item=item, reviewer=reviewer) if context["suppressible"] else []
+        context["group_ids"] = ",".join(str(m.id) for m in context["group"])
+    return context
 
 
 @role_required(is_reviewer)

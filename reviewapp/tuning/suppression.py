@@ -211,6 +211,14 @@ def suppression_rules_flag_for_review(*, review: Review) -> int:
     return flagged
 
 
+def suppression_rules_undo_review(*, review: Review) -> None:
+    """Before an undone decision is deleted: the rules made from it go, the flags it put are lifted."""
+    SuppressionRule.objects.filter(source_review=review).delete()
+    SuppressionRule.objects.filter(flagged=True, flag_reason__endswith=f"(review {review.id})").update(
+        flagged=False, flagged_at=None, flag_reason="", updated_at=timezone.now()
+    )
+
+
 def suppression_hits_record(*, rule_ids: Sequence[int], now: datetime) -> set[int]:
     """Count one hit per rule that suppressed something in a clip; returns the ids that still
     exist (a rule deleted while the clip was processed is dropped from its detections)."""

@@ -64,8 +64,8 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/review/")
     page.wait_for_load_state("networkidle")
-    assert page.locator("#item-id").get_attribute("value") == str(items[0].id)
-    frames = page.locator(".strip img")
+    assert page.locator("#flow #item-id").get_attribute("value") == str(items[0].id)
+    frames = page.locator("#flow .strip img")
     assert frames.count() > 0
     frames.first.evaluate("img => img.complete || new Promise(r => img.onload = r)")
     assert frames.first.evaluate("img => img.naturalWidth") > 0  # the frame with its boxes renders
@@ -75,7 +75,7 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
     page.wait_for_function(
         f"document.querySelector('#item-id') && document.querySelector('#item-id').value === '{items[1].id}'"
     )
-    assert "Saved: no person" in page.content()
+    page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Saved: no person')")
     page.wait_for_load_state("networkidle")
 
     review = Review.objects.get(item=items[0])
@@ -84,6 +84,7 @@ def test_a_reviewer_decides_with_the_keyboard_and_gets_the_next_item(live_server
 
     page.keyboard.press("p")
     page.wait_for_selector("#empty")
+    page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Saved: person')")
     assert Review.objects.get(item=items[1]).verdict == "person"
 
 
@@ -108,7 +109,7 @@ def test_suppress_similar_is_ticked_by_a_static_object_tag_and_dropped_for_a_per
     page.fill("input[name=password]", "pw-123456")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/review/")
-    suppress = page.locator("#suppress-similar")
+    suppress = page.locator("#flow #suppress-similar")
     assert not suppress.is_checked()
     page.keyboard.press("1")  # dog: not a static object
     assert not suppress.is_checked()
@@ -116,18 +117,20 @@ def test_suppress_similar_is_ticked_by_a_static_object_tag_and_dropped_for_a_per
     assert suppress.is_checked()
     page.keyboard.press("5")  # cone off again
     assert not suppress.is_checked()
-    page.check("input[value=car]")  # by mouse
+    page.check("#flow input[value=car]")  # by mouse
     assert suppress.is_checked()
     page.keyboard.press("n")
     page.wait_for_function(
         f"document.querySelector('#item-id') && document.querySelector('#item-id').value === '{second.id}'"
     )
+    page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Saved: no person')")
     rule = SuppressionRule.objects.get()
     assert rule.source_review.item_id == first.id
 
     page.keyboard.press("4")  # car ticks "suppress similar"...
-    assert page.locator("#suppress-similar").is_checked()
+    assert page.locator("#flow #suppress-similar").is_checked()
     page.keyboard.press("p")  # ...but a person cannot suppress: the default tick is dropped
     page.wait_for_selector("#empty")
+    page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Saved: person')")
     assert Review.objects.get(item=second).verdict == "person"
     assert SuppressionRule.objects.count() == 1
