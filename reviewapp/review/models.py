@@ -6,6 +6,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
+from django.utils.translation import gettext_lazy as _
+
+from reviewapp.core.timezones import DEFAULT_CUSTOMER_TIMEZONE, validate_timezone
 
 # ------------------------------------------------------------------------ a clip's verdict
 # A clip's verdict is its newest review: the latest created, and of two created in the same
@@ -43,6 +46,10 @@ class ReviewQuerySet(models.QuerySet):
 
 class Customer(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # An IANA zone: the customer's users see their times in it.
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default=DEFAULT_CUSTOMER_TIMEZONE, validators=[validate_timezone]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -60,6 +67,8 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     role = models.CharField(max_length=16, choices=Role.choices)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+    # A reviewer's (or operator's) own IANA zone; empty: settings.TIME_ZONE. Customers use their customer's.
+    timezone = models.CharField(_("time zone"), max_length=64, blank=True, default="", validators=[validate_timezone])
 
     class Meta:
         constraints = [
