@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from labeling.export import service as export
@@ -92,7 +93,7 @@ def export_new(request):
             general_error = "" if exc.fields else exc.message  # field errors show beside their field
             status = 400
         else:
-            messages.success(request, f"Export {run.id} queued ({run.name}).")
+            messages.success(request, _("Export %(id)s queued (%(name)s).") % {"id": run.id, "name": run.name})
             return redirect(reverse("admin:labeling_exportrun_change", args=[run.id]))
     else:
         preview, preview_error = _preview(raw)
