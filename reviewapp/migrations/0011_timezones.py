@@ -1,4 +1,4 @@
-# Time zones: a customer's (its users see times in it) and a reviewer's own choice (#16).
+# Time zones: a customer's (its users see times in it) and a reviewer's own choice; the choices' labels translatable (#16).
 
 from django.db import migrations, models
 

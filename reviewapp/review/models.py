@@ -227,9 +227,9 @@ class ReviewItem(models.Model):
     """A clip waiting for (or given) a human decision. One per clip; a stronger reason upgrades it."""
 
     class Reason(models.TextChoices):
-        CUSTOMER_REPORT = "customer_report"
-        NEAR_THRESHOLD = "near_threshold"
-        AUDIT_SAMPLE = "audit_sample"
+        CUSTOMER_REPORT = "customer_report", _("Customer Report")
+        NEAR_THRESHOLD = "near_threshold", _("Near Threshold")
+        AUDIT_SAMPLE = "audit_sample", _("Audit Sample")
 
     class State(models.TextChoices):
         OPEN = "open"
@@ -263,8 +263,8 @@ class Review(models.Model):
     """One decision. The history is kept; the newest one for a clip is its verdict."""
 
     class Verdict(models.TextChoices):
-        PERSON = "person"
-        NO_PERSON = "no_person"
+        PERSON = "person", _("Person")
+        NO_PERSON = "no_person", _("No Person")
 
     class Source(models.TextChoices):
         VIGIA = "vigia"

@@ -8,16 +8,19 @@ from pathlib import Path
 
 from django.template import engines
 from django.template.base import TextNode
+from django.utils.translation.template import templatize
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRS = [ROOT / "templates", *sorted(ROOT.glob("*/templates"))]
-# Words that are the same in both languages: the brand, units, technical abbreviations.
-ALLOWED = {"Vigia", "s", "fps", "x", "h", "IoU", "PSI", "KS", "D", "p", "CSV", "e"}
+# Words that are the same in both languages: the brand, units, technical abbreviations, key names.
+ALLOWED = {"Vigia", "s", "px", "fps", "x", "h", "IoU", "PSI", "KS", "D", "p", "CSV", "P", "N", "S", "U"}
 # Attributes a person reads (others, like class or name, are code).
 READ_ATTRIBUTES = re.compile(r'\b(?:title|alt|aria-label|placeholder)="([^"{]*)"')
 SKIP = re.compile(r"<(script|style)\b.*?</\1>|<!--.*?-->", re.S)
 TAG = re.compile(r"<[^>]*>")
 WORD = re.compile(r"[^\W\d_]+")
+# What Django's templatize (makemessages' first step) makes of {% translate %} and {% blocktranslate %}.
+CALL = re.compile(r"\b(n?gettext)\((u'(?:[^'\\]|\\.)*')(?:, (u'(?:[^'\\]|\\.)*'), count)?\)")
 
 
 def templates() -> list[Path]:
@@ -42,6 +45,11 @@ def untranslated_words(path: Path) -> list[str]:
     text = SKIP.sub(" ", "\x00".join(_text_nodes(template.template.nodelist)).replace("\x00", ""))
     readable = READ_ATTRIBUTES.findall(text) + [html.unescape(t) for t in TAG.split(text)]
     return [w for chunk in readable for w in WORD.findall(chunk) if w not in ALLOWED]
+
+
+def template_msgids(path: Path) -> set[str]:
+    """The msgids a template asks for, as makemessages would extract them."""
+    return {ast.literal_eval(m.group(2)) for m in CALL.finditer(templatize(path.read_text()))}
 
 
 def po_entries(path: Path) -> list[dict]:
