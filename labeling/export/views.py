@@ -59,7 +59,7 @@ def page_fields(raw: dict, errors: dict) -> list[dict]:
         fields.append(
             {
                 "name": f.name,
-                "section": "Which clips" if f.name in FILTER_NAMES else "How",
+                "section": _("Which clips") if f.name in FILTER_NAMES else _("How"),
                 "label": opt.label or opt.help,
                 "widget": opt.widget,
                 "value": _shown(f.default if given is None else given),

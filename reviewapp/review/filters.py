@@ -28,6 +28,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from reviewapp.core.errors import ApplicationError
 from reviewapp.review.models import Camera, Customer, Review, Tag
@@ -187,32 +188,32 @@ class ClipFilters:
     camera: tuple[str, ...] = option(
         (),
         help="camera name; repeatable",
-        label="Cameras",
+        label=_("Cameras"),
         check=_known(Camera, "name", "camera"),
         repeatable=True,
         placeholder="all; names separated by commas",
     )
-    customer: int | None = option(None, help="customer id", label="Customer id", check=_customer)
+    customer: int | None = option(None, help="customer id", label=_("Customer id"), check=_customer)
     tag: tuple[str, ...] = option(
         (),
         help="clips whose newest review has this tag; repeatable",
-        label="Tags",
+        label=_("Tags"),
         check=_known(Tag, "slug", "tag"),
         repeatable=True,
         widget="checkboxes",
         known=_tags_offered,
     )
     since: str | None = option(
-        None, help="ISO date or date-time, included", label="Since", check=_moment_text, placeholder="YYYY-MM-DD"
+        None, help="ISO date or date-time, included", label=_("Since"), check=_moment_text, placeholder="YYYY-MM-DD"
     )
     until: str | None = option(
         None,
         help="cut-off: ISO date (that whole day included) or date-time (excluded)",
-        label="Until (cut-off)",
+        label=_("Until (cut-off)"),
         check=_moment_text,
         placeholder="YYYY-MM-DD (that day included)",
     )
-    model_version: str = option("", help="model version that scored the clip", label="Model version")
+    model_version: str = option("", help="model version that scored the clip", label=_("Model version"))
 
     @property
     def since_at(self) -> datetime | None:
@@ -227,7 +228,7 @@ class ClipFilters:
         return declared_params(self, ClipFilters)
 
 
-FILTER_NAMES = tuple(f.name for f, _ in declared(ClipFilters))
+FILTER_NAMES = tuple(f.name for f, _opt in declared(ClipFilters))
 
 
 def declared_params(obj, cls: type) -> list[tuple[str, str]]:
