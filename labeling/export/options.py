@@ -47,7 +47,7 @@ def _split(value) -> tuple[float, float, float]:
         if len(split) != 3 or any(s < 0 or not math.isfinite(s) for s in split) or split[0] <= 0:
             raise ValueError
     except (TypeError, ValueError):
-        raise ValueError("three non-negative numbers train,val,test (train > 0)") from None
+        raise ValueError(_("three non-negative numbers train,val,test (train > 0)")) from None
     total = sum(split)
     return tuple(round(s / total, 6) for s in split)
 

@@ -77,11 +77,11 @@ def number(kind: type, *, low: float | None = None, high: float | None = None, l
             if kind is float and not math.isfinite(value):
                 raise ValueError
         except (TypeError, ValueError):
-            raise ValueError(f"must be a{'n integer' if kind is int else ' number'}") from None
+            raise ValueError(_("must be an integer") if kind is int else _("must be a number")) from None
         if low is not None and (value <= low if low_open else value < low):
-            raise ValueError(f"must be {'>' if low_open else '>='} {low}")
+            raise ValueError((_("must be > %(low)s") if low_open else _("must be >= %(low)s")) % {"low": low})
         if high is not None and value > high:
-            raise ValueError(f"must be <= {high}")
+            raise ValueError(_("must be <= %(high)s") % {"high": high})
         return value
 
     return check
@@ -93,7 +93,7 @@ def one_of(choices: Iterable[str]):
     def check(value):
         value = text(value)
         if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
+            raise ValueError(_("must be one of %(choices)s") % {"choices": ", ".join(choices)})
         return value
 
     return check
@@ -147,7 +147,7 @@ def moment(value: str, *, end: bool) -> datetime:
     if d is not None:
         dt = datetime.combine(d + timedelta(days=1) if end else d, time.min)
     elif (dt := parse_datetime(value)) is None:
-        raise ValueError("an ISO date (YYYY-MM-DD) or date-time")
+        raise ValueError(_("an ISO date (YYYY-MM-DD) or date-time"))
     return dt if timezone.is_aware(dt) else timezone.make_aware(dt, timezone.get_current_timezone())
 
 
@@ -156,17 +156,17 @@ def _moment_text(value) -> str:
     try:
         moment(value, end=False)
     except ValueError:
-        raise ValueError("an ISO date (YYYY-MM-DD) or date-time") from None
+        raise ValueError(_("an ISO date (YYYY-MM-DD) or date-time")) from None
     return value
 
 
-def _known(model, field_name: str, what: str):
+def _known(model, field_name: str, message):
     def check(values: list[str]) -> tuple[str, ...]:
         wanted = sorted(set(values))
         found = set(model.objects.filter(**{f"{field_name}__in": wanted}).values_list(field_name, flat=True))
         unknown = [v for v in wanted if v not in found]
         if unknown:
-            raise ValueError(f"unknown {what}(s): {', '.join(unknown)}")
+            raise ValueError(message % {"values": ", ".join(unknown)})
         return tuple(wanted)
 
     return check
@@ -175,7 +175,7 @@ def _known(model, field_name: str, what: str):
 def _customer(value) -> int:
     customer_id = number(int, low=1)(value)
     if not Customer.objects.filter(id=customer_id).exists():
-        raise ValueError(f"no customer with id {customer_id}")
+        raise ValueError(_("no customer with id %(id)s") % {"id": customer_id})
     return customer_id
 
 
@@ -189,7 +189,7 @@ class ClipFilters:
         (),
         help="camera name; repeatable",
         label=_("Cameras"),
-        check=_known(Camera, "name", "camera"),
+        check=_known(Camera, "name", _("unknown camera(s): %(values)s")),
         repeatable=True,
         placeholder="all; names separated by commas",
     )
@@ -198,7 +198,7 @@ class ClipFilters:
         (),
         help="clips whose newest review has this tag; repeatable",
         label=_("Tags"),
-        check=_known(Tag, "slug", "tag"),
+        check=_known(Tag, "slug", _("unknown tag(s): %(values)s")),
         repeatable=True,
         widget="checkboxes",
         known=_tags_offered,

@@ -120,3 +120,13 @@ def test_the_analysis_buckets_hours_and_days_in_the_viewer_zone(world):
     assert client.get(local["hour"][0].clips_url).context["page"].paginator.count == 1
     assert client.get(local["day"][0].clips_url).context["page"].paginator.count == 2
     assert str(analysis.DIMENSIONS["hour"][0]) == "By hour of day"
+
+
+def test_a_bad_filter_is_named_in_the_viewer_language(world):
+    url = reverse("analysis") + "?since=yesterday&camera=nowhere"
+    pt = logged_in(world.reviewer, HTTP_ACCEPT_LANGUAGE="pt-BR").get(url)
+    assert pt.status_code == 400
+    page = pt.content.decode()
+    assert "uma data ISO (AAAA-MM-DD) ou data e hora" in page and "câmera(s) desconhecida(s): nowhere" in page
+    en = logged_in(world.reviewer, HTTP_ACCEPT_LANGUAGE="en").get(url).content.decode()
+    assert "an ISO date (YYYY-MM-DD) or date-time" in en and "unknown camera(s): nowhere" in en
