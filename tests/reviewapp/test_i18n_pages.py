@@ -130,3 +130,8 @@ def test_a_bad_filter_is_named_in_the_viewer_language(world):
     assert "uma data ISO (AAAA-MM-DD) ou data e hora" in page and "câmera(s) desconhecida(s): nowhere" in page
     en = logged_in(world.reviewer, HTTP_ACCEPT_LANGUAGE="en").get(url).content.decode()
     assert "an ISO date (YYYY-MM-DD) or date-time" in en and "unknown camera(s): nowhere" in en
+
+
+def test_the_switch_names_each_language_in_itself(world):
+    page = logged_in(world.reviewer, HTTP_ACCEPT_LANGUAGE="pt-BR").get(reverse("review-history")).content.decode()
+    assert ">English</option>" in page and ">Português Brasileiro</option>" in page  # not "Inglês"
