@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) | cksum | cut -d
 # from wherever pip already finds it (a local wheel or a mirror in pip's config), else from here.
 TORCH_WHEELS ?= https://download.pytorch.org/whl/cpu/torch/
 
-.PHONY: install models run test lock clean
+.PHONY: install models messages run test lock clean
 
 # Hash-checked: pip installs exactly the locked files or stops. torch goes first on its own, so
 # that only torch is looked up on PyTorch's site; then the rest, then Vigia itself (editable,
@@ -32,7 +32,11 @@ $(STAMP): pyproject.toml $(LOCKS)
 models: $(STAMP)
 	@bash scripts/fetch_models.sh
 
-install: $(STAMP) models
+# The translations: locale/*/django.po compiled to .mo (not in git; no GNU gettext needed).
+messages: $(STAMP)
+	@$(BIN)/python scripts/compile_messages.py
+
+install: $(STAMP) models messages
 
 run: install
 	@bash scripts/run.sh

@@ -99,4 +99,15 @@ def aws_env(monkeypatch):
 
 # --- labels out (tests/labeling/) -------------------------------------------------------------
 def pytest_configure(config):
+    _compile_translations()
     config.addinivalue_line("markers", "label_studio: talks to a real Label Studio server started by the tests")
+
+
+def _compile_translations():
+    """The translations, compiled as `make install` does (the .mo files are not in git), before
+    Django reads them."""
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    runpy.run_path(str(root / "scripts" / "compile_messages.py"))["compile_all"](root)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from labeling.export import storage
 from reviewapp.review.filters import (
@@ -46,7 +47,7 @@ def _split(value) -> tuple[float, float, float]:
         if len(split) != 3 or any(s < 0 or not math.isfinite(s) for s in split) or split[0] <= 0:
             raise ValueError
     except (TypeError, ValueError):
-        raise ValueError("three non-negative numbers train,val,test (train > 0)") from None
+        raise ValueError(_("three non-negative numbers train,val,test (train > 0)")) from None
     total = sum(split)
     return tuple(round(s / total, 6) for s in split)
 
@@ -56,46 +57,46 @@ class ExportOptions(ClipFilters):
     # The tag filter chooses which negatives to learn from; positives carry no error tags, so
     # they all stay (labeling.export.selection.candidates_query).
     tag: tuple[str, ...] = option_like(
-        ClipFilters, "tag", help="only negatives with this tag; repeatable", label="Tags (negatives)"
+        ClipFilters, "tag", help="only negatives with this tag; repeatable", label=_("Tags (negatives)")
     )
     out: str = option(
         "",
         help="local folder or s3://bucket/prefix (default EXPORT_OUT or EXPORT_ROOT)",
-        label="Destination",
+        label=_("Destination"),
         placeholder=default_out,
     )
     ratio: float = option(
-        1.0, help="negatives per positive", label="Negatives per positive", check=number(float, low=0, low_open=True)
+        1.0, help="negatives per positive", label=_("Negatives per positive"), check=number(float, low=0, low_open=True)
     )
     easy_share: float = option(
         0.25,
         help="share of the negatives that are plain no-person clips",
-        label="Share of plain negatives",
+        label=_("Share of plain negatives"),
         check=number(float, low=0, high=1),
     )
     camera_cap: int | None = option(
-        None, help="max clips per camera and class", label="Max clips per camera and class", check=number(int, low=1)
+        None, help="max clips per camera and class", label=_("Max clips per camera and class"), check=number(int, low=1)
     )
     tag_cap: int | None = option(
-        None, help="max hard-negative clips per tag", label="Max hard negatives per tag", check=number(int, low=1)
+        None, help="max hard-negative clips per tag", label=_("Max hard negatives per tag"), check=number(int, low=1)
     )
     frames_per_clip: int = option(
-        3, help="frames exported per clip", label="Frames per clip", check=number(int, low=1, high=50)
+        3, help="frames exported per clip", label=_("Frames per clip"), check=number(int, low=1, high=50)
     )
     box_min_score: float = option(
         0.3,
         help="person boxes kept on positives: score at least",
-        label="Min person-box score",
+        label=_("Min person-box score"),
         check=number(float, low=0, high=1),
     )
     split: tuple[float, float, float] = option(
-        DEFAULT_SPLIT, help="train,val,test shares", label="Split train,val,test", check=_split
+        DEFAULT_SPLIT, help="train,val,test shares", label=_("Split train,val,test"), check=_split
     )
-    seed: int = option(0, help="seed of every random choice", label="Seed", check=number(int))
+    seed: int = option(0, help="seed of every random choice", label=_("Seed"), check=number(int))
     augment: str = option(
         "negative",
         help="class to augment in train",
-        label="Augment (train only)",
+        label=_("Augment (train only)"),
         check=one_of(AUGMENT_CHOICES),
         choices=AUGMENT_CHOICES,
         widget="select",
@@ -103,11 +104,11 @@ class ExportOptions(ClipFilters):
     augment_max: int = option(
         2,
         help="max augmented copies per image",
-        label="Max augmented copies per image",
+        label=_("Max augmented copies per image"),
         check=number(int, low=0, high=10),
     )
     jpeg_quality: int = option(
-        90, help="JPEG quality of the images", label="JPEG quality", check=number(int, low=50, high=100)
+        90, help="JPEG quality of the images", label=_("JPEG quality"), check=number(int, low=50, high=100)
     )
 
     def as_params(self) -> dict[str, Any]:
@@ -122,7 +123,7 @@ class ExportOptions(ClipFilters):
         return cls(**{k: v for k, v in p.items() if k in cls.__dataclass_fields__})
 
 
-OPTION_NAMES = tuple(f.name for f, _ in declared(ExportOptions))
+OPTION_NAMES = tuple(f.name for f, _opt in declared(ExportOptions))
 
 
 def _destination_check(values: dict[str, Any], errors: dict[str, list[str]], local_only_under: Path | None) -> None:

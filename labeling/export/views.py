@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from labeling.export import service as export
@@ -58,7 +59,7 @@ def page_fields(raw: dict, errors: dict) -> list[dict]:
         fields.append(
             {
                 "name": f.name,
-                "section": "Which clips" if f.name in FILTER_NAMES else "How",
+                "section": _("Which clips") if f.name in FILTER_NAMES else _("How"),
                 "label": opt.label or opt.help,
                 "widget": opt.widget,
                 "value": _shown(f.default if given is None else given),
@@ -92,7 +93,7 @@ def export_new(request):
             general_error = "" if exc.fields else exc.message  # field errors show beside their field
             status = 400
         else:
-            messages.success(request, f"Export {run.id} queued ({run.name}).")
+            messages.success(request, _("Export %(id)s queued (%(name)s).") % {"id": run.id, "name": run.name})
             return redirect(reverse("admin:labeling_exportrun_change", args=[run.id]))
     else:
         preview, preview_error = _preview(raw)

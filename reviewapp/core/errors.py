@@ -13,6 +13,7 @@ import logging
 from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -67,7 +68,7 @@ def api_exception_handler(exc, context):
         # work, so 503 and not a 500. Nothing was committed: the request's work is all or nothing.
         log.warning("database unavailable for %s: %s", context["request"].path, exc)
         response = Response(
-            error_body("service_unavailable", "the database is unavailable; try again shortly"), status=503
+            error_body("service_unavailable", _("the database is unavailable; try again shortly")), status=503
         )
         response["Retry-After"] = "5"
         return response
@@ -93,7 +94,7 @@ def handler404(request, exception=None):
     if request.path.startswith(("/api/", "/labeling/")):
         from django.http import JsonResponse
 
-        return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+        return JsonResponse(error_body("not_found", _("Not found.")), status=status.HTTP_404_NOT_FOUND)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -103,7 +104,7 @@ def handler500(request):
     if request.path.startswith(("/api/", "/labeling/")):
         from django.http import JsonResponse
 
-        return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
+        return JsonResponse(error_body("server_error", _("Internal error; it has been logged.")), status=500)
     from django.views.defaults import server_error
 
     return server_error(request)

@@ -17,7 +17,6 @@ knows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from django.db.models import (
 )
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reviewapp.review.filters import (
     FILTER_NAMES,
@@ -51,9 +51,13 @@ from reviewapp.review.models import Clip, FalseAlertReport, Review
 OUTCOMES = ("false_alert", "missed", "alert", "reviewed", "reported")
 
 # Resolution classes by the short side of the frame (a 640x480 camera is "sd").
-RESOLUTION_CLASSES = [("low", "low (<360p)", 360), ("sd", "SD (360-719p)", 720), ("hd", "HD (720-1079p)", 1080)]
-RESOLUTION_TOP = ("fhd", "Full HD and up")
-LIGHTING = {"day": "day (colour)", "night": "night (infrared, grey)", "unknown": "not measured"}
+RESOLUTION_CLASSES = [
+    ("low", _("low (<360p)"), 360),
+    ("sd", _("SD (360-719p)"), 720),
+    ("hd", _("HD (720-1079p)"), 1080),
+]
+RESOLUTION_TOP = ("fhd", _("Full HD and up"))
+LIGHTING = {"day": _("day (colour)"), "night": _("night (infrared, grey)"), "unknown": _("not measured")}
 
 
 def _resolutions() -> list[str]:
@@ -66,7 +70,7 @@ class Slice(ClipFilters):
 
     resolution: str = option("", help="resolution class", check=one_of(_resolutions()))
     lighting: str = option("", help="day or night", check=one_of(LIGHTING))
-    hour: int | None = option(None, help="hour of the day (UTC)", check=number(int, low=0, high=23))
+    hour: int | None = option(None, help="hour of the day (the viewer's time zone)", check=number(int, low=0, high=23))
     outcome: str = option("", help="which clips of the slice", check=one_of(OUTCOMES))
 
     @classmethod
@@ -115,7 +119,8 @@ def annotated_clips() -> QuerySet[Clip]:
             reported=Exists(FalseAlertReport.objects.filter(clip=OuterRef("pk"))),
             resolution=resolution_class(),
             lighting=lighting_class(),
-            hour=ExtractHour("recorded_at", tzinfo=UTC),
+            # The viewer's zone (reviewapp.core.timezones): a night shift is a night shift where it is.
+            hour=ExtractHour("recorded_at", tzinfo=timezone.get_current_timezone()),
         )
     )
 
@@ -177,7 +182,7 @@ def _increments(alert, verdict, reported) -> tuple[int, ...]:
     )
 
 
-_RES_LABELS = {slug: label for slug, label, _ in RESOLUTION_CLASSES} | {RESOLUTION_TOP[0]: RESOLUTION_TOP[1]}
+_RES_LABELS = {slug: label for slug, label, _below in RESOLUTION_CLASSES} | {RESOLUTION_TOP[0]: RESOLUTION_TOP[1]}
 _RES_ORDER = [c[0] for c in RESOLUTION_CLASSES] + [RESOLUTION_TOP[0]]
 _BY_FALSE = None  # default order: most false alerts first, then by label
 
@@ -188,7 +193,7 @@ _DIMS = {
     "resolution": (_RES_LABELS.get, lambda k: {"resolution": k}, lambda row: _RES_ORDER.index(row.key)),
     "lighting": (LIGHTING.get, lambda k: {"lighting": k}, lambda row: list(LIGHTING).index(row.key)),
     "hour": (lambda k: f"{k:02d}h", lambda k: {"hour": k}, lambda row: int(row.key)),
-    "model_version": (lambda k: k or "(none)", lambda k: {"model_version": k}, _BY_FALSE),
+    "model_version": (lambda k: k or _("(none)"), lambda k: {"model_version": k}, _BY_FALSE),
     "day": (lambda k: k.isoformat(), lambda k: {"since": k.isoformat(), "until": k.isoformat()}, lambda row: row.key),
 }
 
@@ -309,14 +314,14 @@ def by_tag(s: Slice) -> list[Row]:
 
 
 DIMENSIONS = {
-    "tag": ("By tag (newest review)", by_tag),
-    "camera": ("By camera", by_camera),
-    "customer": ("By customer", by_customer),
-    "resolution": ("By resolution", by_resolution),
-    "lighting": ("Day / night", by_lighting),
-    "hour": ("By hour of day (UTC)", by_hour),
-    "model_version": ("By model version", by_model_version),
-    "day": ("Over time (by day)", by_day),
+    "tag": (_("By tag (newest review)"), by_tag),
+    "camera": (_("By camera"), by_camera),
+    "customer": (_("By customer"), by_customer),
+    "resolution": (_("By resolution"), by_resolution),
+    "lighting": (_("Day / night"), by_lighting),
+    "hour": (_("By hour of day"), by_hour),
+    "model_version": (_("By model version"), by_model_version),
+    "day": (_("Over time (by day)"), by_day),
 }
 
 

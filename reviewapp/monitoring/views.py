@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core import metrics
@@ -186,5 +187,8 @@ def drift_page(request):
 def drift_audit(request, camera_name):
     camera = get_object_or_404(Camera, name=camera_name)
     n = drift.drift_audit_sample(camera=camera)
-    messages.success(request, f"{n} clip(s) of {camera.name} sent to the review queue as an audit sample.")
+    messages.success(
+        request,
+        _("%(n)s clip(s) of %(camera)s sent to the review queue as an audit sample.") % {"n": n, "camera": camera.name},
+    )
     return redirect("drift")

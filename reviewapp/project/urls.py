@@ -29,6 +29,7 @@ api_v1 = [
 
 urlpatterns = [
     path("login/", throttling.LoginView.as_view(), name="login"),  # failed logins are rate limited
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language switch
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("reviewapp.review.urls")),
     path("", include("reviewapp.tuning.urls")),

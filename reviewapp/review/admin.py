@@ -19,12 +19,12 @@ from reviewapp.tuning.models import ThresholdChange
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["name"]
-    list_display = ["name", "created_at"]
+    list_display = ["name", "timezone", "created_at"]
 
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "role", "customer"]
+    list_display = ["user", "role", "customer", "timezone"]
     list_filter = ["role", "customer"]
     search_fields = ["user__username"]
     autocomplete_fields = ["customer"]

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -126,7 +127,7 @@ class ClipUploadView(GenericAPIView):
 def _camera(name: str) -> Camera:
     camera = Camera.objects.filter(name=name).select_related("customer").first()
     if camera is None:
-        raise ApplicationError(f"unknown camera {name!r}", fields={"camera": ["unknown camera"]})
+        raise ApplicationError(_("unknown camera %(name)r") % {"name": name}, fields={"camera": ["unknown camera"]})
     return camera
 
 

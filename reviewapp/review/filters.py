@@ -28,6 +28,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from reviewapp.core.errors import ApplicationError
 from reviewapp.review.models import Camera, Customer, Review, Tag
@@ -76,11 +77,11 @@ def number(kind: type, *, low: float | None = None, high: float | None = None, l
             if kind is float and not math.isfinite(value):
                 raise ValueError
         except (TypeError, ValueError):
-            raise ValueError(f"must be a{'n integer' if kind is int else ' number'}") from None
+            raise ValueError(_("must be an integer") if kind is int else _("must be a number")) from None
         if low is not None and (value <= low if low_open else value < low):
-            raise ValueError(f"must be {'>' if low_open else '>='} {low}")
+            raise ValueError((_("must be > %(low)s") if low_open else _("must be >= %(low)s")) % {"low": low})
         if high is not None and value > high:
-            raise ValueError(f"must be <= {high}")
+            raise ValueError(_("must be <= %(high)s") % {"high": high})
         return value
 
     return check
@@ -92,7 +93,7 @@ def one_of(choices: Iterable[str]):
     def check(value):
         value = text(value)
         if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
+            raise ValueError(_("must be one of %(choices)s") % {"choices": ", ".join(choices)})
         return value
 
     return check
@@ -146,7 +147,7 @@ def moment(value: str, *, end: bool) -> datetime:
     if d is not None:
         dt = datetime.combine(d + timedelta(days=1) if end else d, time.min)
     elif (dt := parse_datetime(value)) is None:
-        raise ValueError("an ISO date (YYYY-MM-DD) or date-time")
+        raise ValueError(_("an ISO date (YYYY-MM-DD) or date-time"))
     return dt if timezone.is_aware(dt) else timezone.make_aware(dt, timezone.get_current_timezone())
 
 
@@ -155,17 +156,17 @@ def _moment_text(value) -> str:
     try:
         moment(value, end=False)
     except ValueError:
-        raise ValueError("an ISO date (YYYY-MM-DD) or date-time") from None
+        raise ValueError(_("an ISO date (YYYY-MM-DD) or date-time")) from None
     return value
 
 
-def _known(model, field_name: str, what: str):
+def _known(model, field_name: str, message):
     def check(values: list[str]) -> tuple[str, ...]:
         wanted = sorted(set(values))
         found = set(model.objects.filter(**{f"{field_name}__in": wanted}).values_list(field_name, flat=True))
         unknown = [v for v in wanted if v not in found]
         if unknown:
-            raise ValueError(f"unknown {what}(s): {', '.join(unknown)}")
+            raise ValueError(message % {"values": ", ".join(unknown)})
         return tuple(wanted)
 
     return check
@@ -174,7 +175,7 @@ def _known(model, field_name: str, what: str):
 def _customer(value) -> int:
     customer_id = number(int, low=1)(value)
     if not Customer.objects.filter(id=customer_id).exists():
-        raise ValueError(f"no customer with id {customer_id}")
+        raise ValueError(_("no customer with id %(id)s") % {"id": customer_id})
     return customer_id
 
 
@@ -187,32 +188,32 @@ class ClipFilters:
     camera: tuple[str, ...] = option(
         (),
         help="camera name; repeatable",
-        label="Cameras",
-        check=_known(Camera, "name", "camera"),
+        label=_("Cameras"),
+        check=_known(Camera, "name", _("unknown camera(s): %(values)s")),
         repeatable=True,
         placeholder="all; names separated by commas",
     )
-    customer: int | None = option(None, help="customer id", label="Customer id", check=_customer)
+    customer: int | None = option(None, help="customer id", label=_("Customer id"), check=_customer)
     tag: tuple[str, ...] = option(
         (),
         help="clips whose newest review has this tag; repeatable",
-        label="Tags",
-        check=_known(Tag, "slug", "tag"),
+        label=_("Tags"),
+        check=_known(Tag, "slug", _("unknown tag(s): %(values)s")),
         repeatable=True,
         widget="checkboxes",
         known=_tags_offered,
     )
     since: str | None = option(
-        None, help="ISO date or date-time, included", label="Since", check=_moment_text, placeholder="YYYY-MM-DD"
+        None, help="ISO date or date-time, included", label=_("Since"), check=_moment_text, placeholder="YYYY-MM-DD"
     )
     until: str | None = option(
         None,
         help="cut-off: ISO date (that whole day included) or date-time (excluded)",
-        label="Until (cut-off)",
+        label=_("Until (cut-off)"),
         check=_moment_text,
         placeholder="YYYY-MM-DD (that day included)",
     )
-    model_version: str = option("", help="model version that scored the clip", label="Model version")
+    model_version: str = option("", help="model version that scored the clip", label=_("Model version"))
 
     @property
     def since_at(self) -> datetime | None:
@@ -227,7 +228,7 @@ class ClipFilters:
         return declared_params(self, ClipFilters)
 
 
-FILTER_NAMES = tuple(f.name for f, _ in declared(ClipFilters))
+FILTER_NAMES = tuple(f.name for f, _opt in declared(ClipFilters))
 
 
 def declared_params(obj, cls: type) -> list[tuple[str, str]]:

@@ -6,6 +6,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
+from django.utils.translation import gettext_lazy as _
+
+from reviewapp.core.timezones import DEFAULT_CUSTOMER_TIMEZONE, validate_timezone
 
 # ------------------------------------------------------------------------ a clip's verdict
 # A clip's verdict is its newest review: the latest created, and of two created in the same
@@ -43,6 +46,10 @@ class ReviewQuerySet(models.QuerySet):
 
 class Customer(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # An IANA zone: the customer's users see their times in it.
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default=DEFAULT_CUSTOMER_TIMEZONE, validators=[validate_timezone]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -60,6 +67,8 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     role = models.CharField(max_length=16, choices=Role.choices)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="users")
+    # A reviewer's (or operator's) own IANA zone; empty: settings.TIME_ZONE. Customers use their customer's.
+    timezone = models.CharField(_("time zone"), max_length=64, blank=True, default="", validators=[validate_timezone])
 
     class Meta:
         constraints = [
@@ -218,9 +227,9 @@ class ReviewItem(models.Model):
     """A clip waiting for (or given) a human decision. One per clip; a stronger reason upgrades it."""
 
     class Reason(models.TextChoices):
-        CUSTOMER_REPORT = "customer_report"
-        NEAR_THRESHOLD = "near_threshold"
-        AUDIT_SAMPLE = "audit_sample"
+        CUSTOMER_REPORT = "customer_report", _("Customer Report")
+        NEAR_THRESHOLD = "near_threshold", _("Near Threshold")
+        AUDIT_SAMPLE = "audit_sample", _("Audit Sample")
 
     class State(models.TextChoices):
         OPEN = "open"
@@ -254,8 +263,8 @@ class Review(models.Model):
     """One decision. The history is kept; the newest one for a clip is its verdict."""
 
     class Verdict(models.TextChoices):
-        PERSON = "person"
-        NO_PERSON = "no_person"
+        PERSON = "person", _("Person")
+        NO_PERSON = "no_person", _("No Person")
 
     class Source(models.TextChoices):
         VIGIA = "vigia"

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from reviewapp.core import metrics
 from reviewapp.core.errors import ApplicationError
@@ -107,17 +108,20 @@ def review_record(
     had suppressed detections in this clip.
     """
     if verdict not in Review.Verdict.values:
-        raise ApplicationError(f"unknown verdict {verdict!r}", fields={"verdict": ["must be person or no_person"]})
+        raise ApplicationError(
+            _("unknown verdict %(verdict)r") % {"verdict": verdict}, fields={"verdict": ["must be person or no_person"]}
+        )
     if suppress_similar and verdict != Review.Verdict.NO_PERSON:
         raise ApplicationError(
-            "only a 'no person' decision can suppress similar detections",
+            _("only a 'no person' decision can suppress similar detections"),
             fields={"suppress_similar": ["needs the verdict no_person"]},
         )
     tag_objs = list(Tag.objects.filter(slug__in=tags, active=True))
     unknown = sorted(set(tags) - {t.slug for t in tag_objs})
     if unknown:
         raise ApplicationError(
-            f"unknown tag(s): {', '.join(unknown)}", fields={"tags": [f"unknown: {', '.join(unknown)}"]}
+            _("unknown tag(s): %(tags)s") % {"tags": ", ".join(unknown)},
+            fields={"tags": [f"unknown: {', '.join(unknown)}"]},
         )
     now = timezone.now()
     with transaction.atomic():
@@ -126,7 +130,7 @@ def review_record(
             locked.claimed_by_id not in (None, reviewer.id) and locked.claimed_until and locked.claimed_until >= now
         )
         if held_by_other and source == Review.Source.VIGIA:
-            raise ApplicationError("another reviewer is deciding this item", code="claimed", status_code=409)
+            raise ApplicationError(_("another reviewer is deciding this item"), code="claimed", status_code=409)
         review = Review.objects.create(
             item=locked, clip_id=locked.clip_id, verdict=verdict, reviewer=reviewer, note=note, source=source
         )

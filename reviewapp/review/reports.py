@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from reviewapp.core import metrics
 from reviewapp.core.errors import ApplicationError
@@ -13,7 +14,7 @@ from reviewapp.review.queue import review_item_enqueue
 def false_alert_report(*, clip: Clip, user, reason: str = "") -> tuple[FalseAlertReport, bool]:
     """Record a customer's "this is a false alert" and put the clip on top of the review queue."""
     if not clip.alert:
-        raise ApplicationError("this clip did not alert", code="not_an_alert")
+        raise ApplicationError(_("this clip did not alert"), code="not_an_alert")
     with transaction.atomic():
         report, created = FalseAlertReport.objects.get_or_create(
             clip=clip, reported_by=user, defaults={"reason": reason}

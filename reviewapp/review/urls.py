@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reviewapp.review import api, history, media, views
+from reviewapp.review import api, history, media, preferences, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("clips/<str:clip_id>/play/", media.clip_play, name="clip-play"),
     path("clips/<str:clip_id>/video/", media.clip_original, name="clip-video"),
     path("clips/<str:clip_id>/frames/<int:frame_index>.jpg", media.clip_frame, name="clip-frame"),
+    path("settings/", preferences.preferences, name="preferences"),
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<str:clip_id>/", views.alert_page, name="alert"),
     path("alerts/<str:clip_id>/report/", views.alert_report, name="alert-report"),

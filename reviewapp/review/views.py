@@ -9,6 +9,7 @@ from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core.errors import ApplicationError, error_body
@@ -93,7 +94,7 @@ def review_decide(request, item_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(_next_url(request))
-    messages.success(request, f"Saved: {request.POST.get('verdict').replace('_', ' ')}.")
+    messages.success(request, _("Saved: %(verdict)s.") % {"verdict": request.POST.get("verdict").replace("_", " ")})
     return HttpResponseRedirect(_next_url(request))
 
 
@@ -197,6 +198,6 @@ def alert_report(request, clip_id):
     else:
         messages.success(
             request,
-            "Thank you: a reviewer will look at this clip." if created else "You had already reported this clip.",
+            _("Thank you: a reviewer will look at this clip.") if created else _("You had already reported this clip."),
         )
     return redirect("alert", clip_id=clip.id)

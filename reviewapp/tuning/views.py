@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core.errors import ApplicationError
@@ -80,9 +81,8 @@ def threshold_apply(request, camera_name):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(
-            request, f"Threshold of {camera.name} changed from {change.old_threshold:g} to {change.new_threshold:g}."
-        )
+        values = {"camera": camera.name, "old": change.old_threshold, "new": change.new_threshold}
+        messages.success(request, _("Threshold of %(camera)s changed from %(old)g to %(new)g.") % values)
     return redirect("threshold-camera", camera_name=camera.name)
 
 
@@ -162,10 +162,10 @@ def rule_edit(request, rule_id):
                 note=request.POST.get("note"),
             )
     except BadNumber as exc:
-        return _bad_request(f"Rule {rule.id}: {exc.message}")
+        return _bad_request(_("Rule %(rule)s: %(message)s") % {"rule": rule.id, "message": exc.message})
     except ApplicationError as exc:
-        messages.error(request, f"Rule {rule.id}: {exc.message}")
+        messages.error(request, _("Rule %(rule)s: %(message)s") % {"rule": rule.id, "message": exc.message})
     else:
-        messages.success(request, f"Rule {rule.id} saved.")
+        messages.success(request, _("Rule %(rule)s saved.") % {"rule": rule.id})
     back = request.POST.get("next", "")
     return redirect(back if back.startswith("/rules/") else "rules")  # never off-site

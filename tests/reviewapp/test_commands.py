@@ -27,6 +27,9 @@ def test_the_operator_commands_create_a_working_setup():
     run("add_camera", "Acme", "acme-door", "--threshold", "0.4")
     assert run("add_user", "alice", "--role", "customer", "--customer", "Acme").strip().splitlines()[-1] == token
     assert (Customer.objects.count(), Camera.objects.get().threshold) == (1, 0.4)
+    assert Customer.objects.get().timezone == "America/Sao_Paulo"  # the default
+    assert "(Europe/Lisbon)" in run("add_customer", "Acme", "--timezone", "Europe/Lisbon")
+    assert Customer.objects.get().timezone == "Europe/Lisbon"
 
 
 @pytest.mark.django_db
@@ -44,6 +47,7 @@ def test_the_operator_commands_create_a_working_setup():
         (["add_user", "u1", "--role", "reviewer", "--password", "84619370251"], "entirely numeric"),
         (["add_user", "reviewer-rita", "--role", "reviewer", "--password", "reviewer-rita1"], "too similar"),
         (["add_customer", "  "], "must not be empty"),
+        (["add_customer", "Acme", "--timezone", "Mars/Olympus"], "not a known time zone"),
     ],
 )
 def test_bad_operator_input_is_a_clear_error(args, message):
