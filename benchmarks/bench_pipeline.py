@@ -20,6 +20,7 @@ Runs against a throwaway SQLite database and media folder; prints one line per p
 import argparse
 import io
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--scene", choices=["walker", "pan", "busy"], default="walker")
     parser.add_argument("--levers", action="store_true", help="also measure the speed levers")
     parser.add_argument("--levers-only", action="store_true", help="only the speed levers")
+    parser.add_argument("--keep", type=Path, help="write the scene's clip here, or use it if it is there")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
 
@@ -77,7 +79,9 @@ def main() -> None:
 
     from django.conf import settings
 
-    if args.scene == "busy":
+    if args.keep and args.keep.is_file():
+        video = args.keep
+    elif args.scene == "busy":
         from tests.scenes import write_busy_clip
 
         video = write_busy_clip(tmp / "clip.mp4", seconds=args.seconds, fps=args.fps)
@@ -101,6 +105,8 @@ def main() -> None:
             cross_s=args.seconds / 3,
             seed=0,
         )
+    if args.keep and video != args.keep:
+        shutil.copyfile(video, args.keep)
     print(
         f"clip: {args.scene}, {args.seconds:g} s, {args.fps} fps, {width}x{height}, "
         f"{video.stat().st_size / 1e6:.1f} MB, detector {settings.DETECTOR}, sampling {settings.SAMPLE_FPS:g} fps, "
