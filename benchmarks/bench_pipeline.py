@@ -2,11 +2,16 @@
 POST /api/v1/clips/ (check + store), then the pipeline step the worker runs.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--seconds 60] [--fps 15] [--size 640x480]
-        [--detector centernet:320] [--scene walker|pan]
+        [--detector centernet:320] [--scene walker|pan|busy] [--levers | --levers-only]
 
 Scenes: "walker" is a still camera view with a person crossing for a third of the clip (what
 most surveillance minutes look like); "pan" moves every frame (the worst case for skipping
-still frames). Also prints decode-only time, the naive path (detect every decoded frame, timed
+still frames); "busy" is camera-like footage (tests/scenes.py: noise, light drift,
+compression) with four people walking through it all the time: every sampled frame changes.
+With --levers, the speed levers of issue #13 side by side on the same clip in one run
+(benchmarks/pipeline_levers.py): where detect_clip's time goes, and its time against the
+sampled decode's for each configuration, with the decision each one gives.
+Also prints decode-only time, the naive path (detect every decoded frame, timed
 on the first 10 s and scaled), clips per minute per worker, and the process's peak memory.
 
 Runs against a throwaway SQLite database and media folder; prints one line per phase.
@@ -15,6 +20,7 @@ Runs against a throwaway SQLite database and media folder; prints one line per p
 import argparse
 import io
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -30,7 +36,10 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--detector", default=os.environ.get("DETECTOR", ""))
-    parser.add_argument("--scene", choices=["walker", "pan"], default="walker")
+    parser.add_argument("--scene", choices=["walker", "pan", "busy"], default="walker")
+    parser.add_argument("--levers", action="store_true", help="also measure the speed levers")
+    parser.add_argument("--levers-only", action="store_true", help="only the speed levers")
+    parser.add_argument("--keep", type=Path, help="write the scene's clip here, or use it if it is there")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
 
@@ -70,7 +79,14 @@ def main() -> None:
 
     from django.conf import settings
 
-    if args.scene == "pan":
+    if args.keep and args.keep.is_file():
+        video = args.keep
+    elif args.scene == "busy":
+        from tests.scenes import write_busy_clip
+
+        video = write_busy_clip(tmp / "clip.mp4", seconds=args.seconds, fps=args.fps)
+        width, height = 640, 480
+    elif args.scene == "pan":
         video = demo.write_clip(
             tmp / "clip.mp4", demo.photo("astronaut"), seconds=args.seconds, fps=args.fps, size=(width, height)
         )
@@ -89,12 +105,21 @@ def main() -> None:
             cross_s=args.seconds / 3,
             seed=0,
         )
+    if args.keep and video != args.keep:
+        shutil.copyfile(video, args.keep)
     print(
         f"clip: {args.scene}, {args.seconds:g} s, {args.fps} fps, {width}x{height}, "
         f"{video.stat().st_size / 1e6:.1f} MB, detector {settings.DETECTOR}, sampling {settings.SAMPLE_FPS:g} fps, "
         f"min change {settings.MIN_CHANGE:g}, torch threads {os.environ.get('TORCH_THREADS', 'default')}"
     )
 
+    if args.levers or args.levers_only:
+        from benchmarks.pipeline_levers import levers
+        from inference import defaults
+
+        levers(video, defaults)  # the worker's defaults (a camera's own threshold aside)
+        if args.levers_only:
+            return
     t0 = time.perf_counter()
     decoded = sum(1 for _ in sample_frames(video, fps=1000))
     print(f"decode every frame ({decoded} frames): {time.perf_counter() - t0:.2f} s")

@@ -10,6 +10,9 @@ DETECTOR = "centernet:320:onnxruntime"
 THRESHOLD = 0.25  # from the evaluation in docs/detector.md: recall first, reviewers see the rest
 # Batches of 8 were slower per frame than single frames on 2 cores (benchmarks/bench_detector.py).
 DETECT_BATCH = 1
+# Frames sampled on a thread of their own, this many ahead of the detector (0: on the same thread;
+# the same boxes either way). Measured in benchmarks/bench_pipeline.py (docs/figures.md).
+DECODE_AHEAD = 0
 # Skip a sampled frame when less than this share of it changed since the last detected frame
 # (0 detects every sampled frame); a still scene is detected again every MAX_STILL_SECONDS.
 MIN_CHANGE = 0.002

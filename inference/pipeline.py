@@ -7,6 +7,9 @@ benchmarks all run this same function, so what they measure is what production d
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inference import defaults
 from inference.detector import PERSON, Box, Detector
 from inference.suppression import describe_many
 from inference.video import Frame, InvalidVideo, sample_frames
@@ -92,6 +96,7 @@ def detect_clip(
     describe_boxes: bool = True,
     describe_min_score: float = 0.0,
     on_frame: Callable[[Frame, list[Box]], None] | None = None,
+    decode_ahead: int = defaults.DECODE_AHEAD,
 ) -> ClipResult:
     """Run the detector on the frames sampled from a clip. Raises InvalidVideo when no frame decodes.
 
@@ -104,9 +109,15 @@ def detect_clip(
 
     `on_frame(frame, boxes)` is called for every detected frame while its pixels are still at
     hand, for work that needs them (crops for the verifier) without decoding the clip a second time.
+
+    With `decode_ahead` > 0 the frames are sampled on a thread of their own, up to that many
+    ahead of the detector (OpenCV and onnxruntime both release the GIL): the same frames in the
+    same order, so the same boxes; only the time changes (benchmarks/bench_pipeline.py).
     """
     result = ClipResult()
     frames = _frames_to_detect(path, result, sample_fps=sample_fps, min_change=min_change, max_still_s=max_still_s)
+    if decode_ahead > 0:
+        frames = _ahead(frames, decode_ahead)
     for batch in _batches(frames, batch_size):
         t0 = time.perf_counter()
         boxes = detector.detect([f.image for f in batch])
@@ -154,6 +165,40 @@ def _frames_to_detect(
             last_thumb, last_time = thumb, frame.time
         result.decode_s += time.perf_counter() - t0
         yield frame
+
+
+_END = object()
+
+
+def _ahead(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
+    """`frames`, produced on a thread up to `depth` ahead. Its exception is raised here; leaving
+    the loop early (the detector failed) stops the thread at its next frame."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                ready.put(frame)
+            ready.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+
+    thread = threading.Thread(target=produce, name="decode-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        thread.join()
 
 
 def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:

@@ -184,3 +184,46 @@ def write_minute_clip(
         writer.write(frame)
     writer.release()
     return path
+
+
+# ------------------------------------------------------------------ a busy scene
+# The worst case for the pipeline: people walk through the view the whole minute (a shop
+# entrance, a platform), so every sampled frame changes and every one goes to the detector.
+# Camera-like as the minutes above: sensor noise, light drifting through the clip, compression.
+
+BUSY_WALKERS = (  # (height px, top y, speed px/s, start x, direction)
+    (300, 160, 55.0, -40, 1),
+    (220, 120, 40.0, 660, -1),
+    (160, 90, 70.0, 200, 1),
+    (260, 200, 30.0, 420, -1),
+)
+
+
+def busy_frames(*, seconds: float = 60.0, fps: int = 15, seed: int = 0):
+    """The frames (BGR, 640x480) of a busy clip: four people walking back and forth across the
+    still view at different sizes and speeds, the light drifting, noise and JPEG-like blocks."""
+    rng = np.random.default_rng(seed)
+    scene = minute_scene()
+    sprites = [person(h * 2 // 5, h) for h, *_ in BUSY_WALKERS]
+    quality = int(rng.integers(55, 85))
+    n = int(seconds * fps)
+    span = SIZE[0] + 120
+    for i in range(n):
+        t = i / fps
+        gain = 1.0 + 0.08 * np.sin(2 * np.pi * t / seconds)
+        frame = scene
+        for sprite, (_h, y, speed, x0, direction) in zip(sprites, BUSY_WALKERS):
+            x = int((x0 + 60 + direction * speed * t) % span) - 60 - sprite.shape[1] // 2
+            frame = paste_clipped(frame, sprite, x, y)
+        lit = np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+        yield _encode(noisy(lit, rng, sigma=2.5), quality)
+
+
+def write_busy_clip(path: Path, *, seconds: float = 60.0, fps: int = 15, seed: int = 0) -> Path:
+    """A busy clip (see `busy_frames`) as an MP4."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, SIZE)
+    assert writer.isOpened()
+    for frame in busy_frames(seconds=seconds, fps=fps, seed=seed):
+        writer.write(frame)
+    writer.release()
+    return path

@@ -31,8 +31,9 @@ def parse_spec(name: str, arg: str, default_size: int) -> tuple[int, str]:
     """(input size, runtime) from the text after "<name>:" in a spec such as "centernet:320:onnxruntime"."""
     size, _, runtime = arg.partition(":")
     runtime = runtime or "torch"
-    if runtime not in RUNTIMES:
-        raise DetectorUnavailable(f"{name}: unknown runtime {runtime!r} ({' or '.join(RUNTIMES)})")
+    known = (*RUNTIMES, "onnxruntime-int8")  # int8: inference.detectors.quantize (CenterNet only)
+    if runtime not in known:
+        raise DetectorUnavailable(f"{name}: unknown runtime {runtime!r} ({' or '.join(known)})")
     try:
         return (int(size) if size else default_size), runtime
     except ValueError:

@@ -21,6 +21,7 @@ and imports no torch; "torch" runs the interpreter traced. Pre- and post-process
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,8 +29,9 @@ import cv2
 import numpy as np
 
 from inference.detector import Box, register
-from inference.detectors.graph_runtime import Network, TfjsModel, network, onnx_export
+from inference.detectors.graph_runtime import Network, OnnxNetwork, TfjsModel, network, onnx_export
 from inference.detectors.human_models import PACKAGE_VERSION, model_path, parse_spec, person_boxes, scale_boxes
+from inference.detectors.quantize import int8_export, int8_file
 
 MODEL_FILE = "centernet.json"
 PERSON_CLASS = 0  # COCO
@@ -38,6 +40,8 @@ NETWORK_STRIDE = 32  # input sides must be multiples of this (5 stride-2 stages)
 # Peaks below this are not reported at all; low so that near-misses reach the review band.
 MIN_SCORE = 0.05
 MAX_DETECTIONS = 100  # as the original graph's TopK
+
+INT8 = "onnxruntime-int8"
 
 HEATMAP_OUTPUT = "tower_0/keypoints"
 SIZE_OUTPUT = "tower_0/wh"
@@ -69,8 +73,9 @@ def preprocess(frames: Sequence[np.ndarray], size: int) -> np.ndarray:
     for i, frame in enumerate(frames):
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected a BGR HxWx3 frame, got shape {frame.shape}")
+        # cvtColor then one converting copy: the same values as `resized[:, :, ::-1]`, 3x faster
         resized = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)
-        batch[i] = resized[:, :, ::-1]
+        batch[i] = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
     return batch
 
 
@@ -140,22 +145,33 @@ class CenterNetDetector:
         self.model = centernet_model(model_dir, input_size)
         self.input_size = input_size
         self.min_score = min_score
-        self.version = f"centernet-mbv3-human-models-{PACKAGE_VERSION}-{input_size}"
+        self.version = f"centernet-mbv3-human-models-{PACKAGE_VERSION}-{input_size}" + (
+            "-int8" if runtime == INT8 else ""
+        )
         # What runs the network: replaceable by an equivalent (a `torch.compile`d interpreter
         # wrapped in graph_runtime.TorchNetwork; see benchmarks/bench_detector.py).
-        self.network: Network = network(self.model, runtime=runtime, jit=jit)
+        if runtime == INT8:
+            self.network: Network = OnnxNetwork(int8_file(self.model))
+        else:
+            self.network = network(self.model, runtime=runtime, jit=jit)
 
     @classmethod
     def from_spec(cls, arg: str) -> CenterNetDetector:
-        """Spec "centernet[:<input size>[:<runtime>]]", e.g. "centernet:320:onnxruntime"."""
+        """Spec "centernet[:<input size>[:<runtime>]]", e.g. "centernet:320:onnxruntime" (or
+        "onnxruntime-int8": the statically quantized file, inference.detectors.quantize)."""
         input_size, runtime = parse_spec(cls.name, arg, DEFAULT_INPUT_SIZE)
         return cls(input_size=input_size, runtime=runtime)
 
     @classmethod
     def export(cls, arg: str) -> list[Path]:
-        """The ONNX file an onnxruntime spec runs from, written unless it is there."""
+        """The ONNX file an onnxruntime spec runs from, written unless it is there. The int8 one
+        is calibrated on the clips in $VIGIA_CALIBRATION_DIR (the export's --calibration)."""
         input_size, runtime = parse_spec(cls.name, arg, DEFAULT_INPUT_SIZE)
-        return [onnx_export(centernet_model(None, input_size))] if runtime == "onnxruntime" else []
+        model = centernet_model(None, input_size)
+        if runtime == INT8:
+            calibration = os.environ.get("VIGIA_CALIBRATION_DIR")
+            return [int8_export(model, Path(calibration) if calibration else None, preprocess)]
+        return [onnx_export(model)] if runtime == "onnxruntime" else []
 
     def raw_outputs(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Person heat maps (N, h, w) and wh (N, h, w, 4) for a preprocessed NHWC batch."""
