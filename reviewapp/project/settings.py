@@ -252,13 +252,19 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+# The clip task's own limits (reviewapp.tasks.process_clip), fitting a 1-minute clip: the slowest
+# measured (bench_pipeline.py, slow pan, torch) takes 3.7 s quiet, about 3x that at load
+# average 7; 45 / 60 s leave a 4-12x margin. Exports and drift checks keep the global limits.
+CLIP_TASK_SOFT_TIME_LIMIT = env.int("CLIP_TASK_SOFT_TIME_LIMIT", default=45)
+CLIP_TASK_TIME_LIMIT = env.int("CLIP_TASK_TIME_LIMIT", default=60)
 # How long a new pool process may take to start: it loads the detector first (worker_process_init).
 # Celery's 4 s default killed every new process of a torch worker (3.1 s idle, 5.4 s under load),
 # forever; onnxruntime loads in 0.6 s, torch.compile warms up for 20-45 s.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("WORKER_PROC_ALIVE_TIMEOUT", default=90.0)
 # Redis (and SQS) give an unacked message to another worker after this: a worker whose main
-# process died hands its clip back then. Longer than a clip may take (the hard time limit),
-# or a clip still being processed is handed out twice; the alert retries' countdowns are shorter.
+# process died hands its message back then. Transport-wide: longer than ANY acks_late task may
+# take (the global hard limit: exports, drift checks), or one still running is handed out twice;
+# a clip does not wait for it (the stuck-clip sweep below); the alert retries' countdowns are shorter.
 BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 20)
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's Redis transport looks for messages past their visibility timeout every
@@ -288,8 +294,10 @@ TRANSIENT_RETRY_SECONDS = env.float("TRANSIENT_RETRY_SECONDS", default=5.0)
 CLIP_MAX_ATTEMPTS = env.int("CLIP_MAX_ATTEMPTS", default=3)
 # Beat sends again the clips queued or processing for longer than STUCK_CLIP_SECONDS (a task
 # lost with its worker's main process, or a broker that was down), every STUCK_CLIP_SWEEP_SECONDS.
-STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=CELERY_TASK_TIME_LIMIT + 20)
-STUCK_CLIP_SWEEP_SECONDS = env.float("STUCK_CLIP_SWEEP_SECONDS", default=60.0)
+# They follow the clip task's own limit (below), not the global one: a clip whose worker's main
+# process died is sent again after at most STUCK_CLIP_SECONDS + STUCK_CLIP_SWEEP_SECONDS (100 s).
+STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=CLIP_TASK_TIME_LIMIT + 10)
+STUCK_CLIP_SWEEP_SECONDS = env.float("STUCK_CLIP_SWEEP_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-clips": {
@@ -351,6 +359,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error answers, in the one error shape (reviewapp/core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "reviewapp.core.openapi.add_error_responses",
+    ],
 }
 
 # --- production hardening (what `manage.py check --deploy` asks for) --------------------------

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.pagination import CursorPagination
@@ -38,6 +38,14 @@ from reviewapp.review.serializers import (
 )
 
 
+def _by_role(name: str, serializers: list, *, many: bool = False) -> PolymorphicProxySerializer:
+    """One answer per role (the role picks the serializer, not a field of the body): in the
+    schema `anyOf` (reviewapp/core/openapi.py), as a reviewer's clip has every customer field."""
+    return PolymorphicProxySerializer(
+        component_name=name, serializers=serializers, resource_type_field_name=None, many=many
+    )
+
+
 class ClipPagination(CursorPagination):
     # A cursor, not an offset: no COUNT over every clip, and a page deep in a year of clips
     # costs the same as the first (the camera / recorded_at indexes).
@@ -69,7 +77,12 @@ class ClipUploadView(GenericAPIView):
             return IngestClipSerializer  # finds its clips (by external_id), reads nothing of them
         return CustomerClipSerializer  # a customer's own cameras' clips, without the internals
 
-    @extend_schema(parameters=[ClipFilterSerializer], responses=ClipListSerializer(many=True))
+    @extend_schema(
+        parameters=[ClipFilterSerializer],
+        responses=_by_role(
+            "ClipForRole", [ClipListSerializer, CustomerClipSerializer, IngestClipSerializer], many=True
+        ),
+    )
     def get(self, request):
         filters = ClipFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -90,6 +103,8 @@ class ClipUploadView(GenericAPIView):
         },
     )
     def post(self, request):
+        if not hasattr(request.data, "keys"):  # JSON `null`, a number, a list, a string: not a form
+            raise ApplicationError("the body must be a JSON object or a multipart form", code="invalid")
         if "key" in request.data:
             return self._post_reference(request)
         form = ClipUploadSerializer(data=request.data)
@@ -135,7 +150,7 @@ class ClipDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        responses=ReviewerClipSerializer,
+        responses=_by_role("ClipDetailForRole", [ReviewerClipSerializer, ClipDetailSerializer]),
         description="Reviewers see ReviewerClipSerializer; customers their own clips without internals.",
     )
     def get(self, request, clip_id):

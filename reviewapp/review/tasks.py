@@ -79,6 +79,9 @@ def load_model(**_kwargs) -> None:
     # A pool process killed mid-clip (kill -9, out of memory) gives the message back at once;
     # the clip's attempts count such deaths (processing._clip_claim).
     reject_on_worker_lost=True,
+    # Its own limits, not the global ones: STUCK_CLIP_SECONDS follows them (settings).
+    soft_time_limit=settings.CLIP_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CLIP_TASK_TIME_LIMIT,
     max_retries=5,
     autoretry_for=(errors.OutsideError,),
     retry_backoff=5,
@@ -109,7 +112,7 @@ def _process_clip(self, clip_id: str) -> None:
         raise
     except SoftTimeLimitExceeded:
         processing.clip_fail(
-            clip_id=clip_id, error=f"processing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
+            clip_id=clip_id, error=f"processing took longer than {settings.CLIP_TASK_SOFT_TIME_LIMIT} s"
         )
     except Exception as exc:  # a clip that cannot be processed must not stop the worker
         log.exception("clip %s cannot be processed", clip_id)

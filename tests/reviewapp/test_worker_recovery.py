@@ -123,4 +123,6 @@ def test_the_worker_settings_fit_a_clip():
     assert tasks.process_clip.reject_on_worker_lost is True
     entries = app.conf.beat_schedule
     assert entries["send-due-alerts"]["task"] == "reviewapp.tasks.send_due_alerts"
-    assert entries["requeue-stuck-clips"]["schedule"] == 60.0
+    assert (
+        entries["requeue-stuck-clips"]["schedule"] == 30.0
+    )  # STUCK_CLIP_SWEEP_SECONDS: a stuck clip within 2 minutes (test_clip_limits.py)
