@@ -346,8 +346,9 @@ SPECTACULAR_SETTINGS = {
 # --- production hardening (what `manage.py check --deploy` asks for) --------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and env.bool("HTTPS", default=False))
 # Paths answered over plain HTTP too: the load balancer's health check reaches the task without
-# TLS or X-Forwarded-Proto (infra/cloudformation/vigia.yaml sets the health check path).
-SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+# TLS or X-Forwarded-Proto: /healthz/ (reviewapp/core/health.py), infra/cloudformation/vigia.yaml's
+# health check path.
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=["^healthz/$"])
 SESSION_COOKIE_SECURE = env.bool("HTTPS", default=False)
 CSRF_COOKIE_SECURE = env.bool("HTTPS", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
