@@ -545,18 +545,21 @@ def test_on_ecs_the_entrypoint_allows_the_tasks_own_ip_for_the_health_checks(tmp
 
 
 @pytest.mark.django_db
-def test_the_load_balancers_health_check_gets_200_from_a_task_without_touching_the_database(
+def test_the_load_balancers_health_check_gets_200_from_a_task_with_one_query(
     client, settings, django_assert_num_queries
 ):
     """As the target group asks: plain HTTP, the task's IP as the host, no X-Forwarded-Proto, with
-    the template's web settings (HTTPS on, the health check path exempt from the redirect)."""
+    the template's web settings (HTTPS on, the health check path exempt from the redirect): the
+    health endpoint, one SELECT 1 and no session."""
     resources = template()["Resources"]
     (container,) = resources["WebTaskDefinition"]["Properties"]["ContainerDefinitions"]
     exempt = next(e["Value"] for e in container["Environment"] if e["Name"] == "SECURE_REDIRECT_EXEMPT")
     path = yaml.safe_load(TEMPLATE.read_text().split("  HealthCheckPath:\n")[1].split("  WebTasks:")[0])["Default"]
     settings.SECURE_SSL_REDIRECT, settings.SECURE_REDIRECT_EXEMPT = True, [exempt]
     settings.ALLOWED_HOSTS = ["vigia.example.com", "10.0.1.23"]  # the entrypoint adds the task's IP on ECS
-    with django_assert_num_queries(0):
+    assert path == "/healthz/" and exempt == "^healthz/$"
+    with django_assert_num_queries(1):
         response = client.get(path, HTTP_HOST="10.0.1.23:8000")
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert "sessionid" not in response.cookies and "csrftoken" not in response.cookies
     assert client.get("/review/", HTTP_HOST="10.0.1.23:8000").status_code == 301  # everything else: HTTPS

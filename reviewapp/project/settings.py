@@ -3,6 +3,7 @@ the defaults give the embedded set-up: SQLite, a filesystem broker, clips in a l
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -267,8 +268,7 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("WORKER_PROC_ALIVE_TIMEOUT", defaul
 # a clip does not wait for it (the stuck-clip sweep below); the alert retries' countdowns are shorter.
 BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 20)
 if not CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's Redis transport looks for messages past their visibility timeout every
-    # interval x throttle seconds (10 x 10 by default): every 10 s here.
+    # kombu's Redis transport restores unacked messages every interval x throttle s (10 x 10 by default): 10 s.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
         "unacked_restore_interval": 10,
@@ -278,8 +278,13 @@ if CELERY_BROKER_URL.startswith("sqs://"):
     # kombu's SQS transport (docs/operations.md#scaling-out): no broker to run. The queues are
     # the template's (infra/cloudformation/vigia.yaml), named here so kombu never lists or creates
     # one; each needs its URL. SQS itself hands an unacked message out again after the timeout.
+    # kombu's SQS endpoint is the broker URL's host (sqs://host:port), AWS_SQS_ENDPOINT_URL's (moto);
+    # as the read/write URLs, which Celery takes over its own CELERY_BROKER_URL variable (sqs://).
+    if (_sqs_endpoint := urlsplit(AWS_SQS_ENDPOINT_URL or "")).netloc and CELERY_BROKER_URL == "sqs://":
+        CELERY_BROKER_READ_URL = CELERY_BROKER_WRITE_URL = f"sqs://{_sqs_endpoint.netloc}"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "region": AWS_REGION,
+        "is_secure": {"http": False, "https": True}.get(_sqs_endpoint.scheme),  # None: kombu's default
         "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
         "wait_time_seconds": 20,  # long polls: fewer (billed) empty receives
         "predefined_queues": {
@@ -368,9 +373,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- production hardening (what `manage.py check --deploy` asks for) --------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and env.bool("HTTPS", default=False))
-# Paths answered over plain HTTP too: the load balancer's health check reaches the task without
-# TLS or X-Forwarded-Proto (infra/cloudformation/vigia.yaml sets the health check path).
-SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[])
+# Paths answered over plain HTTP too: the load balancer's health check (reviewapp/core/health.py).
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=["^healthz/$"])
 SESSION_COOKIE_SECURE = env.bool("HTTPS", default=False)
 CSRF_COOKIE_SECURE = env.bool("HTTPS", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)

@@ -7,7 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.exceptions import NotAuthenticated
 
-from reviewapp.core import throttling
+from reviewapp.core import health, throttling
 from reviewapp.review import urls as review_urls
 
 
@@ -28,6 +28,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("healthz/", health.healthz, name="healthz"),  # the load balancer's: one SELECT 1, no session
     path("login/", throttling.LoginView.as_view(), name="login"),  # failed logins are rate limited
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language switch
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
