@@ -3,12 +3,12 @@ the defaults give the embedded set-up: SQLite, a filesystem broker, clips in a l
 """
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
 
 from inference import defaults
+from reviewapp.project import broker
 
 BASE_DIR = Path(__file__).resolve().parents[2]  # the repository: reviewapp/project/settings.py
 VAR_DIR = BASE_DIR / "var"
@@ -233,14 +233,6 @@ for _name in (
 # --- celery ---------------------------------------------------------------------------------
 BROKER_DIR = Path(env.str("BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "out"),
-        "data_folder_out": str(BROKER_DIR / "out"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -262,36 +254,21 @@ CLIP_TASK_TIME_LIMIT = env.int("CLIP_TASK_TIME_LIMIT", default=60)
 # Celery's 4 s default killed every new process of a torch worker (3.1 s idle, 5.4 s under load),
 # forever; onnxruntime loads in 0.6 s, torch.compile warms up for 20-45 s.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("WORKER_PROC_ALIVE_TIMEOUT", default=90.0)
-# Redis (and SQS) give an unacked message to another worker after this: a worker whose main
-# process died hands its message back then. Transport-wide: longer than ANY acks_late task may
-# take (the global hard limit: exports, drift checks), or one still running is handed out twice;
-# a clip does not wait for it (the stuck-clip sweep below); the alert retries' countdowns are shorter.
+# Redis and SQS give an unacked message to another worker after this (see reviewapp/project/broker.py).
 BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 20)
-if not CELERY_BROKER_URL.startswith("filesystem://"):
-    # kombu's Redis transport restores unacked messages every interval x throttle s (10 x 10 by default): 10 s.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
-        "unacked_restore_interval": 10,
-        "unacked_restore_throttle": 1,
-    }
-if CELERY_BROKER_URL.startswith("sqs://"):
-    # kombu's SQS transport (docs/operations.md#scaling-out): no broker to run. The queues are
-    # the template's (infra/cloudformation/vigia.yaml), named here so kombu never lists or creates
-    # one; each needs its URL. SQS itself hands an unacked message out again after the timeout.
-    # kombu's SQS endpoint is the broker URL's host (sqs://host:port), AWS_SQS_ENDPOINT_URL's (moto);
-    # as the read/write URLs, which Celery takes over its own CELERY_BROKER_URL variable (sqs://).
-    if (_sqs_endpoint := urlsplit(AWS_SQS_ENDPOINT_URL or "")).netloc and CELERY_BROKER_URL == "sqs://":
-        CELERY_BROKER_READ_URL = CELERY_BROKER_WRITE_URL = f"sqs://{_sqs_endpoint.netloc}"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "region": AWS_REGION,
-        "is_secure": {"http": False, "https": True}.get(_sqs_endpoint.scheme),  # None: kombu's default
-        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
-        "wait_time_seconds": 20,  # long polls: fewer (billed) empty receives
-        "predefined_queues": {
-            queue: {"url": env.str(f"CELERY_SQS_QUEUE_URL_{queue.upper()}")}
-            for queue in ("inference", "default", "exports")
-        },
-    }
+CELERY_BROKER_TRANSPORT_OPTIONS, _sqs_read_write_url = broker.transport_options(
+    broker_url=CELERY_BROKER_URL,
+    broker_dir=BROKER_DIR,
+    visibility_timeout=BROKER_VISIBILITY_TIMEOUT,
+    sqs_endpoint_url=AWS_SQS_ENDPOINT_URL,
+    # CELERY_SQS_QUEUE_URL_INFERENCE, CELERY_SQS_QUEUE_URL_DEFAULT, CELERY_SQS_QUEUE_URL_EXPORTS
+    sqs_queue_urls={q: env.str(f"CELERY_SQS_QUEUE_URL_{q.upper()}") for q in broker.QUEUES}
+    if CELERY_BROKER_URL.startswith("sqs://")
+    else None,
+    region=AWS_REGION,
+)
+if _sqs_read_write_url:
+    CELERY_BROKER_READ_URL = CELERY_BROKER_WRITE_URL = _sqs_read_write_url
 # A task that met a database or broker error gives its message back after this pause.
 TRANSIENT_RETRY_SECONDS = env.float("TRANSIENT_RETRY_SECONDS", default=5.0)
 # Tries of a clip whose worker died while processing it (killed, out of memory, the hard time
