@@ -1,7 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from reviewapp.review import selectors
-from reviewapp.review.models import Clip, Detection, Review, ReviewItem, Tag
+from reviewapp.review import detail, selectors
+from reviewapp.review.models import Clip, Review, ReviewItem, Tag
 
 
 class ClipUploadSerializer(serializers.Serializer):
@@ -11,12 +12,16 @@ class ClipUploadSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=200, required=False, allow_blank=False)
 
 
-class DetectionSerializer(serializers.ModelSerializer):
-    box = serializers.SerializerMethodField()
+class DetectionSerializer(serializers.Serializer):
+    """A box of a clip's detail (reviewapp.review.detail.DetailBox), or a Detection row kept in the
+    database when the detail is gone."""
 
-    class Meta:
-        model = Detection
-        fields = ["frame_index", "frame_time", "box", "score", "label", "suppressed_by"]
+    frame_index = serializers.IntegerField()
+    frame_time = serializers.FloatField()
+    box = serializers.SerializerMethodField()
+    score = serializers.FloatField()
+    label = serializers.CharField()
+    suppressed_by = serializers.IntegerField(source="suppressed_by_id", allow_null=True)
 
     def get_box(self, obj) -> list[float]:
         return [round(obj.x1, 1), round(obj.y1, 1), round(obj.x2, 1), round(obj.y2, 1)]
@@ -69,10 +74,21 @@ class ClipSerializer(serializers.ModelSerializer):
 
 
 class ClipDetailSerializer(ClipSerializer):
-    detections = DetectionSerializer(many=True, read_only=True)
+    detections = serializers.SerializerMethodField()
+    detail_gone = serializers.SerializerMethodField()
 
     class Meta(ClipSerializer.Meta):
-        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections"]
+        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "detail_gone"]
+
+    @extend_schema_field(DetectionSerializer(many=True))
+    def get_detections(self, clip) -> list[dict]:
+        """Every box of every detected frame (the clip's detail); only the kept ones once it is gone."""
+        found = detail.clip_detail(clip)
+        boxes = found.boxes if found is not None else list(clip.detections.all())
+        return DetectionSerializer(sorted(boxes, key=lambda d: (d.frame_time, -d.score)), many=True).data
+
+    def get_detail_gone(self, clip) -> bool:
+        return clip.detail_expired_at is not None or detail.clip_detail(clip) is None
 
 
 class ReviewerClipSerializer(ClipDetailSerializer):

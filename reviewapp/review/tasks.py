@@ -10,10 +10,11 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
+from django.utils import timezone
 
 from inference.detector import DetectorUnavailable, load_detector, set_threads
 from reviewapp.core import errors, logs, metrics
-from reviewapp.review import processing
+from reviewapp.review import detail, processing
 
 log = logging.getLogger(__name__)
 logs.connect_celery_signals()
@@ -92,3 +93,8 @@ def requeue_stuck_clips() -> int:
     if count:
         log.warning("requeued %d stuck clip(s)", count)
     return count
+
+
+@shared_task(name="reviewapp.tasks.expire_clip_details", acks_late=True, soft_time_limit=240, time_limit=300)
+def expire_clip_details() -> int:
+    return detail.details_expire(now=timezone.now())

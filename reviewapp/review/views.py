@@ -16,7 +16,7 @@ from inference.video import InvalidVideo, read_frame
 from reviewapp.core import storage
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
-from reviewapp.review import queue, reports, selectors
+from reviewapp.review import detail, queue, reports, selectors
 from reviewapp.review.models import Clip, Review, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
@@ -48,7 +48,7 @@ def review(request):
     context = {"item": item, "tags": Tag.objects.filter(active=True)}
     if item is not None:
         context.update(_clip_context(item.clip))
-        context["suppressible"] = suppression.suppressible_detections(item.clip).exists()
+        context["suppressible"] = bool(suppression.suppressible_detections(item.clip))
         context["static_tags"] = suppression.STATIC_TAGS
     return render(request, "review/queue.html", context)
 
@@ -118,10 +118,14 @@ def _suppressed_by_rule(detections) -> list[dict]:
 
 
 def _clip_context(clip: Clip) -> dict:
-    detections = list(clip.detections.all())
+    found = detail.clip_detail(clip)
+    # Gone (expired or missing): the page shows the boxes the database kept, and says so.
+    detections = found.boxes if found is not None else list(clip.detections.all())
     return {
         "clip": clip,
-        "detections": detections,
+        "detail_gone": found is None,
+        "retention_days": settings.CLIP_DETAIL_RETENTION_DAYS,
+        "detections": sorted(detections, key=lambda d: (d.frame_time, -d.score)),
         "strip": [{"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)]
         if clip.status == Clip.Status.DONE
         else [],
@@ -158,7 +162,9 @@ def clip_video(request, clip_id):
 @require_GET
 def clip_frame(request, clip_id, frame_index):
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
-    boxes = [Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in clip.detections.filter(frame_index=frame_index)]
+    found = detail.clip_detail(clip)
+    rows = found.frame_boxes(frame_index) if found is not None else clip.detections.filter(frame_index=frame_index)
+    boxes = [Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in rows]
     try:
         with storage.clip_local_file(clip) as path:
             image = read_frame(path, frame_index)

@@ -7,23 +7,23 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from inference.suppression import describe, to_bytes
+from inference.suppression import describe
 from reviewapp.review import queue
-from reviewapp.review.models import Detection, Review, ReviewItem
+from reviewapp.review.models import Review, ReviewItem
 from reviewapp.tuning.models import SuppressionRule
 from tests.conftest import api_client
-from tests.factories import ClipFactory
+from tests.factories import ClipFactory, clip_detail_write
 from tests.scenes import OBJECT_BOX, background, with_object
 
 
-def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58)):
+def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58), suppressed_by=None):
     """A processed clip whose detections are the cat of tests/scenes.py, in several frames."""
     clip = ClipFactory(camera=camera, score=max(scores, default=0.0), alert=True)
     frame = with_object(background(0))
-    Detection.objects.bulk_create(
+    clip_detail_write(
+        clip,
         [
-            Detection(
-                clip=clip,
+            dict(
                 frame_index=i,
                 frame_time=i / 2,
                 x1=OBJECT_BOX[0] + i,
@@ -31,10 +31,11 @@ def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58)):
                 x2=OBJECT_BOX[2],
                 y2=OBJECT_BOX[3],
                 score=s,
-                descriptor=to_bytes(describe(frame, OBJECT_BOX)),
+                descriptor=describe(frame, OBJECT_BOX),
+                **({"suppressed_by": suppressed_by} if suppressed_by else {}),
             )
             for i, s in enumerate(scores)
-        ]
+        ],
     )
     return clip, queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
 
@@ -120,8 +121,7 @@ def test_a_clip_page_shows_suppressed_detections_and_their_rule(world):
     _clip, item = clip_with_cat(world.cam_a)
     decide(world.reviewer, item, {"verdict": "no_person", "suppress_similar": True})
     rule = SuppressionRule.objects.get()
-    later, _ = clip_with_cat(world.cam_a)
-    Detection.objects.filter(clip=later).update(suppressed_by=rule)
+    later, _ = clip_with_cat(world.cam_a, suppressed_by=rule.id)
     client = Client()
     client.force_login(world.reviewer)
     page = client.get(f"/clips/{later.id}/").content.decode()
