@@ -120,7 +120,7 @@ def clone(template: Clip, n: int) -> Clip:
     key = f"clips/{template.camera.name}/{template.recorded_at:%Y/%m/%d}/{cid}.mp4"
     fields.update(id=cid, sha256=uuid.uuid4().hex + uuid.uuid4().hex, file=key, external_id=f"s3://vigia-clips/{key}")
     if template.detail:
-        fields["detail"] = key.removesuffix(".mp4") + detail.SUFFIX
+        fields["detail"] = f"clips/{template.camera.name}/{template.recorded_at:%Y/%m/%d}/{cid}{detail.SUFFIX}"
     return Clip(**fields)
 
 

@@ -1,5 +1,5 @@
 """A clip's per-frame detail: every box of every detected frame, with its descriptor and the rule
-that suppressed it, kept in object storage beside the clip (`<clip name>.detections.json.gz`,
+that suppressed it, kept in object storage beside the clip (`<clip id>.detections.json.gz` in the clip's folder,
 through the default storage: S3, or the local media folder) instead of one database row per box.
 
 Why: a busy scene (people in every frame) has ~1,500 boxes a clip, most with a 784-byte
@@ -24,7 +24,7 @@ import base64
 import gzip
 import json
 import logging
-import os
+import posixpath
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -96,7 +96,10 @@ class ClipDetail:
 
 
 def detail_name(clip) -> str:
-    return os.path.splitext(clip.file.name)[0] + SUFFIX
+    """`<folder of the clip's file>/<clip id>.detections.json.gz`: beside the clip, and named by the
+    clip's id, not its file's (a clip by reference has someone else's key; two rows never share it)."""
+    folder = posixpath.dirname(clip.file.name)
+    return posixpath.join(folder, f"{clip.id}{SUFFIX}")
 
 
 def _encode(clip, frames: Sequence[FrameResult], suppressed_by) -> bytes:

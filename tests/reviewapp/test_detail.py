@@ -49,7 +49,7 @@ def test_the_detail_keeps_every_box_with_its_descriptor_and_rule_and_the_databas
         source_score=0.4,
     )
     clip = clip_detail_write(ClipFactory(camera=world.cam_a), boxes(4, rule=rule.id))
-    assert clip.detail == clip.file.name.removesuffix(".mp4") + ".detections.json.gz"
+    assert clip.detail == clip.file.name.removesuffix(".mp4") + ".detections.json.gz"  # the file is <id>.mp4
     assert default_storage.exists(clip.detail)
     clip = Clip.objects.get(id=clip.id)  # a fresh read: from the file, not a cache of this object
     found = detail.clip_detail(clip)
@@ -70,7 +70,7 @@ def test_a_processed_clip_detail_goes_to_s3_beside_the_clip(world, video, s3_sto
     clip.refresh_from_db()
     assert clip.status == Clip.Status.DONE
     head = s3.head_object(Bucket=bucket, Key=clip.detail)
-    assert clip.detail.startswith(clip.file.name.rsplit(".", 1)[0]) and head["ContentLength"] > 0
+    assert clip.detail == clip.file.name.rsplit(".", 1)[0] + ".detections.json.gz" and head["ContentLength"] > 0
     assert len(detail.clip_detail(clip).frames) == clip.frames_detected
 
 
