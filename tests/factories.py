@@ -73,7 +73,6 @@ def clip_detail_write(clip, boxes, *, summary: bool = True):
     its bytes) and suppressed_by (a rule id). The detail file is written through the default
     storage and named on the clip; with `summary`, the Detection rows the worker keeps too (the
     best unsuppressed person box, the best box of each rule)."""
-    from inference.decision import BoxRef, ClipDecision, Outcome
     from inference.detector import Box
     from inference.pipeline import FrameResult
     from inference.suppression import from_bytes
@@ -94,17 +93,7 @@ def clip_detail_write(clip, boxes, *, summary: bool = True):
     clip.detections_count = sum(len(f.boxes) for f in frames)
     clip.save(update_fields=["detail", "detections_count"])
     if summary:
-        people = [
-            BoxRef(i, j, b)
-            for i, f in enumerate(frames)
-            for j, b in enumerate(f.boxes)
-            if b.label == "person" and rules[i][j] is None
-        ]
-        best = max(people, key=lambda r: r.box.score, default=None)
-        decision = ClipDecision(
-            score=best.box.score if best else 0.0, alert=False, near_threshold=False, outcome=Outcome.QUIET,
-            suppressed_by=tuple(rules), decided_by=best,
-        )  # fmt: skip
+        decision = detail.summary_of(frames, rules)
         Detection.objects.filter(clip=clip).delete()
         Detection.objects.bulk_create(detail.summary_detections(clip=clip, frames=frames, decision=decision))
     return clip

@@ -34,9 +34,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from inference.decision import ClipDecision
+from inference.decision import BoxRef, ClipDecision, Outcome
 from inference.detector import Box
 from inference.pipeline import FrameResult
 from inference.suppression import from_bytes, to_bytes
@@ -162,6 +163,40 @@ def summary_detections(*, clip, frames: Sequence[FrameResult], decision: ClipDec
             )
         )  # fmt: skip
     return rows
+
+
+def summary_of(frames: Sequence[FrameResult], rules: Sequence[Sequence[int | None]]) -> ClipDecision:
+    """The part of a decision `summary_detections` needs, for boxes decided earlier (the deciding
+    box: the best person box no rule suppressed, as `decide_clip` scores it)."""
+    people = [
+        BoxRef(i, j, b)
+        for i, f in enumerate(frames)
+        for j, b in enumerate(f.boxes)
+        if b.label == "person" and rules[i][j] is None
+    ]
+    best = max(people, key=lambda r: r.box.score, default=None)
+    return ClipDecision(
+        score=best.box.score if best else 0.0, alert=False, near_threshold=False, outcome=Outcome.QUIET,
+        suppressed_by=tuple(tuple(r) for r in rules), decided_by=best,
+    )  # fmt: skip
+
+
+def detail_backfill(*, clip) -> bool:
+    """Move the Detection rows of a clip processed before the detail existed to its detail file,
+    keeping the summary rows. The file first, then the rows in one transaction, conditional on
+    the clip still having no detail (two runs never both move it)."""
+    if clip.detail or clip.detail_expired_at is not None or clip.status != Clip.Status.DONE:
+        return False
+    found = _from_rows(clip)
+    name = detail_write(clip=clip, frames=found.frames, suppressed_by=found.rules)
+    rows = summary_detections(clip=clip, frames=found.frames, decision=summary_of(found.frames, found.rules))
+    with transaction.atomic():
+        if not Clip.objects.filter(id=clip.pk, detail="").update(detail=name):
+            return False
+        Detection.objects.filter(clip_id=clip.pk).delete()
+        Detection.objects.bulk_create(rows)
+    clip.detail = name
+    return True
 
 
 # ------------------------------------------------------------------------------------ reading

@@ -83,6 +83,24 @@ def test_a_clip_processed_before_the_detail_is_read_from_its_rows(world):
     assert (box.frame_index, box.score, bytes(box.descriptor)) == (3, 0.7, to_bytes(LOOK))
 
 
+def test_the_backfill_moves_an_old_clips_rows_to_its_detail_and_keeps_the_deciding_box(world):
+    from django.core.management import call_command
+
+    clip = ClipFactory(camera=world.cam_a)  # processed before 0008_clip_detail: a row per box
+    for i, score in enumerate((0.2, 0.7, 0.4)):
+        Detection.objects.create(
+            clip=clip, frame_index=i, frame_time=i / 2, x1=1, y1=2, x2=30, y2=60, score=score, descriptor=to_bytes(LOOK)
+        )
+    before = [(b.frame_index, b.score, b.descriptor) for b in detail.clip_boxes(clip)]
+    call_command("clip_details_backfill")
+    call_command("clip_details_backfill")  # nothing left: moved once
+    clip.refresh_from_db()
+    assert clip.detail and default_storage.exists(clip.detail)
+    assert [(b.frame_index, b.score, b.descriptor) for b in detail.clip_boxes(clip)] == before
+    (kept,) = clip.detections.all()
+    assert (kept.frame_index, kept.score, kept.descriptor) == (1, 0.7, None)
+
+
 def test_the_detail_of_clips_nobody_reviewed_or_reported_expires(world, settings):
     settings.CLIP_DETAIL_RETENTION_DAYS = 30
     stale = old_clip(world, days=31)
