@@ -107,16 +107,19 @@ def send_dynamodb(rows: list[SyncState], token: str, *, batched: bool = True) ->
         mark_failed(pending, token, error=str(exc), retryable=exc.retryable)
 
 
-def media_url(clip_id, *, frame: int | None = None) -> str:
+def media_url(clip_id, *, frame: int | None = None, preview: bool = False) -> str:
     """A signed URL Label Studio can fetch without a session; it expires after
-    LABELING_MEDIA_URL_SECONDS (checked by labeling.views.media)."""
-    token = signing.TimestampSigner(salt=MEDIA_SALT).sign_object({"c": str(clip_id), "f": frame})
+    LABELING_MEDIA_URL_SECONDS (checked by labeling.views.media). `preview`: the clip's browser
+    copy (reviewapp.review.preview) when it has one, the original otherwise."""
+    payload = {"c": str(clip_id), "f": frame, **({"p": 1} if preview else {})}
+    token = signing.TimestampSigner(salt=MEDIA_SALT).sign_object(payload)
     return settings.VIGIA_PUBLIC_URL.rstrip("/") + reverse("labeling-media", args=[token])
 
 
-def media_unsign(token: str) -> tuple[str, int | None]:
+def media_unsign(token: str) -> tuple[str, int | None, bool]:
+    """(clip id, frame or None for the video, whether the browser copy is asked for)."""
     data = signing.TimestampSigner(salt=MEDIA_SALT).unsign_object(token, max_age=settings.LABELING_MEDIA_URL_SECONDS)
-    return data["c"], data["f"]
+    return data["c"], data["f"], bool(data.get("p"))
 
 
 def task_payload(item: ReviewItem, detections: list[detail.DetailBox]) -> dict[str, Any]:
@@ -163,7 +166,7 @@ def task_payload(item: ReviewItem, detections: list[detail.DetailBox]) -> dict[s
             "recorded_at": clip.recorded_at.isoformat(),
             "score": round(clip.score or 0.0, 4),
             "frame_index": frame_index,
-            "video": media_url(clip.pk),
+            "video": media_url(clip.pk, preview=True),  # what browsers play: Label Studio is one
             "frame": media_url(clip.pk, frame=frame_index),
         },
         "predictions": [

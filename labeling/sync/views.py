@@ -5,8 +5,7 @@ import logging
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -16,6 +15,7 @@ from labeling.sync import label_studio as ls
 from labeling.sync import senders, state, webhook
 from reviewapp.core import storage
 from reviewapp.core.errors import ApplicationError, error_body
+from reviewapp.review.media import file_response
 from reviewapp.review.models import Clip
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def label_studio_webhook(request):
 def media(request, token):
     """A clip's video or one frame, for whoever holds an unexpired signed URL (Label Studio)."""
     try:
-        clip_id, frame = senders.media_unsign(token)
+        clip_id, frame, preview = senders.media_unsign(token)
     except signing.SignatureExpired:
         return JsonResponse(error_body("expired", "this media link has expired"), status=410)
     except signing.BadSignature:
@@ -52,11 +52,11 @@ def media(request, token):
     clip = Clip.objects.filter(pk=clip_id).first()
     if clip is None:
         return JsonResponse(error_body("not_found", "Not found."), status=404)
-    if frame is None:
-        if settings.CLIP_BUCKET:
-            return HttpResponseRedirect(default_storage.url(clip.file.name))  # presigned, short-lived
-        ext = clip.file.name.rsplit(".", 1)[-1]
-        return FileResponse(default_storage.open(clip.file.name, "rb"), content_type=f"video/{ext}")
+    if frame is None:  # with Range answers (Label Studio's player seeks), or presigned on S3
+        try:
+            return file_response(request, (clip.preview.name or clip.file.name) if preview else clip.file.name)
+        except Http404:
+            return JsonResponse(error_body("not_found", "Not found."), status=404)
     try:
         with storage.clip_local_file(clip) as path:
             image = read_frame(path, int(frame))

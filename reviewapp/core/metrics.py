@@ -81,6 +81,14 @@ DECISIONS = Counter("vigia_review_decisions", "Review decisions recorded.", ["ve
 FALSE_ALERT_REPORTS = Counter(
     "vigia_false_alert_reports", "Customer reports that an alert was false.", ["camera_group"]
 )
+PREVIEWS = Counter(
+    "vigia_clip_previews", "Browser copies of clips, by outcome: written, not_needed, skipped, failed.", ["outcome"]
+)
+PREVIEW_SECONDS = Histogram(
+    "vigia_clip_preview_seconds",
+    "Time spent writing one clip's browser copy (reviewapp.review.preview).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
+)
 CLIP_EVENTS = Counter(
     "vigia_clip_events",
     "Clip-bucket events handled by the consumer (ingested, duplicate, rejected, retry, test, ignored).",
@@ -202,6 +210,15 @@ def decision_recorded(*, verdict: str, source: str) -> None:
 
 def false_alert_reported(camera) -> None:
     _safe(lambda: FALSE_ALERT_REPORTS.labels(camera_group(camera)).inc())
+
+
+def preview_done(*, outcome: str, seconds: float) -> None:
+    def update():
+        PREVIEWS.labels(outcome).inc()
+        if outcome == "written":
+            PREVIEW_SECONDS.observe(seconds)
+
+    _safe(update)
 
 
 def clip_event(outcome: str) -> None:

@@ -18,6 +18,11 @@ def clip_storage_name(*, camera_name: str, clip_id, recorded_at: datetime, ext: 
     return f"clips/{camera_name}/{recorded_at:%Y/%m/%d}/{clip_id}.{ext}"
 
 
+def preview_storage_name(clip_name: str) -> str:
+    """Where a clip's browser copy (reviewapp.review.preview) is stored: beside the clip."""
+    return f"{clip_name.rsplit('.', 1)[0]}.preview.mp4"
+
+
 @contextmanager
 def clip_local_file(clip):
     """A local path to the clip's file: the file itself on a local disk, a temporary copy otherwise."""

@@ -150,6 +150,21 @@ MIN_CHANGE = env.float("MIN_CHANGE", default=defaults.MIN_CHANGE)
 MAX_STILL_SECONDS = env.float("MAX_STILL_SECONDS", default=defaults.MAX_STILL_SECONDS)
 DETECT_BATCH = env.int("DETECT_BATCH", default=defaults.DETECT_BATCH)
 DETECTOR = env.str("DETECTOR", default=defaults.DETECTOR)
+# The browser copy of clips browsers cannot play (reviewapp/review/preview.py): H.264 at most
+# this tall (the pages' player is at most 420 px tall), at this x264 CRF (higher: smaller and
+# blurrier; 23 is x264's default) and preset (ultrafast: less CPU, about twice the bytes).
+PREVIEW_MAX_HEIGHT = env.int("PREVIEW_MAX_HEIGHT", default=480)
+PREVIEW_CRF = env.int("PREVIEW_CRF", default=30)
+PREVIEW_PRESET = env.str("PREVIEW_PRESET", default="veryfast")
+PREVIEW_CLIPS = env.str("PREVIEW_CLIPS", default="all")  # or "shown": alerts and review items only
+if PREVIEW_PRESET not in ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"PREVIEW_PRESET={PREVIEW_PRESET!r}: an x264 preset, ultrafast to medium")
+if PREVIEW_CLIPS not in ("all", "shown"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"PREVIEW_CLIPS={PREVIEW_CLIPS!r}: all or shown")
 TORCH_THREADS = env.int("TORCH_THREADS", default=0)  # 0: torch's own default
 DEFAULT_THRESHOLD = env.float("DEFAULT_THRESHOLD", default=defaults.THRESHOLD)
 DEFAULT_REVIEW_BAND = env.float("DEFAULT_REVIEW_BAND", default=defaults.REVIEW_BAND)
@@ -198,7 +213,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"reviewapp.tasks.process_clip": {"queue": "inference"}}
+CELERY_TASK_ROUTES = {
+    "reviewapp.tasks.process_clip": {"queue": "inference"},
+    # The browser copy scales with the clips: the same workers, after the clip's own result.
+    "reviewapp.tasks.make_preview": {"queue": "inference"},
+}
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

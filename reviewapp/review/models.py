@@ -150,6 +150,9 @@ class Clip(models.Model):
     detail_expired_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When its detail was deleted (CLIP_DETAIL_RETENTION_DAYS)."
     )
+    # The browser copy (reviewapp/review/preview.py) beside the file; empty when the original plays
+    # in browsers already, or the copy could not be made. The original stays the evidence.
+    preview = models.FileField(max_length=300, blank=True)
 
     objects = ClipQuerySet.as_manager()
 

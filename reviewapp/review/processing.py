@@ -17,7 +17,7 @@ from inference.detector import load_detector
 from inference.pipeline import ClipResult, FrameResult, detect_clip
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review import detail, sns
+from reviewapp.review import detail, preview, sns
 from reviewapp.review.ingest import clip_enqueue
 from reviewapp.review.models import Camera, Clip, Detection, ReviewItem
 from reviewapp.review.queue import review_item_enqueue
@@ -70,6 +70,7 @@ def _clip_process(*, clip_id) -> Clip | None:
     with transaction.atomic():
         _clip_record(clip=clip, result=result, decision=decision, detections=detections, detector=detector)
         _clip_route(clip=clip, decision=decision)
+    preview.clip_preview_enqueue(clip_id=clip.id)  # a task of its own: nothing here waits for it or fails by it
     log.info(
         "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
         clip.id,

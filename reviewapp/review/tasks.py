@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from inference.detector import DetectorUnavailable, load_detector, set_threads
 from reviewapp.core import errors, logs, metrics
-from reviewapp.review import detail, processing
+from reviewapp.review import detail, preview, processing
 
 log = logging.getLogger(__name__)
 logs.connect_celery_signals()
@@ -93,6 +93,22 @@ def requeue_stuck_clips() -> int:
     if count:
         log.warning("requeued %d stuck clip(s)", count)
     return count
+
+
+@shared_task(
+    name="reviewapp.tasks.make_preview",
+    acks_late=True,
+    # A crash inside the encoder (native code) loses this one preview instead of looping on it.
+    reject_on_worker_lost=False,
+    autoretry_for=(errors.OutsideError,),  # the clip could not be read from storage
+    max_retries=3,
+    retry_backoff=10,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def make_preview(clip_id: str, force: bool = False) -> str:
+    with logs.log_context(clip_id=clip_id):
+        return preview.clip_preview_make(clip_id=clip_id, force=force)
 
 
 @shared_task(name="reviewapp.tasks.expire_clip_details", acks_late=True, soft_time_limit=240, time_limit=300)

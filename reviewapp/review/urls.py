@@ -2,16 +2,17 @@
 
 from django.urls import path
 
-from reviewapp.review import api, views
+from reviewapp.review import api, history, media, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("review/", views.review, name="review"),
     path("review/<int:item_id>/decide/", views.review_decide, name="review-decide"),
-    path("review/history/", views.review_history, name="review-history"),
+    path("review/history/", history.review_history, name="review-history"),
     path("clips/<str:clip_id>/", views.clip_page, name="clip"),
-    path("clips/<str:clip_id>/video/", views.clip_video, name="clip-video"),
-    path("clips/<str:clip_id>/frames/<int:frame_index>.jpg", views.clip_frame, name="clip-frame"),
+    path("clips/<str:clip_id>/play/", media.clip_play, name="clip-play"),
+    path("clips/<str:clip_id>/video/", media.clip_original, name="clip-video"),
+    path("clips/<str:clip_id>/frames/<int:frame_index>.jpg", media.clip_frame, name="clip-frame"),
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/<str:clip_id>/", views.alert_page, name="alert"),
     path("alerts/<str:clip_id>/report/", views.alert_report, name="alert-report"),

@@ -4,27 +4,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from inference.detector import Box
-from inference.render import draw_boxes
-from inference.video import InvalidVideo, read_frame
-from reviewapp.core import storage
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
-from reviewapp.review import detail, queue, reports, selectors
-from reviewapp.review.models import Clip, Review, ReviewItem, Tag
+from reviewapp.review import detail, media, queue, reports, selectors
+from reviewapp.review.models import Clip, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
 STRIP_FRAMES = 8
 
 
-def can_see_clips(user):
-    return is_reviewer(user) or is_customer(user)
+can_see_clips = media.can_see_clips  # the clip pages and their media: one rule
 
 
 @login_required
@@ -75,16 +69,6 @@ def review_decide(request, item_id):
         return redirect(request.POST.get("next") or "review")
     messages.success(request, f"Saved: {request.POST.get('verdict').replace('_', ' ')}.")
     return HttpResponseRedirect(request.POST.get("next") or "/review/")
-
-
-@role_required(is_reviewer)
-@require_GET
-def review_history(request):
-    reviews = Review.objects.select_related("clip__camera", "reviewer", "item").prefetch_related("tags")
-    if request.GET.get("mine"):
-        reviews = reviews.filter(reviewer=request.user)
-    page = Paginator(reviews, 50).get_page(request.GET.get("page"))
-    return render(request, "review/history.html", {"page": page, "mine": bool(request.GET.get("mine"))})
 
 
 # ------------------------------------------------------------------------------------ clips
@@ -143,36 +127,6 @@ def clip_page(request, clip_id):
     context["tags"] = Tag.objects.filter(active=True)
     context["item"] = getattr(clip, "review_item", None) if is_reviewer(request.user) else None
     return render(request, "clips/detail.html", context)
-
-
-@role_required(can_see_clips)
-@require_GET
-def clip_video(request, clip_id):
-    clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
-    if settings.CLIP_BUCKET:
-        return HttpResponseRedirect(default_storage.url(clip.file.name))  # presigned, expiring
-    try:
-        video = default_storage.open(clip.file.name, "rb")
-    except FileNotFoundError:
-        raise Http404("the clip's file is missing") from None
-    return FileResponse(video, content_type=f"video/{clip.file.name.rsplit('.', 1)[-1]}")
-
-
-@role_required(can_see_clips)
-@require_GET
-def clip_frame(request, clip_id, frame_index):
-    clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
-    found = detail.clip_detail(clip)
-    rows = found.frame_boxes(frame_index) if found is not None else clip.detections.filter(frame_index=frame_index)
-    boxes = [Box(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in rows]
-    try:
-        with storage.clip_local_file(clip) as path:
-            image = read_frame(path, frame_index)
-    except InvalidVideo:
-        return HttpResponse(status=404)
-    response = HttpResponse(draw_boxes(image, boxes, threshold=clip.camera.threshold), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 # -------------------------------------------------------------------------------- customers

@@ -160,3 +160,29 @@ def test_signed_media_urls_expire_and_cannot_be_forged(client, world, settings):
     assert client.get(path[:-5] + "AAAA/").status_code == 404
     settings.LABELING_MEDIA_URL_SECONDS = -1
     assert client.get(path).status_code == 410
+
+
+@pytest.mark.django_db
+def test_label_studio_tasks_play_the_preview_with_ranges(client, world, settings):
+    from pathlib import Path
+
+    from labeling.sync import senders
+    from reviewapp.core.storage import preview_storage_name
+
+    settings.VIGIA_PUBLIC_URL = "http://vigia.test"
+    clip = processed_clip(world.cam_a)
+    media = Path(settings.MEDIA_ROOT)
+    (media / clip.file.name).parent.mkdir(parents=True, exist_ok=True)
+    (media / clip.file.name).write_bytes(b"original-mp4v")
+    clip.preview.name = preview_storage_name(clip.file.name)
+    (media / clip.preview.name).write_bytes(b"preview-h264")
+    clip.save()
+    task = senders.task_payload(ReviewItem.objects.get(clip=clip), list(clip.detections.all()))
+    path = task["data"]["video"].removeprefix("http://vigia.test")
+    response = client.get(path, headers={"Range": "bytes=0-6"})
+    assert response.status_code == 206 and b"".join(response.streaming_content) == b"preview"
+    assert response["Content-Range"] == "bytes 0-6/12"
+    original = senders.media_url(clip.id).removeprefix("http://vigia.test")  # the evidence, as before
+    assert b"".join(client.get(original).streaming_content) == b"original-mp4v"
+    (media / clip.preview.name).unlink()
+    assert client.get(path).json()["error"]["code"] == "not_found"

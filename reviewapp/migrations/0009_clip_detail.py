@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewapp", "0007_indexes_for_recent_changes"),
+        ("reviewapp", "0008_clip_preview"),
     ]
 
     operations = [
