@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inference.mp4_header import HeaderError, video_tracks
+
 
 class InvalidVideo(ValueError):
     """The file is not a video we can process; the message says why, for the uploader."""
@@ -48,8 +50,52 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
-def probe(path: str | Path, *, max_duration: float | None = None, min_frames: int = 2) -> VideoInfo:
-    """Open the file, read its first and last frames and return what it is, or raise InvalidVideo."""
+@dataclass(frozen=True)
+class VideoLimits:
+    """What a clip may be, checked before any frame is decoded (the web process would
+    otherwise allocate a 10000 x 10000 frame for anyone who uploads one)."""
+
+    max_width: int = 4096
+    max_height: int = 4096
+    min_width: int = 16
+    min_height: int = 16
+    max_pixels_per_second: float = 4096 * 2160 * 30  # 4K at 30 fps
+    max_video_streams: int = 2  # counted in MP4/MOV headers
+
+    def check_size(self, width: int, height: int, fps: float | None = None) -> None:
+        if width > self.max_width or height > self.max_height:
+            raise InvalidVideo(f"the video is {width}x{height} px; the limit is {self.max_width}x{self.max_height}")
+        if width < self.min_width or height < self.min_height:
+            raise InvalidVideo(f"the video is {width}x{height} px; at least {self.min_width}x{self.min_height}")
+        if fps is not None and width * height * fps > self.max_pixels_per_second:
+            raise InvalidVideo(
+                f"the video has {width * height * fps:.3g} pixels per second; the limit is "
+                f"{self.max_pixels_per_second:.3g}"
+            )
+
+
+def _check_header(path: str, limits: VideoLimits) -> None:
+    """MP4/MOV: the declared video tracks, from the box headers, before FFmpeg opens the file."""
+    try:
+        with open(path, "rb") as f:
+            tracks = video_tracks(f)
+    except HeaderError:
+        return  # FFmpeg gives its own verdict; the sizes are checked again after it opened the file
+    if len(tracks) > limits.max_video_streams:
+        raise InvalidVideo(f"the file has {len(tracks)} video streams; the limit is {limits.max_video_streams}")
+    for width, height in tracks:
+        limits.check_size(width, height)
+
+
+def probe(
+    path: str | Path,
+    *,
+    max_duration: float | None = None,
+    min_frames: int = 2,
+    limits: VideoLimits | None = None,
+) -> VideoInfo:
+    """Open the file, read its first and last frames and return what it is, or raise InvalidVideo.
+    With `limits`, the sizes are checked before the first frame is decoded."""
     path = str(path)
     with open(path, "rb") as f:
         head = f.read(512)
@@ -58,6 +104,8 @@ def probe(path: str | Path, *, max_duration: float | None = None, min_frames: in
     container = sniff_container(head)
     if container is None:
         raise InvalidVideo("the file is not a video container (MP4, MOV, MKV, WebM, AVI or MPEG-TS)")
+    if limits is not None and container in ("mp4", "mov"):
+        _check_header(path, limits)
 
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     try:
@@ -69,6 +117,9 @@ def probe(path: str | Path, *, max_duration: float | None = None, min_frames: in
             raise InvalidVideo(f"the video has no usable frame rate ({fps:g} fps)")
         if frames < min_frames:
             raise InvalidVideo(f"the video has {frames} frame(s); at least {min_frames} are needed")
+        if limits is not None:  # the stream's header, as FFmpeg read it: still no frame decoded
+            width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            limits.check_size(width, height, fps)
         ok, first = cap.read()
         if not ok or first is None:
             raise InvalidVideo("the first frame cannot be decoded")

@@ -8,6 +8,15 @@ shift || true
 # left by a previous run would be counted again, so the folder starts empty.
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/vigia-metrics}"
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+# Refuse to start on a set-up that is not fit for production: the development SECRET_KEY,
+# infra/example.env's placeholders, a short METRICS_TOKEN, Django's own deploy warnings
+# (reviewapp/core/checks.py; SILENCED_SYSTEM_CHECKS in docs/operations.md).
+deploy_check() {
+  python manage.py check --deploy --fail-level WARNING
+}
+case "$role" in
+  web|migrate|worker-inference|worker|worker-exports|clip-events|beat) deploy_check ;;
+esac
 case "$role" in
   web)
     exec gunicorn reviewapp.project.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \

@@ -9,6 +9,7 @@ class ReviewappConfig(AppConfig):
     verbose_name = "Vigia review"
 
     def ready(self):
+        from reviewapp.core import checks  # noqa: F401 - registers the deploy checks
         from reviewapp.monitoring import gauges
 
         gauges.register()  # the database gauges of /metrics

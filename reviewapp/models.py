@@ -3,6 +3,7 @@ their feature; code imports them from there (`reviewapp.review.models`, ...)."""
 
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review.models import (
+    AlertOutbox,
     Camera,
     Clip,
     Customer,
@@ -16,6 +17,7 @@ from reviewapp.review.models import (
 from reviewapp.tuning.models import SuppressionRule, ThresholdChange, ThresholdRecommendation
 
 __all__ = [
+    "AlertOutbox",
     "Camera",
     "CameraDrift",
     "Clip",

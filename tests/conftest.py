@@ -18,6 +18,9 @@ def _media_and_broker(settings, tmp_path):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.AUDIT_SAMPLE_RATE = 0.0
+    from django.core.cache import cache
+
+    cache.clear()  # the throttles' and the login limit's counters start at zero in every test
     # Fast hashing: the fixtures create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -24,6 +24,17 @@ def test_compose_services_build_from_files_that_exist_and_run_our_apps():
     assert (ROOT / "infra/example.env").is_file()
 
 
+def test_compose_publishes_nothing_but_the_web_app_beyond_loopback():
+    """Prometheus, Grafana and Label Studio have no (or a weak) login of their own: the host's
+    loopback only. The workers' metrics port is never published (the compose network only)."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            if name != "web":
+                assert str(port).startswith("127.0.0.1:"), (name, port)
+    assert all("9100" not in str(p) for s in services.values() for p in s.get("ports", []))
+
+
 def locked(name: str) -> dict[str, tuple[str, frozenset[str]]]:
     """requirements/<name>.txt (uv's output) as {package: (version, hashes)}."""
     pins: dict[str, tuple[str, frozenset[str]]] = {}
@@ -45,7 +56,7 @@ def canonical(requirement: str) -> str:
     return canonicalize_name(Requirement(requirement).name)
 
 
-TEST_TOOLS = {"pytest", "pytest-django", "factory-boy", "moto", "playwright", "cfn-lint", "ruff", "import-linter", "av"}
+TEST_TOOLS = {"pytest", "pytest-django", "factory-boy", "moto", "playwright", "cfn-lint", "ruff", "import-linter"}
 
 
 def test_the_image_installs_the_runtime_lock_only():

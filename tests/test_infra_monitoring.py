@@ -164,6 +164,7 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
         hook(world.cam_a)
     metrics.clip_processed(clip)
     metrics.alert_error(retryable=True)
+    metrics.preview_done(outcome="written", seconds=1.5)
     metrics.clip_event("ingested")
     metrics.clip_event_rejected("unknown_camera")
     metrics.decision_recorded(verdict="person", source="vigia")

@@ -119,6 +119,15 @@ ROWS = [
                 "timeseries",
             ),
             (
+                "Browser copies (previews) per minute, and their p95",
+                [
+                    ("sum by (outcome) (rate(vigia_clip_previews_total[5m])) * 60", "{{outcome}}"),
+                    ("histogram_quantile(0.95, sum by (le) (rate(vigia_clip_preview_seconds_bucket[5m])))", "p95 s"),
+                ],
+                "short",
+                "timeseries",
+            ),
+            (
                 "Mean detect time",
                 [
                     (
@@ -161,6 +170,21 @@ ROWS = [
                 "Alert publish errors",
                 [("sum by (retryable) (increase(vigia_alert_publish_errors_total[15m]))", "retryable={{retryable}}")],
                 "short",
+                "timeseries",
+            ),
+            (
+                "Alerts not sent yet",
+                [
+                    ("max(vigia_alerts_pending)", "pending"),
+                    ("max(vigia_alerts_failed)", "failed (send again in the admin)"),
+                ],
+                "short",
+                "timeseries",
+            ),
+            (
+                "Oldest alert not sent",
+                [("max(vigia_alerts_oldest_pending_seconds)", "oldest pending")],
+                "s",
                 "timeseries",
             ),
             (

@@ -15,6 +15,8 @@ from labeling.sync import label_studio as ls
 from labeling.sync import senders, state, webhook
 from reviewapp.core import storage
 from reviewapp.core.errors import ApplicationError, error_body
+from reviewapp.core.roles import is_reviewer
+from reviewapp.monitoring.views import metrics_allowed
 from reviewapp.review.media import file_response
 from reviewapp.review.models import Clip
 
@@ -30,7 +32,7 @@ def label_studio_webhook(request):
         return JsonResponse(error_body("forbidden", "missing or wrong webhook secret"), status=403)
     try:
         payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         return JsonResponse(error_body("invalid_payload", "the body is not JSON"), status=400)
     try:
         outcome = webhook.webhook_receive(payload)
@@ -73,5 +75,8 @@ def media(request, token):
 @require_GET
 def sync_status(request):
     """Rows per destination and status: "failed" needs an operator (admin), "pending" shrinks by
-    itself. Counts only, so anyone may ask (a health check, a dashboard)."""
+    itself. For reviewers and operators, and for what may scrape /metrics (the bearer token, the
+    allowed networks: a health check, a dashboard); 403 for anyone else."""
+    if not (is_reviewer(request.user) or metrics_allowed(request)):
+        return JsonResponse(error_body("forbidden", "log in as a reviewer, or send the metrics token"), status=403)
     return JsonResponse({"sync": state.sync_counts()})

@@ -36,9 +36,12 @@ def _service_user():
 
 
 def _reviewer_for(annotator: Any):
-    """The Vigia user behind a Label Studio annotator (by email, then username), else the
-    service user. `annotator` is a dict from the payload or an LS user id."""
+    """The Vigia reviewer behind a Label Studio annotator (by email, then username), else the
+    service user. `annotator` is a dict from the payload or an LS user id. Only active users of
+    the reviewer role are matched: a name typed in Label Studio never becomes an operator
+    (staff), a customer or the ingest service in Vigia's history."""
     User = get_user_model()
+    reviewers = User.objects.filter(is_active=True, is_staff=False, is_superuser=False, profile__role="reviewer")
     if isinstance(annotator, dict):
         email, username = annotator.get("email") or "", annotator.get("username") or ""
         for lookup in (
@@ -47,7 +50,7 @@ def _reviewer_for(annotator: Any):
             {"username": email.split("@")[0]} if email else None,
         ):
             if lookup:
-                user = User.objects.filter(**lookup, is_active=True).order_by("id").first()
+                user = reviewers.filter(**lookup).order_by("id").first()
                 if user is not None:
                     return user
     return _service_user()

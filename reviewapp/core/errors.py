@@ -8,11 +8,16 @@ Studio) failed; `retryable` says whether the same call later is likely to work. 
 system's module raises its own subclass, so a caller can catch one system or all of them.
 """
 
+import logging
+
+from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+log = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -57,6 +62,15 @@ def _first_message(detail) -> str:
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        # The database is unreachable (restarting, failing over): the same request later should
+        # work, so 503 and not a 500. Nothing was committed: the request's work is all or nothing.
+        log.warning("database unavailable for %s: %s", context["request"].path, exc)
+        response = Response(
+            error_body("service_unavailable", "the database is unavailable; try again shortly"), status=503
+        )
+        response["Retry-After"] = "5"
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

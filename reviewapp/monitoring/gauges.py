@@ -1,5 +1,5 @@
 """The gauges /metrics reads from the database (and the broker) at scrape time: the review
-queue, clips by status, reviews, drift, suppression rules, the broker's queues. Registered with
+queue, clips by status, the alert outbox, reviews, drift, suppression rules, the broker's queues. Registered with
 `metrics.register_db_collector` when the app is ready (reviewapp.apps)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from prometheus_client.core import Metric
 from reviewapp.core import metrics
 from reviewapp.core.metrics import camera_group_expression, cap_groups, gauge
 from reviewapp.monitoring.models import CameraDrift
-from reviewapp.review.models import Clip, FalseAlertReport, Review, ReviewItem
+from reviewapp.review.models import AlertOutbox, Clip, FalseAlertReport, Review, ReviewItem
 from reviewapp.tuning.models import SuppressionRule
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,33 @@ def _clips() -> Iterable[Metric]:
         "Age of the oldest queued clip (0: none).",
         [],
         {(): (now - first).total_seconds() if first else 0},
+    )
+
+
+def _alerts() -> Iterable[Metric]:
+    """The alert outbox (reviewapp.review.alerts): alerts owed and not sent yet, and how long the
+    oldest has waited — the one number that says a customer is not being told."""
+    now = timezone.now()
+    rows = (
+        AlertOutbox.objects.exclude(status=AlertOutbox.Status.SENT)
+        .values("status")
+        .annotate(n=Count("id"), first=Min("created_at"))
+    )
+    counts = dict.fromkeys((AlertOutbox.Status.PENDING, AlertOutbox.Status.FAILED), 0)
+    first = None
+    for row in rows.order_by():
+        counts[row["status"]] = row["n"]
+        if row["status"] == AlertOutbox.Status.PENDING:
+            first = row["first"]
+    yield gauge("vigia_alerts_pending", "Alerts decided and not sent yet.", [], {(): counts["pending"]})
+    yield gauge(
+        "vigia_alerts_oldest_pending_seconds",
+        "Age of the oldest alert not sent yet (0: none).",
+        [],
+        {(): (now - first).total_seconds() if first else 0},
+    )
+    yield gauge(
+        "vigia_alerts_failed", "Alerts SNS refused for good (sent again from the admin).", [], {(): counts["failed"]}
     )
 
 
@@ -201,6 +228,7 @@ def _broker() -> Iterable[Metric]:
 def register() -> None:
     metrics.register_db_collector("review_queue", _review_queue)
     metrics.register_db_collector("clips", _clips)
+    metrics.register_db_collector("alerts", _alerts)
     metrics.register_db_collector("reviews", _reviews)
     metrics.register_db_collector("drift", _drift)
     metrics.register_db_collector("suppression", _suppression)

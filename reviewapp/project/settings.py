@@ -82,8 +82,12 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's standard four; `add_user --password` applies them too.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -145,6 +149,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- clips and the detector -----------------------------------------------------------------
 CLIP_MAX_BYTES = env.int("CLIP_MAX_BYTES", default=200 * 1024 * 1024)
 CLIP_MAX_SECONDS = env.float("CLIP_MAX_SECONDS", default=180.0)
+# Checked before a frame is decoded (inference.video.VideoLimits); docs/operations.md.
+CLIP_MAX_WIDTH = env.int("CLIP_MAX_WIDTH", default=4096)
+CLIP_MAX_HEIGHT = env.int("CLIP_MAX_HEIGHT", default=4096)
+CLIP_MIN_WIDTH = env.int("CLIP_MIN_WIDTH", default=16)
+CLIP_MIN_HEIGHT = env.int("CLIP_MIN_HEIGHT", default=16)
+CLIP_MAX_PIXELS_PER_SECOND = env.float("CLIP_MAX_PIXELS_PER_SECOND", default=4096 * 2160 * 30.0)
+CLIP_MAX_VIDEO_STREAMS = env.int("CLIP_MAX_VIDEO_STREAMS", default=2)
 SAMPLE_FPS = env.float("SAMPLE_FPS", default=defaults.SAMPLE_FPS)
 MIN_CHANGE = env.float("MIN_CHANGE", default=defaults.MIN_CHANGE)
 MAX_STILL_SECONDS = env.float("MAX_STILL_SECONDS", default=defaults.MAX_STILL_SECONDS)
@@ -172,7 +183,12 @@ AUDIT_SAMPLE_RATE = env.float("AUDIT_SAMPLE_RATE", default=0.01)
 REVIEW_CLAIM_SECONDS = env.int("REVIEW_CLAIM_SECONDS", default=300)
 ALERT_SNS_TOPIC_ARN = env.str("ALERT_SNS_TOPIC_ARN", default="")
 AWS_SNS_ENDPOINT_URL = env.str("AWS_SNS_ENDPOINT_URL", default="") or None
-STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=900)
+# --- alerts (the outbox, docs/operations.md#alerts) ---
+ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=5.0)  # 5, 10, 20... s
+ALERT_RETRY_MAX_SECONDS = env.float("ALERT_RETRY_MAX_SECONDS", default=60.0)
+# A try holds its alert this long: longer than the SNS client's worst case (2 x (3 + 5) s).
+ALERT_SEND_LEASE_SECONDS = env.float("ALERT_SEND_LEASE_SECONDS", default=60.0)
+ALERT_SWEEP_SECONDS = env.float("ALERT_SWEEP_SECONDS", default=30.0)
 
 # --- thresholds and suppression rules (docs/suppression.md) ---
 SUPPRESSION_RULE_DAYS = env.float("SUPPRESSION_RULE_DAYS", default=defaults.SUPPRESSION_RULE_DAYS)  # 0: never expire
@@ -220,9 +236,43 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+# How long a new pool process may take to start: it loads the detector first (worker_process_init).
+# Celery's 4 s default killed every new process of a torch worker (3.1 s idle, 5.4 s under load),
+# forever; onnxruntime loads in 0.6 s, torch.compile warms up for 20-45 s.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("WORKER_PROC_ALIVE_TIMEOUT", default=90.0)
+# Redis (and SQS) give an unacked message to another worker after this: a worker whose main
+# process died hands its clip back then. Longer than a clip may take (the hard time limit),
+# or a clip still being processed is handed out twice; the alert retries' countdowns are shorter.
+BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 20)
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's Redis transport looks for messages past their visibility timeout every
+    # interval x throttle seconds (10 x 10 by default): every 10 s here.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
+# A task that met a database or broker error gives its message back after this pause.
+TRANSIENT_RETRY_SECONDS = env.float("TRANSIENT_RETRY_SECONDS", default=5.0)
+# Tries of a clip whose worker died while processing it (killed, out of memory, the hard time
+# limit) before it is failed: a clip that keeps killing its worker must not kill it forever.
+CLIP_MAX_ATTEMPTS = env.int("CLIP_MAX_ATTEMPTS", default=3)
+# Beat sends again the clips queued or processing for longer than STUCK_CLIP_SECONDS (a task
+# lost with its worker's main process, or a broker that was down), every STUCK_CLIP_SWEEP_SECONDS.
+STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=CELERY_TASK_TIME_LIMIT + 20)
+STUCK_CLIP_SWEEP_SECONDS = env.float("STUCK_CLIP_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stuck-clips": {"task": "reviewapp.tasks.requeue_stuck_clips", "schedule": 300.0},
+    "requeue-stuck-clips": {
+        "task": "reviewapp.tasks.requeue_stuck_clips",
+        "schedule": STUCK_CLIP_SWEEP_SECONDS,
+        "options": {"expires": STUCK_CLIP_SWEEP_SECONDS},
+    },
+    "send-due-alerts": {
+        "task": "reviewapp.tasks.send_due_alerts",
+        "schedule": ALERT_SWEEP_SECONDS,
+        "options": {"expires": ALERT_SWEEP_SECONDS},
+    },
     "refresh-threshold-recommendations": {
         "task": "reviewapp.tasks.refresh_threshold_recommendations",
         "schedule": THRESHOLD_REFRESH_SECONDS,
@@ -237,16 +287,38 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "reviewapp.core.parsers.SafeJSONParser",  # deep nesting -> 400, not a RecursionError 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviewapp.core.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Per user and per anonymous address, on the shared cache (reviewapp/core/throttling.py): 429.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "reviewapp.core.throttling.ApiUserThrottle",
+        "reviewapp.core.throttling.ApiAnonThrottle",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "reviewapp.core.pagination.CappedLimitOffsetPagination",  # limit <= 200
     "PAGE_SIZE": 50,
 }
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/min")  # empty: off
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/min")
+# The login page: a username, or an address, is refused (429) after this many wrong passwords
+# within LOGIN_BLOCK_SECONDS (0: off). Behind a proxy every client has the proxy's address.
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=10)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
+LOGIN_BLOCK_SECONDS = env.int("LOGIN_BLOCK_SECONDS", default=900)
+# The throttles' and the login limit's counters: shared by every web process when CACHE_URL is
+# Redis (compose: redis://redis:6379/1); the embedded default is per process.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigia API",
     "DESCRIPTION": "Clip ingest, review queue and customer false-alert reports.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page answer logged-in users (a token or a session), not the internet.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -261,6 +333,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
 X_FRAME_OPTIONS = "DENY"
+# `check --deploy --fail-level WARNING` runs at every start (infra/entrypoint.sh). Without HTTPS
+# (plain HTTP, e.g. the local compose set-up) the TLS-only warnings cannot be met: silenced;
+# with HTTPS=1 they are enforced. The secrets' checks (reviewapp/core/checks.py) never are.
+_TLS_ONLY_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+SILENCED_SYSTEM_CHECKS = env.list(
+    "SILENCED_SYSTEM_CHECKS", default=[] if env.bool("HTTPS", default=False) else _TLS_ONLY_CHECKS
+)
 
 LOGGING = {
     "version": 1,
@@ -340,7 +419,8 @@ METRICS_WINDOW_HOURS = env.int("METRICS_WINDOW_HOURS", default=24)
 METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["inference", "default", "exports"])
 # A Celery worker serves its processes' counters here (0: off); the entrypoint turns it on.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
-WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="0.0.0.0")
+# Loopback by default: the counters name customers. docker-compose.yml sets 0.0.0.0 (its own network).
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 # One JSON object per line in production; readable lines when developing.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):

@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from reviewapp.review import alerts
 from reviewapp.review.models import (
+    AlertOutbox,
     Camera,
     Clip,
     Customer,
@@ -115,3 +117,29 @@ class FalseAlertReportAdmin(admin.ModelAdmin):
     list_display = ["clip", "reported_by", "created_at"]
     raw_id_fields = ["clip"]
     date_hierarchy = "created_at"
+
+
+@admin.register(AlertOutbox)
+class AlertOutboxAdmin(admin.ModelAdmin):
+    """The alert outbox: what was sent, what is still owed, and what SNS refused (send it again
+    once the topic or the permission is fixed)."""
+
+    list_display = ["clip", "camera", "status", "attempts", "next_attempt_at", "sent_at", "created_at", "last_error"]
+    list_filter = ["status", "clip__camera__customer"]
+    search_fields = ["clip__id", "clip__camera__name"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AlertOutbox._meta.fields]
+    list_select_related = ["clip__camera"]
+    actions = ["send_again"]
+
+    @admin.display(description="camera", ordering="clip__camera__name")
+    def camera(self, obj):
+        return obj.clip.camera.name
+
+    @admin.action(description="Send again", permissions=["change"])
+    def send_again(self, request, queryset):
+        count = alerts.alerts_send_again(ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{count} alert(s) queued to be sent again.", messages.SUCCESS)
+
+    def has_add_permission(self, request):
+        return False  # rows come from the worker's decisions only

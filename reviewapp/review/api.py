@@ -1,20 +1,23 @@
 """The JSON API: thin views that validate, call a service, and serialize."""
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewapp.core.errors import ApplicationError
-from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_ingest, is_reviewer
+from reviewapp.core.parsers import SafeJSONParser
+from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_customer, is_ingest, is_reviewer
+from reviewapp.core.uploads import LimitedUploadHandler
 from reviewapp.review import ingest, ingest_reference, queue, reports, selectors
-from reviewapp.review.models import Camera, ReviewItem
+from reviewapp.review.models import Camera, Review, ReviewItem
 from reviewapp.review.serializers import (
     ClipDetailSerializer,
     ClipFilterSerializer,
@@ -22,9 +25,11 @@ from reviewapp.review.serializers import (
     ClipReferenceSerializer,
     ClipSerializer,
     ClipUploadSerializer,
+    CustomerAlertSerializer,
     CustomerClipSerializer,
     DecisionSerializer,
     FalseAlertSerializer,
+    IngestClipSerializer,
     ReviewerClipSerializer,
     ReviewItemSerializer,
     ReviewSerializer,
@@ -44,15 +49,22 @@ class ClipUploadView(GenericAPIView):
     """POST: a clip, uploaded (multipart, `file`) or already in the clip bucket (JSON,
     `{"camera", "key"}`: ingested by reference). GET: clips, filtered, newest first."""
 
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, SafeJSONParser]
     pagination_class = ClipPagination
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything reads the body: the size limit applies while it streams in (413).
+        request.upload_handlers = [LimitedUploadHandler(request, max_bytes=settings.CLIP_MAX_BYTES)]
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_permissions(self):
         return [IsIngest()] if self.request.method == "POST" else [IsAuthenticated()]
 
     def get_serializer_class(self):
-        if is_reviewer(self.request.user) or is_ingest(self.request.user):
+        if is_reviewer(self.request.user):
             return ClipListSerializer
+        if is_ingest(self.request.user):
+            return IngestClipSerializer  # finds its clips (by external_id), reads nothing of them
         return CustomerClipSerializer  # a customer's own cameras' clips, without the internals
 
     @extend_schema(parameters=[ClipFilterSerializer], responses=ClipListSerializer(many=True))
@@ -65,7 +77,15 @@ class ClipUploadView(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": ClipUploadSerializer, "application/json": ClipReferenceSerializer},
-        responses={201: ClipSerializer, 200: ClipSerializer},
+        responses={
+            201: ClipSerializer,
+            200: OpenApiResponse(ClipSerializer, description="The clip was already stored: that clip."),
+            202: OpenApiResponse(
+                ClipSerializer,
+                description="Stored and `queued`, but the broker was unreachable: the stuck-clip sweep sends it later.",
+            ),
+            413: OpenApiResponse(description="The upload is over CLIP_MAX_BYTES (refused while it streams in)."),
+        },
     )
     def post(self, request):
         if "key" in request.data:
@@ -81,7 +101,13 @@ class ClipUploadView(GenericAPIView):
             recorded_at=data["recorded_at"],
             external_id=data.get("external_id"),
         )
-        return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if not created:
+            code = status.HTTP_200_OK
+        elif getattr(clip, "sent_to_worker", True):
+            code = status.HTTP_201_CREATED
+        else:
+            code = status.HTTP_202_ACCEPTED
+        return Response(ClipSerializer(clip).data, status=code)
 
     def _post_reference(self, request):
         form = ClipReferenceSerializer(data=request.data)
@@ -106,8 +132,15 @@ def _camera(name: str) -> Camera:
 class ClipDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=ReviewerClipSerializer)
+    @extend_schema(
+        responses=ReviewerClipSerializer,
+        description="Reviewers see ReviewerClipSerializer; customers their own clips without internals.",
+    )
     def get(self, request, clip_id):
+        if not (is_reviewer(request.user) or is_customer(request.user)):
+            # The ingest service uploads for every tenant: it finds its clips in the list
+            # (IngestClipSerializer) and reads none of their details.
+            raise Http404("clip not found")
         clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
         serializer = ReviewerClipSerializer if is_reviewer(request.user) else ClipDetailSerializer
         return Response(serializer(clip).data)
@@ -115,16 +148,27 @@ class ClipDetailView(APIView):
 
 class AlertListView(ListAPIView):
     permission_classes = [IsCustomer]
-    serializer_class = ClipSerializer
+    serializer_class = CustomerAlertSerializer
 
     def get_queryset(self):
-        return selectors.alerts_for_customer(user=self.request.user).prefetch_related("reports", "reviews")
+        return (
+            selectors.alerts_for_customer(user=self.request.user)
+            .select_related("review_item")
+            .prefetch_related("reports")
+        )
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        # Every clip's newest review in one query (and one for their tags), not two per clip.
+        latest = Review.objects.prefetch_related("tags").newest_per_clip([clip.pk for clip in page])
+        context = {**self.get_serializer_context(), "latest_reviews": latest}
+        return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 
 
 class FalseAlertView(APIView):
     permission_classes = [IsCustomer]
 
-    @extend_schema(request=FalseAlertSerializer, responses={201: ClipSerializer, 200: ClipSerializer})
+    @extend_schema(request=FalseAlertSerializer, responses={201: CustomerAlertSerializer, 200: CustomerAlertSerializer})
     def post(self, request, clip_id):
         clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
         form = FalseAlertSerializer(data=request.data)
@@ -132,7 +176,8 @@ class FalseAlertView(APIView):
         _report, created = reports.false_alert_report(
             clip=clip, user=request.user, reason=form.validated_data["reason"]
         )
-        return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        data = CustomerAlertSerializer(clip).data
+        return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class ReviewNextView(APIView):

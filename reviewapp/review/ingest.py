@@ -12,9 +12,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
-from inference.video import InvalidVideo, probe
+from inference.video import InvalidVideo, VideoLimits, probe
 from reviewapp.core import logs, metrics
 from reviewapp.core.errors import ApplicationError
 from reviewapp.core.storage import clip_storage_name
@@ -40,7 +39,8 @@ def clip_ingest(
 
     Returns (clip, created). The same external_id, or the same bytes for the same camera,
     returns the clip already stored. A file that is not a decodable video within the limits
-    raises ApplicationError and nothing is stored.
+    raises ApplicationError and nothing is stored. A clip stored while the broker is down
+    stays `queued` (its `sent_to_worker` is False) for the stuck-clip sweep to send.
     """
     if external_id and (existing := _clip_with_external_id(camera, external_id)) is not None:
         return existing, False
@@ -49,7 +49,7 @@ def clip_ingest(
     if existing is not None:
         return existing, False
     try:
-        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS)
+        info = probe(path, max_duration=settings.CLIP_MAX_SECONDS, limits=video_limits())
     except InvalidVideo as exc:
         raise ApplicationError(str(exc), code="invalid_video", fields={"file": [str(exc)]}) from exc
     clip = Clip(
@@ -85,6 +85,17 @@ def _clip_with_external_id(camera: Camera, external_id: str) -> Clip | None:
     return existing
 
 
+def video_limits() -> VideoLimits:
+    return VideoLimits(
+        max_width=settings.CLIP_MAX_WIDTH,
+        max_height=settings.CLIP_MAX_HEIGHT,
+        min_width=settings.CLIP_MIN_WIDTH,
+        min_height=settings.CLIP_MIN_HEIGHT,
+        max_pixels_per_second=settings.CLIP_MAX_PIXELS_PER_SECOND,
+        max_video_streams=settings.CLIP_MAX_VIDEO_STREAMS,
+    )
+
+
 def _checked_size(path: str) -> int:
     size = os.path.getsize(path)
     if size == 0:
@@ -100,26 +111,41 @@ def _checked_size(path: str) -> int:
 
 def _clip_save(clip: Clip, *, owns_file: bool = True) -> Clip:
     """Insert the row and queue it once committed. Returns the clip stored: this one, or the
-    one of a concurrent upload of the same clip that won the race (our file is then dropped).
+    one of a concurrent upload of the same clip (same camera and bytes, or same external_id)
+    that won the race (our file is then dropped).
     `owns_file=False` (a clip ingested by reference): the file is not ours, never deleted."""
     try:
         with transaction.atomic():
             clip.save(force_insert=True)
-            transaction.on_commit(lambda: clip_enqueue(clip.id))
     except IntegrityError:
         if owns_file:
-            default_storage.delete(clip.file.name)
-        existing = Clip.objects.filter(
-            Q(camera=clip.camera, sha256=clip.sha256) | Q(external_id=clip.external_id)
-        ).first()
+            default_storage.delete(clip.file.name)  # no row points at it: ours lost the race
+        existing = Clip.objects.filter(camera=clip.camera, sha256=clip.sha256).first()
+        if existing is None and clip.external_id:
+            existing = _clip_with_external_id(clip.camera, clip.external_id)  # 409 if another camera's
         if existing is None:
             raise
         return existing
     except BaseException:
         if owns_file:
-            default_storage.delete(clip.file.name)  # nothing stored half-way
+            default_storage.delete(clip.file.name)  # the row was not committed: nothing stored half-way
         raise
+    # From here on a committed row points at the file: it is never deleted, whatever the broker does.
+    transaction.on_commit(lambda: _clip_enqueue_or_leave_queued(clip))
     return clip
+
+
+def _clip_enqueue_or_leave_queued(clip: Clip) -> None:
+    """Send the clip to the worker; when the broker is down, leave it `queued` for the
+    stuck-clip sweep (reviewapp.tasks.requeue_stuck_clips) to send later."""
+    try:
+        clip_enqueue(clip.id)
+    except Exception as exc:  # kombu's OperationalError, a socket error, a timeout...
+        clip.sent_to_worker = False
+        with logs.log_context(clip_id=clip.id, camera=clip.camera.name):
+            log.warning("clip %s stored but not sent to the worker (%s); the sweep will send it", clip.id, exc)
+        return
+    clip.sent_to_worker = True
 
 
 def clip_enqueue(clip_id) -> None:

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from inference.video import InvalidVideo, probe
 from reviewapp.core import logs, metrics, s3
 from reviewapp.core.errors import ApplicationError
-from reviewapp.review.ingest import _clip_save, _clip_with_external_id
+from reviewapp.review.ingest import _clip_save, _clip_with_external_id, video_limits
 from reviewapp.review.models import Camera, Clip
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ def _download_and_probe(*, bucket: str, key: str, head: s3.ObjectHead):
         sha = s3.object_download(bucket=bucket, key=key, out=tmp, etag=head.etag, max_bytes=settings.CLIP_MAX_BYTES)
         tmp.flush()
         try:
-            info = probe(tmp.name)
+            info = probe(tmp.name, limits=video_limits())  # sizes, streams: before decoding
         except InvalidVideo as exc:
             raise ApplicationError(str(exc), code="invalid_video", fields={"key": [str(exc)]}) from exc
     if info.duration > settings.CLIP_MAX_SECONDS:

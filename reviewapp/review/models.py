@@ -306,3 +306,31 @@ class FalseAlertReport(models.Model):
 
     def __str__(self):
         return f"false-alert report on {self.clip_id}"
+
+
+class AlertOutbox(models.Model):
+    """The outbox of alerts: one row per clip that alerted, written in the same commit as the
+    clip's result, so a decided alert is never lost to a crash or an outage between the commit
+    and the publish. Sending it (reviewapp.review.alerts) is a step of its own, retried until sent.
+    `Clip.alert_sent_at` is still set when it is sent, for the readers that use it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"  # a permanent error (a bad topic, a denied permission): sent again by hand
+
+    clip = models.OneToOneField(Clip, on_delete=models.CASCADE, related_name="outbox")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # When the next try is due; a try in flight holds it ahead (a lease), so two senders never overlap.
+    next_attempt_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True, help_text="SNS's id of the published message.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="alert_outbox_due")]
+
+    def __str__(self):
+        return f"alert {self.status} for {self.clip_id}"

@@ -30,7 +30,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from reviewapp.core import metrics
+from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file, preview_storage_name
 from reviewapp.review.models import Clip
 
@@ -133,9 +133,10 @@ def clip_preview_make(*, clip_id, force: bool = False) -> str:
     name ("" when none is needed or it failed). A preview already there is kept (a redelivered
     task); a clip processed again gets a new one. Raises StorageError(retryable) only when the
     clip cannot be read from storage: the task retries that."""
-    clip = Clip.objects.filter(id=clip_id, status=Clip.Status.DONE).first()
+    clip = Clip.objects.filter(id=clip_id, status=Clip.Status.DONE).select_related("camera").first()
     if clip is None:
         return ""
+    logs.bind(camera=clip.camera.name)  # undone when the task's context ends
     if settings.PREVIEW_CLIPS == "shown" and not force and not _shown(clip):
         metrics.preview_done(outcome="skipped", seconds=0.0)
         return ""

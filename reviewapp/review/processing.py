@@ -17,7 +17,7 @@ from inference.detector import load_detector
 from inference.pipeline import ClipResult, FrameResult, detect_clip
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review import detail, preview, sns
+from reviewapp.review import alerts, detail, preview
 from reviewapp.review.ingest import clip_enqueue
 from reviewapp.review.models import Camera, Clip, Detection, ReviewItem
 from reviewapp.review.queue import review_item_enqueue
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def clip_process(*, clip_id) -> Clip | None:
-    """Detect people in a clip, decide, store the result, queue it for review and alert.
+    """Detect people in a clip, decide, store the result, queue it for review and owe its alert
+    (in the same commit; reviewapp.review.alerts sends it).
 
     Safe to run twice (a redelivered task): a clip already done or failed is left alone, and a
     clip found half-processed is processed again from scratch.
@@ -67,9 +68,11 @@ def _clip_process(*, clip_id) -> Clip | None:
     detections = detail.summary_detections(clip=clip, frames=result.frames, decision=decision)
     if verification is not None:
         verification.record(clip)
-    with transaction.atomic():
+    with transaction.atomic():  # the result, its review item and its alert: one commit
         _clip_record(clip=clip, result=result, decision=decision, detections=detections, detector=detector)
         _clip_route(clip=clip, decision=decision)
+        if decision.alert:
+            alerts.alert_record(clip=clip)  # sent once this commits (reviewapp.review.alerts)
     preview.clip_preview_enqueue(clip_id=clip.id)  # a task of its own: nothing here waits for it or fails by it
     log.info(
         "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
@@ -82,20 +85,31 @@ def _clip_process(*, clip_id) -> Clip | None:
         clip.detect_ms,
     )
     metrics.clip_processed(clip)
-    if decision.alert:
-        alert_publish(clip=clip)
     return clip
 
 
 def _clip_claim(*, clip_id) -> Clip | None:
-    """The clip, marked as being processed; None when it is not this task's to process."""
-    claimed = Clip.objects.filter(id=clip_id, status__in=[Clip.Status.QUEUED, Clip.Status.PROCESSING]).update(
-        status=Clip.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, error=""
-    )
+    """The clip, marked as being processed; None when it is not this task's to process.
+
+    A clip found `processing` was abandoned by a task that died (a killed pool process, out of
+    memory, the hard time limit): taken again, unless that happened CLIP_MAX_ATTEMPTS times
+    already — a clip that keeps killing its worker is failed instead of killing it forever."""
+    limit = settings.CLIP_MAX_ATTEMPTS
+    claimed = Clip.objects.filter(
+        Q(status=Clip.Status.QUEUED) | Q(status=Clip.Status.PROCESSING, attempts__lt=limit), id=clip_id
+    ).update(status=Clip.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1, error="")
     if not claimed:
+        if Clip.objects.filter(id=clip_id, status=Clip.Status.PROCESSING).exists():
+            clip_fail(clip_id=clip_id, error=f"abandoned {limit} times: its worker died while processing it")
         return None
     # The customer too: the metrics' camera group reads it.
     return Clip.objects.select_related("camera__customer").get(id=clip_id)
+
+
+def clip_release(*, clip_id) -> None:
+    """Back to `queued` when a try ended on an error that can pass (its task is retried): only
+    a try that died leaves the clip `processing`, and only those count towards the limit."""
+    Clip.objects.filter(id=clip_id, status=Clip.Status.PROCESSING).update(status=Clip.Status.QUEUED)
 
 
 def clip_decide(
@@ -171,33 +185,6 @@ def clip_fail(*, clip_id, error: str) -> None:
     camera = Camera.objects.select_related("customer").filter(clips__id=clip_id).first() if failed else None
     if camera is not None:
         metrics.clip_failed(camera)
-
-
-def alert_publish(*, clip: Clip) -> bool:
-    """Send the clip's alert once. The conditional update makes a second call (a retried task,
-    a second worker) a no-op; a failed publish gives the mark back so a retry can send it."""
-    now = timezone.now()
-    if not Clip.objects.filter(id=clip.id, alert=True, alert_sent_at=None).update(alert_sent_at=now):
-        return False
-    message = {
-        "clip_id": str(clip.id),
-        "camera": clip.camera.name,
-        "customer": clip.camera.customer.name,
-        "recorded_at": clip.recorded_at.isoformat(),
-        "score": clip.score,
-        "model_version": clip.model_version,
-    }
-    try:
-        sns.publish_alert(message=message, group_id=clip.camera.name)
-    except sns.SNSError as exc:
-        Clip.objects.filter(id=clip.id, alert_sent_at=now).update(alert_sent_at=None)
-        metrics.alert_error(retryable=exc.retryable)
-        if exc.retryable:
-            raise
-        log.error("alert for clip %s not sent: %s", clip.id, exc)
-        return False
-    metrics.alert_sent(clip.camera)
-    return True
 
 
 def clips_requeue_stuck(*, older_than: timedelta) -> int:

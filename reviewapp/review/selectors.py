@@ -13,6 +13,8 @@ def clips_visible_to(user) -> QuerySet[Clip]:
     role = role_of(user)
     qs = Clip.objects.select_related("camera", "camera__customer")
     if role in ("reviewer", "ingest", "operator"):
+        # The ingest role: the API gives it only IngestClipSerializer's fields (the list) and no
+        # clip's detail (reviewapp.review.api.ClipDetailView).
         return qs
     customer = customer_of(user)
     if customer is not None:

@@ -63,7 +63,9 @@ class ClipSerializer(serializers.ModelSerializer):
 
     def get_review(self, clip) -> dict:
         item = getattr(clip, "review_item", None)  # the reverse one-to-one raises an AttributeError when absent
-        latest = selectors.latest_review(clip)
+        # A list's view gives every clip's newest review at once (context "latest_reviews"): no query per clip.
+        known = self.context.get("latest_reviews")
+        latest = known.get(clip.pk) if known is not None else selectors.latest_review(clip)
         return {
             "state": item.state if item else None,
             "reason": item.reason if item else None,
@@ -73,31 +75,64 @@ class ClipSerializer(serializers.ModelSerializer):
         }
 
 
-class ClipDetailSerializer(ClipSerializer):
+class CustomerAlertSerializer(ClipSerializer):
+    """What a customer sees of an alert (the alert list, a false-alert report): no processing error."""
+
+    class Meta(ClipSerializer.Meta):
+        fields = [f for f in ClipSerializer.Meta.fields if f != "error"]
+
+
+class CustomerDetectionSerializer(DetectionSerializer):
+    suppressed_by = None  # rule ids are internals
+
+
+def clip_detections(clip, serializer) -> list[dict]:
+    """Every box of every detected frame (the clip's detail, reviewapp.review.detail); only the
+    boxes the database kept once the detail is gone."""
+    found = detail.clip_detail(clip)
+    boxes = found.boxes if found is not None else list(clip.detections.all())
+    return serializer(sorted(boxes, key=lambda d: (d.frame_time, -d.score)), many=True).data
+
+
+class ClipDetailSerializer(CustomerAlertSerializer):
+    """A customer's own clip: no processing error, no suppression rule ids."""
+
     detections = serializers.SerializerMethodField()
     detail_gone = serializers.SerializerMethodField()
 
+    class Meta(CustomerAlertSerializer.Meta):
+        fields = [
+            *CustomerAlertSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections",
+            "detail_gone",
+        ]  # fmt: skip
+
+    @extend_schema_field(CustomerDetectionSerializer(many=True))
+    def get_detections(self, clip) -> list[dict]:
+        return clip_detections(clip, CustomerDetectionSerializer)
+
+    def get_detail_gone(self, clip) -> bool:
+        return detail.clip_detail(clip) is None
+
+
+class ReviewerClipSerializer(ClipSerializer):
+    """What a reviewer sees: the processing error, the suppression rules, the customer's words too."""
+
+    detections = serializers.SerializerMethodField()
+    detail_gone = serializers.SerializerMethodField()
+    reports = serializers.SerializerMethodField()
+
     class Meta(ClipSerializer.Meta):
-        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "detail_gone"]
+        fields = [
+            *ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "detail_gone",
+            "reports",
+        ]  # fmt: skip
 
     @extend_schema_field(DetectionSerializer(many=True))
     def get_detections(self, clip) -> list[dict]:
-        """Every box of every detected frame (the clip's detail); only the kept ones once it is gone."""
-        found = detail.clip_detail(clip)
-        boxes = found.boxes if found is not None else list(clip.detections.all())
-        return DetectionSerializer(sorted(boxes, key=lambda d: (d.frame_time, -d.score)), many=True).data
+        return clip_detections(clip, DetectionSerializer)
 
     def get_detail_gone(self, clip) -> bool:
-        return clip.detail_expired_at is not None or detail.clip_detail(clip) is None
-
-
-class ReviewerClipSerializer(ClipDetailSerializer):
-    """What a reviewer sees: the customer's words too."""
-
-    reports = serializers.SerializerMethodField()
-
-    class Meta(ClipDetailSerializer.Meta):
-        fields = [*ClipDetailSerializer.Meta.fields, "reports"]
+        return detail.clip_detail(clip) is None
 
     def get_reports(self, clip) -> list[dict]:
         return [{"reason": r.reason, "created_at": r.created_at} for r in clip.reports.all()]
@@ -165,3 +200,14 @@ class CustomerClipSerializer(ClipSerializer):
 
     class Meta(ClipSerializer.Meta):
         fields = ["id", "camera", "recorded_at", "status", "score", "alert", "duration", "created_at"]
+
+
+class IngestClipSerializer(serializers.ModelSerializer):
+    """What the ingest service sees in the list: enough to find its clip (by external_id) and
+    whether it was taken in, nothing of what the detector or the reviewers made of it."""
+
+    camera = serializers.CharField(source="camera.name")
+
+    class Meta:
+        model = Clip
+        fields = ["id", "camera", "recorded_at", "external_id", "status", "created_at"]

@@ -34,18 +34,29 @@ def _client(endpoint_url: str | None, region: str):
     )
 
 
-def publish_alert(*, message: dict, group_id: str) -> str | None:
-    """Publish one alert. Returns the SNS message id, or None when alerts are only logged."""
+def publish_alert(*, message: dict, group_id: str, dedup_id: str) -> str | None:
+    """Publish one alert. Returns the SNS message id, or None when alerts are only logged.
+
+    `dedup_id` (the clip id) is the message's deduplication key: on a FIFO topic (its ARN ends
+    in `.fifo`) SNS's own `MessageDeduplicationId`, with the camera as `MessageGroupId`, so an
+    alert published twice within SNS's 5-minute window reaches subscribers once; on a standard
+    topic the `clip_id` attribute, for subscribers to drop a repeat."""
     topic = settings.ALERT_SNS_TOPIC_ARN
     if not topic:
         log.info("alert (no SNS topic configured): %s", json.dumps(message))
         return None
+    request = {
+        "TopicArn": topic,
+        "Message": json.dumps(message),
+        "MessageAttributes": {
+            "camera": {"DataType": "String", "StringValue": group_id},
+            "clip_id": {"DataType": "String", "StringValue": dedup_id},
+        },
+    }
+    if topic.endswith(".fifo"):
+        request.update(MessageDeduplicationId=dedup_id, MessageGroupId=group_id)
     try:
-        response = _client(settings.AWS_SNS_ENDPOINT_URL, settings.AWS_REGION).publish(
-            TopicArn=topic,
-            Message=json.dumps(message),
-            MessageAttributes={"camera": {"DataType": "String", "StringValue": group_id}},
-        )
+        response = _client(settings.AWS_SNS_ENDPOINT_URL, settings.AWS_REGION).publish(**request)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise SNSError(f"SNS publish failed: {code}: {exc}", retryable=code in _RETRYABLE_CODES) from exc

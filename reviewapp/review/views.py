@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core.errors import ApplicationError
@@ -41,7 +43,7 @@ def review(request):
     item = queue.review_next(reviewer=request.user)
     context = {"item": item, "tags": Tag.objects.filter(active=True)}
     if item is not None:
-        context.update(_clip_context(item.clip))
+        context.update(_clip_context(item.clip, staff_view=True))
         context["suppressible"] = bool(suppression.suppressible_detections(item.clip))
         context["static_tags"] = suppression.STATIC_TAGS
     return render(request, "review/queue.html", context)
@@ -66,9 +68,19 @@ def review_decide(request, item_id):
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)
-        return redirect(request.POST.get("next") or "review")
+        return HttpResponseRedirect(_next_url(request))
     messages.success(request, f"Saved: {request.POST.get('verdict').replace('_', ' ')}.")
-    return HttpResponseRedirect(request.POST.get("next") or "/review/")
+    return HttpResponseRedirect(_next_url(request))
+
+
+def _next_url(request) -> str:
+    """Where a form goes back to: `next` when it is a page of this site, else the queue."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("review")
 
 
 # ------------------------------------------------------------------------------------ clips
@@ -101,20 +113,24 @@ def _suppressed_by_rule(detections) -> list[dict]:
     return sorted(by_rule.values(), key=lambda r: -r["best"])
 
 
-def _clip_context(clip: Clip) -> dict:
+def _clip_context(clip: Clip, *, staff_view: bool) -> dict:
+    """What a clip's page shows. A customer (staff_view False) sees the video, the frames, the
+    score and the verdict's outcome, never who reviewed it, their notes, the processing error
+    or the suppression rules: those are the service's internals."""
     found = detail.clip_detail(clip)
     # Gone (expired or missing): the page shows the boxes the database kept, and says so.
     detections = found.boxes if found is not None else list(clip.detections.all())
     return {
         "clip": clip,
+        "staff_view": staff_view,
         "detail_gone": found is None,
         "retention_days": settings.CLIP_DETAIL_RETENTION_DAYS,
         "detections": sorted(detections, key=lambda d: (d.frame_time, -d.score)),
         "strip": [{"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)]
         if clip.status == Clip.Status.DONE
         else [],
-        "reviews": clip.reviews.select_related("reviewer").prefetch_related("tags"),
-        "suppressed": _suppressed_by_rule(detections),
+        "reviews": clip.reviews.select_related("reviewer").prefetch_related("tags") if staff_view else [],
+        "suppressed": _suppressed_by_rule(detections) if staff_view else [],
         "reports": clip.reports.all(),
     }
 
@@ -123,7 +139,7 @@ def _clip_context(clip: Clip) -> dict:
 @require_GET
 def clip_page(request, clip_id):
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
-    context = _clip_context(clip)
+    context = _clip_context(clip, staff_view=is_reviewer(request.user))
     context["tags"] = Tag.objects.filter(active=True)
     context["item"] = getattr(clip, "review_item", None) if is_reviewer(request.user) else None
     return render(request, "clips/detail.html", context)
@@ -143,7 +159,7 @@ def alerts(request):
 @require_GET
 def alert_page(request, clip_id):
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
-    context = _clip_context(clip)
+    context = _clip_context(clip, staff_view=is_reviewer(request.user))
     context["reported"] = clip.reports.filter(reported_by=request.user).exists()
     return render(request, "alerts/detail.html", context)
 

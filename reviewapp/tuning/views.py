@@ -5,11 +5,13 @@ own camera's tuning: it is the monitoring company's job)."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -62,15 +64,19 @@ def threshold_camera(request, camera_name):
 def threshold_apply(request, camera_name):
     camera = get_object_or_404(Camera, name=camera_name)
     try:
+        recommendation_id = int(request.POST.get("recommendation", ""))
+        # NaN compares unequal to everything: it would pass the "changed meanwhile" check.
+        expected = _finite(request.POST.get("expected_threshold", ""), "expected_threshold")
+    except (ValueError, ApplicationError):
+        return _bad_request("The form was incomplete; reload the page and try again.")
+    try:
         change = thresholds.threshold_apply(
             camera=camera,
-            recommendation_id=int(request.POST.get("recommendation", "0") or 0),
-            expected_threshold=float(request.POST.get("expected_threshold", "nan")),
+            recommendation_id=recommendation_id,
+            expected_threshold=expected,
             user=request.user,
             note=request.POST.get("note", ""),
         )
-    except (ValueError, TypeError):
-        messages.error(request, "The form was incomplete; reload the page and try again.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -78,6 +84,25 @@ def threshold_apply(request, camera_name):
             request, f"Threshold of {camera.name} changed from {change.old_threshold:g} to {change.new_threshold:g}."
         )
     return redirect("threshold-camera", camera_name=camera.name)
+
+
+class BadNumber(ApplicationError):
+    """A form field that is not a usable number: 400."""
+
+
+def _bad_request(message: str) -> HttpResponseBadRequest:
+    """A form that the page cannot have sent (a number that is not one): 400, with the reason."""
+    return HttpResponseBadRequest(f"{message}\n", content_type="text/plain; charset=utf-8")
+
+
+def _finite(raw: str, name: str, *, limit: float = 1e6) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadNumber(f"{name} must be a number", fields={name: ["not a number"]}) from None
+    if not math.isfinite(value) or abs(value) > limit:
+        raise BadNumber(f"{name} must be a finite number below {limit:g}", fields={name: ["out of range"]})
+    return value
 
 
 # ------------------------------------------------------------------------- suppression rules
@@ -105,13 +130,11 @@ def rule_list(request):
     )
 
 
-def _float_or_none(raw: str | None, name: str) -> float | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        raise ApplicationError(f"{name} must be a number", fields={name: ["not a number"]}) from None
+MAX_RULE_DAYS = 3650  # ten years; 0 already means "never expires"
+
+
+def _float_or_none(raw: str | None, name: str, *, limit: float = 1e6) -> float | None:
+    return None if raw in (None, "") else _finite(raw, name, limit=limit)
 
 
 @role_required(is_reviewer)
@@ -127,7 +150,7 @@ def rule_edit(request, rule_id):
         elif action == "clear_flag":
             suppression.suppression_rule_update(rule=rule, user=request.user, clear_flag=True)
         else:
-            days = _float_or_none(request.POST.get("expires_in_days"), "expires_in_days")
+            days = _float_or_none(request.POST.get("expires_in_days"), "expires_in_days", limit=MAX_RULE_DAYS)
             if days is not None and days < 0:
                 raise ApplicationError("expires_in_days cannot be negative", fields={"expires_in_days": ["negative"]})
             suppression.suppression_rule_update(
@@ -138,6 +161,8 @@ def rule_edit(request, rule_id):
                 similarity_min=_float_or_none(request.POST.get("similarity_min"), "similarity_min"),
                 note=request.POST.get("note"),
             )
+    except BadNumber as exc:
+        return _bad_request(f"Rule {rule.id}: {exc.message}")
     except ApplicationError as exc:
         messages.error(request, f"Rule {rule.id}: {exc.message}")
     else:

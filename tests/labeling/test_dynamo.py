@@ -214,6 +214,7 @@ def test_a_permanent_error_stops_and_shows_in_the_counts_until_an_operator_retri
     row = SyncState.objects.get()
     assert row.status == S.FAILED and "ResourceNotFound" in row.last_error
     assert state.sync_counts() == {D.DYNAMODB: {S.FAILED: 1}}
+    client.force_login(world.operator)
     assert client.get("/labeling/sync/status/").json() == {"sync": {"dynamodb": {"failed": 1}}}
     SyncState.objects.update(next_attempt_at=timezone.now() - timedelta(hours=1))
     assert run_dynamo() == 0  # failed rows are not retried by themselves

@@ -2,6 +2,7 @@
 
 import pytest
 
+from labeling.models import InboundAnnotation
 from labeling.sync import label_studio as ls
 from reviewapp.review.models import Review, ReviewItem
 from tests.labeling.helpers import processed_clip
@@ -67,6 +68,7 @@ def test_it_refuses_a_missing_or_wrong_secret(client, item):
     "body",
     [
         "not json",
+        "[" * 5000,  # nested too deeply: json raises RecursionError
         [],
         {"no": "action"},
         {"action": "ANNOTATION_CREATED"},
@@ -122,6 +124,19 @@ def test_an_update_adds_a_decision_and_the_latest_wins(client, world, item):
 def test_an_unknown_annotator_becomes_the_label_studio_service_user(client, item):
     post(client, created(item, completed_by={"email": "stranger@elsewhere.test", "username": "stranger"}))
     assert Review.objects.get().reviewer.username == "label-studio"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["operator", "customer_a", "ingest"])
+def test_an_annotator_named_like_a_user_who_is_not_a_reviewer_becomes_the_service_user(client, world, item, who):
+    user = getattr(world, who)
+    user.email = "boss@example.com"
+    user.save()
+    for completed_by in ({"email": "boss@example.com"}, {"username": user.username}):
+        Review.objects.all().delete()
+        InboundAnnotation.objects.all().delete()
+        post(client, created(item, completed_by=completed_by))
+        assert Review.objects.get().reviewer.username == "label-studio", completed_by
 
 
 @pytest.mark.django_db

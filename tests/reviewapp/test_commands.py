@@ -38,6 +38,11 @@ def test_the_operator_commands_create_a_working_setup():
         (["add_user", "u1", "--role", "customer"], "--customer is required"),
         (["add_user", "u1", "--role", "customer", "--customer", "Nobody"], "no customer named"),
         (["add_user", "u1", "--role", "reviewer", "--customer", "Acme"], "only applies"),
+        # Django's standard password validators, as on the site
+        (["add_user", "u1", "--role", "reviewer", "--password", "short"], "too short"),
+        (["add_user", "u1", "--role", "reviewer", "--password", "password123"], "too common"),
+        (["add_user", "u1", "--role", "reviewer", "--password", "84619370251"], "entirely numeric"),
+        (["add_user", "reviewer-rita", "--role", "reviewer", "--password", "reviewer-rita1"], "too similar"),
         (["add_customer", "  "], "must not be empty"),
     ],
 )

@@ -116,7 +116,7 @@ def test_a_video_over_the_duration_limit_is_refused(world, video, settings):
 def test_a_file_over_the_size_limit_is_refused(world, video, settings):
     settings.CLIP_MAX_BYTES = 100
     response = post_clip(api_client(world.ingest), video())
-    assert response.status_code == 400
+    assert response.status_code == 413  # refused while the body streams in
     assert response.json()["error"]["code"] == "file_too_large"
     assert Clip.objects.count() == 0 and stored_files(settings) == []
 

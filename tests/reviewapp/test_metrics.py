@@ -15,8 +15,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from reviewapp.core import metrics
-from reviewapp.review import ingest, processing, queue, reports, tasks
-from reviewapp.review.models import Clip
+from reviewapp.review import alerts, ingest, processing, queue, reports, tasks
+from reviewapp.review.models import AlertOutbox, Clip
 from tests.conftest import api_client
 from tests.factories import CameraFactory, ClipFactory, CustomerFactory, ReviewItemFactory
 
@@ -103,17 +103,23 @@ def test_it_counts_a_failed_clip(world, staff_client, video, settings):
     )
 
 
-def test_it_counts_alerts_sent_once(world, staff_client):
+def test_it_counts_alerts_sent_once_and_shows_the_pending_ones(world, staff_client, django_capture_on_commit_callbacks):
     clip = ClipFactory(camera=world.cam_a, alert=True, score=0.9)
+    with django_capture_on_commit_callbacks():  # the send it queues is not run here
+        alerts.alert_record(clip=clip)
+    AlertOutbox.objects.filter(clip=clip).update(created_at=timezone.now() - timedelta(seconds=90))
     before = scrape(staff_client)
-    processing.alert_publish(clip=clip)
-    processing.alert_publish(clip=clip)  # the second is a no-op
+    assert value(before, "vigia_alerts_pending") == 1
+    assert 90 <= value(before, "vigia_alerts_oldest_pending_seconds") < 300
+    assert alerts.alert_send(clip_id=clip.id) is True
+    assert alerts.alert_send(clip_id=clip.id) is False  # the second is a no-op
     after = scrape(staff_client)
     assert (
         value(after, "vigia_alerts_sent_total", camera_group="Acme")
         - value(before, "vigia_alerts_sent_total", camera_group="Acme")
         == 1
     )
+    assert value(after, "vigia_alerts_pending") == 0 and value(after, "vigia_alerts_oldest_pending_seconds") == 0
 
 
 def test_a_decision_moves_the_counter_the_queue_and_the_reviewers_gauge(

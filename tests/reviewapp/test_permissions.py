@@ -23,16 +23,17 @@ def user_for(world, role):
 
 # expected status per role, in ROLES order
 API_CASES = [
-    ("get", "/api/v1/clips/{clip}/", [401, 200, 200, 404, 200, 200]),
+    # The ingest role uploads for every tenant: it reads none of their clips.
+    ("get", "/api/v1/clips/{clip}/", [401, 200, 200, 404, 404, 200]),
     ("get", "/api/v1/clips/not-a-uuid/", [401, 404, 404, 404, 404, 404]),
     ("get", "/api/v1/alerts/", [401, 403, 200, 200, 403, 403]),
     ("post", "/api/v1/clips/{clip}/false-alert/", [401, 403, 201, 404, 403, 403]),
     ("get", "/api/v1/review/next/", [401, 200, 403, 403, 403, 200]),
     ("post", "/api/v1/review/{item}/decision/", [401, 201, 403, 403, 403, 201]),
     ("post", "/api/v1/clips/", [401, 403, 403, 403, 400, 400]),
-    # The schema and its docs page are public: they describe the API, not anyone's data.
-    ("get", "/api/v1/schema/", [200, 200, 200, 200, 200, 200]),
-    ("get", "/api/v1/docs/", [200, 200, 200, 200, 200, 200]),
+    # The schema and its docs page: for logged-in users, not the internet.
+    ("get", "/api/v1/schema/?format=json", [401, 200, 200, 200, 200, 200]),
+    ("get", "/api/v1/docs/", [302, 200, 200, 200, 200, 200]),  # a page: to the login page
 ]
 
 
@@ -70,6 +71,7 @@ PAGE_CASES = [
     ("get", "/drift/", [302, 200, 403, 403, 403, 200]),
     ("get", "/labeling/exports/new/", [302, 403, 403, 403, 403, 200]),
     ("get", "/metrics", [403, 403, 403, 403, 403, 200]),  # a machine endpoint: no login redirect
+    ("get", "/labeling/sync/status/", [403, 200, 403, 403, 403, 200]),  # the same, plus reviewers
 ]
 
 

@@ -1,9 +1,7 @@
 from pathlib import Path
 
-import boto3
 import pytest
 
-from reviewapp.core import errors
 from reviewapp.review import detail, ingest, processing, tasks
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import Clip, ReviewItem
@@ -102,21 +100,6 @@ def test_a_missing_file_fails_the_clip(world, video, settings):
     assert clip.status == Clip.Status.FAILED and clip.error
 
 
-def test_an_alert_is_published_once(world, caplog):
-    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.9)
-    with caplog.at_level("INFO", logger="reviewapp.review.sns"):
-        assert processing.alert_publish(clip=clip) is True
-        assert processing.alert_publish(clip=clip) is False
-    assert sum("alert (no SNS topic configured)" in r.message for r in caplog.records) == 1
-    clip.refresh_from_db()
-    assert clip.alert_sent_at is not None
-
-
-def test_a_clip_that_did_not_alert_publishes_nothing(world):
-    clip = ClipFactory(camera=world.cam_a, alert=False, score=0.1)
-    assert processing.alert_publish(clip=clip) is False
-
-
 def test_stuck_clips_are_sent_again(world, monkeypatch):
     from datetime import timedelta
 
@@ -129,50 +112,3 @@ def test_stuck_clips_are_sent_again(world, monkeypatch):
     monkeypatch.setattr(processing, "clip_enqueue", sent.append)  # the broker's edge
     assert processing.clips_requeue_stuck(older_than=timedelta(minutes=15)) == 1
     assert sent == [old.id]
-
-
-# --- SNS over HTTP (moto's server) ---------------------------------------------------------
-
-
-def test_an_alert_reaches_an_sns_topic_over_http(world, settings, aws_endpoint, aws_env):
-    kwargs = {"endpoint_url": aws_endpoint, "region_name": "us-east-1"}
-    topic = boto3.client("sns", **kwargs).create_topic(Name="vigia-alerts")["TopicArn"]
-    sqs = boto3.client("sqs", **kwargs)
-    queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns", **kwargs).subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    settings.ALERT_SNS_TOPIC_ARN = topic
-    settings.AWS_SNS_ENDPOINT_URL = aws_endpoint
-
-    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
-    assert processing.alert_publish(clip=clip) is True
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-    assert len(messages) == 1
-    import json
-
-    body = json.loads(json.loads(messages[0]["Body"])["Message"])
-    assert body["clip_id"] == str(clip.id) and body["camera"] == "acme-door" and body["score"] == 0.93
-
-
-def test_a_permanent_sns_error_is_logged_and_not_retried(world, settings, aws_endpoint, aws_env):
-    settings.ALERT_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:does-not-exist"
-    settings.AWS_SNS_ENDPOINT_URL = aws_endpoint
-    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
-    assert processing.alert_publish(clip=clip) is False
-    clip.refresh_from_db()
-    assert clip.alert_sent_at is None  # not sent: an operator can send it again
-
-
-def test_an_unreachable_sns_is_a_transient_error_and_the_alert_stays_unsent(world, settings, aws_env):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
-    settings.ALERT_SNS_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:vigia-alerts"
-    settings.AWS_SNS_ENDPOINT_URL = f"http://127.0.0.1:{port}"
-    clip = ClipFactory(camera=world.cam_a, alert=True, score=0.93)
-    with pytest.raises(errors.OutsideError):
-        processing.alert_publish(clip=clip)
-    clip.refresh_from_db()
-    assert clip.alert_sent_at is None

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from reviewapp.core import metrics
 from reviewapp.core.storage import preview_storage_name
-from reviewapp.review import ingest, preview, processing
+from reviewapp.review import alerts, ingest, preview, processing
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import Clip
 from tests.factories import ClipFactory
@@ -125,6 +125,7 @@ def test_a_preview_that_cannot_be_stored_fails_neither_the_clip_nor_its_alert(wo
 
     processing.clip_process(clip_id=clip.id)
     assert preview.clip_preview_make(clip_id=clip.id) == ""
+    assert alerts.alert_send(clip_id=clip.id) is True  # the alert's own step (its outbox row)
 
     clip.refresh_from_db()
     assert clip.status == Clip.Status.DONE and clip.error == ""

@@ -1,4 +1,6 @@
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -26,6 +28,13 @@ class Command(BaseCommand):
         elif customer:
             raise CommandError("--customer only applies to --role customer")
         User = get_user_model()
+        if password:
+            try:  # AUTH_PASSWORD_VALIDATORS, as for a password set on the site
+                validate_password(
+                    password, user=User.objects.filter(username=username).first() or User(username=username)
+                )
+            except ValidationError as exc:
+                raise CommandError("the password is refused: " + " ".join(exc.messages)) from None
         with transaction.atomic():
             user, created = User.objects.get_or_create(username=username)
             if password:
