@@ -11,7 +11,7 @@ and the growth of `pg_total_relation_size` (heap, TOAST and every index) of the 
 detection tables is divided by the number of clones:
 
 * before: a Detection row for every box of every detected frame, with its descriptor (what
-  the worker wrote until 0009_clip_detail; rebuilt here from the detail, box for box);
+  the worker wrote until 0010_clip_detail; rebuilt here from the detail, box for box);
 * after: the clip row (with its `detail` name) and the Detection rows the worker keeps now, and
   the most it can keep (the deciding box and the best box of 5 rules).
 
@@ -92,7 +92,7 @@ def process(camera: Camera, path: Path) -> Clip:
 
 
 def old_rows(clip: Clip, found: detail.ClipDetail) -> list[Detection]:
-    """What `detections_from_frames` wrote before 0009_clip_detail: every box, with its descriptor."""
+    """What `detections_from_frames` wrote before 0010_clip_detail: every box, with its descriptor."""
     return [
         Detection(
             clip=clip, frame_index=f.index, frame_time=f.time, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2, score=b.score,

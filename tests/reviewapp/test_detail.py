@@ -75,7 +75,7 @@ def test_a_processed_clip_detail_goes_to_s3_beside_the_clip(world, video, s3_sto
 
 
 def test_a_clip_processed_before_the_detail_is_read_from_its_rows(world):
-    clip = ClipFactory(camera=world.cam_a)  # detail "" : processed before 0009_clip_detail
+    clip = ClipFactory(camera=world.cam_a)  # detail "" : processed before 0010_clip_detail
     Detection.objects.create(
         clip=clip, frame_index=3, frame_time=0.3, x1=1, y1=2, x2=30, y2=60, score=0.7, descriptor=to_bytes(LOOK)
     )
@@ -86,7 +86,7 @@ def test_a_clip_processed_before_the_detail_is_read_from_its_rows(world):
 def test_the_backfill_moves_an_old_clips_rows_to_its_detail_and_keeps_the_deciding_box(world):
     from django.core.management import call_command
 
-    clip = ClipFactory(camera=world.cam_a)  # processed before 0009_clip_detail: a row per box
+    clip = ClipFactory(camera=world.cam_a)  # processed before 0010_clip_detail: a row per box
     for i, score in enumerate((0.2, 0.7, 0.4)):
         Detection.objects.create(
             clip=clip, frame_index=i, frame_time=i / 2, x1=1, y1=2, x2=30, y2=60, score=score, descriptor=to_bytes(LOOK)

@@ -1,4 +1,4 @@
-"""Move the Detection rows of clips processed before 0009_clip_detail to detail files (every box
+"""Move the Detection rows of clips processed before 0010_clip_detail to detail files (every box
 of every frame beside the clip), keeping the handful of rows new clips keep. Safe to rerun."""
 
 from django.core.management.base import BaseCommand

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewapp", "0008_clip_preview"),
+        ("reviewapp", "0009_alert_outbox"),
     ]
 
     operations = [
