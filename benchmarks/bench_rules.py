@@ -153,8 +153,8 @@ def main() -> None:
             min_change=settings.MIN_CHANGE,
             max_still_s=settings.MAX_STILL_SECONDS,
             describe_boxes=describe_boxes,
-            describe_min_score=settings.SUPPRESSION_MIN_SCORE,
-        )  # the lowest cutoff: worst case
+            describe_min_score=0.0,
+        )  # the lowest floor (a threshold within the jitter of 0): worst case
         described = sum(d is not None for f in r.frames for d in f.descriptors)
         print(
             f"pan clip, descriptors {'on ' if describe_boxes else 'off'}: decode {r.decode_s:.2f} s, detect {r.detect_s:.2f} s, "

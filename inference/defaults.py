@@ -16,11 +16,12 @@ MIN_CHANGE = 0.002
 MAX_STILL_SECONDS = 10.0
 # A clip this close to its camera's threshold (either side) goes to review.
 REVIEW_BAND = 0.15
-# Suppression rules (inference.suppression.rule_floor): no rule from a detection scoring under
-# this (the detector's noise floor); at most this many rules from one review; a rule expires
-# after this many days (0: never).
-SUPPRESSION_MIN_SCORE = 0.1
-SUPPRESSION_MAX_RULES_PER_REVIEW = 5
+# Suppression rules (inference.suppression.rule_floor): the most a still object's score moves
+# from one minute's clip to the next (p99 of |delta|, benchmarks/bench_jitter.py,
+# docs/suppression.md): rules cover every false detection down to this far under the threshold;
+# at most this many rules from one review; a rule expires after this many days (0: never).
+SUPPRESSION_JITTER = 0.045
+SUPPRESSION_MAX_RULES_PER_REVIEW = 10
 SUPPRESSION_RULE_DAYS = 30.0
 # The verifier learns from (and is asked about) boxes scoring at least this: lower peaks are
 # background texture (inference.verifier).

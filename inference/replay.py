@@ -32,7 +32,8 @@ Strategies (each NAME is a key of the JSON):
 
 Prints one line per clip, a table, whether each addition helps (fewer false alerts than the
 strategy it adds to, at equal recall), then as its last line one JSON object
-{"strategies": {NAME: {"tp", "fp", "fn", "tn", "recall", "precision"}, ...}, "verdicts", "clips", "errors", ...}.
+{"strategies": {NAME: {"tp", "fp", "fn", "tn", "recall", "precision"}, ...}, "verdicts", "clips", "errors",
+ "rules": {NAME: [{"rule", "made_from", "suppressed": [{"clip", "person", "alert_taken"}]}]}, ...}.
 A bad row is reported on stderr with its row number and left out; the others are still counted.
 Exit status: 0 when at least one clip was counted, 1 when none could be, 2 when the CSV is unusable.
 """
@@ -120,7 +121,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str] | 
         threshold=args.threshold,
         sample_fps=args.fps,
         review_band=args.review_band,
-        min_score=defaults.env_float("SUPPRESSION_MIN_SCORE", defaults.SUPPRESSION_MIN_SCORE),
+        jitter=defaults.env_float("SUPPRESSION_JITTER", defaults.SUPPRESSION_JITTER),
         target_recall=args.target_recall,
         min_reviews=args.min_reviews,
         min_positives=args.min_positives,
@@ -195,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(result, summary)
     judged = verdicts(summary, result)
     print_verdicts(judged)
+    rules = rule_report(result, by_key)
+    print_rules(rules)
     print(
         f"\n{len(clips)} clips, {len(errors)} error(s); detection {detect_s:.1f} s, strategies "
         f"{time.perf_counter() - started - detect_s:.1f} s"
@@ -206,23 +209,31 @@ def main(argv: list[str] | None = None) -> int:
         "errors": len(errors),
         "threshold": args.threshold,
         "detector": detector.version,
+        "rules": rules,
     }
     print(json.dumps(line))
     return 0 if clips else 1
 
 
 def print_clips(result: Sequence[Strategy], ordered: Sequence[ClipData], by_key: dict[str, Row]) -> None:
+    """One line per clip: per strategy, alert (or "supp" where its rules took the alert away,
+    else "-") and the threshold it used."""
     header = "".join(f"{s.name:>18}" for s in result)
     print(f"{'row':>4}  {'camera':<14} {'recorded_at':<20} {'person':>6}{header}")
+    taken = {s.name: {k for hits in s.rule_hits.values() for k, _, took in hits if took} for s in result}
     for i, clip in enumerate(ordered):
         row = by_key[clip.key]
+
         marks = "".join(
-            f"{('alert' if s.decisions[i][1] else '-') + ' @' + format(s.thresholds_used[i], '.2f'):>18}"
-            for s in result
+            f"{_mark(s, i, clip.key in taken[s.name]) + ' @' + format(s.thresholds_used[i], '.2f'):>18}" for s in result
         )
         print(
             f"{row.number:>4}  {clip.camera:<14} {clip.recorded_at:%Y-%m-%d %H:%M:%S} {int(clip.person):>6}{marks}  {row.clip_file}"
         )
+
+
+def _mark(s: Strategy, i: int, rules_took_it: bool) -> str:
+    return "alert" if s.decisions[i][1] else ("supp" if rules_took_it else "-")
 
 
 def print_table(result: Sequence[Strategy], summary: dict[str, Counts]) -> None:
@@ -245,6 +256,47 @@ def print_table(result: Sequence[Strategy], summary: dict[str, Counts]) -> None:
             f"{s.name:<26} {c.tp:>4} {c.fp:>4} {c.fn:>4} {c.tn:>4} {fmt(c.recall):>7} {fmt(c.precision):>9}"
             f"  {c.fp - base_fp:+d}{extra}"
         )
+
+
+def rule_report(result: Sequence[Strategy], by_key: dict[str, Row]) -> dict[str, list[dict]]:
+    """For each strategy that makes rules: every rule, the clip it was made from, and the clips in
+    which it suppressed a box (those where it took the alert away, and the people among them)."""
+
+    def name(key: str) -> str:
+        row = by_key.get(key)
+        return f"row {row.number} {row.clip_file}" if row is not None else key
+
+    out = {}
+    for s in result:
+        if not s.suppression:
+            continue
+        out[s.name] = [
+            {
+                "rule": rule_id,
+                "made_from": name(source),
+                "suppressed": [
+                    {"clip": name(k), "person": int(person), "alert_taken": took}
+                    for k, person, took in s.rule_hits.get(rule_id, [])
+                ],
+            }
+            for rule_id, source in s.rule_sources.items()
+        ]
+    return out
+
+
+def print_rules(rules: dict[str, list[dict]]) -> None:
+    for strategy, made in rules.items():
+        if not made:
+            continue
+        print(
+            f"\nwhat the rules of {strategy} suppressed (made from -> clips where a box was suppressed;"
+            " * the rules took that clip's alert away, P a person clip):"
+        )
+        for r in made:
+            hits = [
+                f"{h['clip']}{'*' if h['alert_taken'] else ''}{' P' if h['person'] else ''}" for h in r["suppressed"]
+            ]
+            print(f"  {r['rule']:<12} {r['made_from']} -> {', '.join(hits) or 'nothing'}")
 
 
 def print_verdicts(judged: dict[str, dict]) -> None:

@@ -76,7 +76,7 @@ class Config:
     threshold: float
     sample_fps: float
     review_band: float = defaults.REVIEW_BAND
-    min_score: float = defaults.SUPPRESSION_MIN_SCORE  # the rule floor's noise floor, as in production
+    jitter: float = defaults.SUPPRESSION_JITTER  # the rule floor's margin under the threshold, as in production
     max_rules: int = defaults.SUPPRESSION_MAX_RULES_PER_REVIEW
     target_recall: float = thresholds.TARGET_RECALL
     min_reviews: int = thresholds.MIN_REVIEWS
@@ -102,6 +102,10 @@ class Strategy:
     rules: dict[str, list[suppression.Rule]] = field(default_factory=dict)
     people_lost_to_rules: int = 0  # person clips that would have alerted but for a rule
     decisions: list[tuple[bool, bool]] = field(default_factory=list)  # (person, alert) per clip
+    # Which rule suppressed what: rule id -> the clips (key, person, did it take the alert away)
+    # where it suppressed a box; and rule id -> the clip it was made from.
+    rule_hits: dict[str, list[tuple[str, bool, bool]]] = field(default_factory=dict)
+    rule_sources: dict[str, str] = field(default_factory=dict)
     thresholds_used: list[float] = field(default_factory=list)
 
 
@@ -120,9 +124,14 @@ def strategies() -> list[Strategy]:
 
 
 def describe_floor(cfg: Config, chosen: Sequence[Strategy]) -> float:
-    """The lowest score any chosen strategy needs a descriptor (and a crop) for: the rule floor can
-    go down to min_score as a camera's threshold falls; the verifier trains from its MIN_SCORE."""
-    return min([cfg.min_score] + [defaults.VERIFIER_MIN_SCORE for s in chosen if s.verifier])
+    """The lowest score any chosen strategy needs a descriptor (and a crop) for: the rule floor
+    follows the threshold, and a recommended camera threshold can be anything, so every box of a
+    strategy that learns thresholds; else the floor of the fixed threshold (or the verifier's
+    MIN_SCORE, from which it trains)."""
+    if any(s.camera_threshold for s in chosen):
+        return 0.0
+    floor = suppression.rule_floor(cfg.threshold, cfg.review_band, cfg.jitter)
+    return min([floor] + [defaults.VERIFIER_MIN_SCORE for s in chosen if s.verifier])
 
 
 def camera_threshold(history: Sequence[tuple[str, float, bool]], camera: str, cfg: Config) -> float:
@@ -186,7 +195,7 @@ def decide(
     s.thresholds_used.append(threshold)
     temporal = TemporalEvidence(s.temporal, sample_fps=cfg.sample_fps, k=cfg.temporal_frames) if s.temporal else None
     decision = decide_clip(
-        described_from(clip.frames, suppression.rule_floor(threshold, cfg.review_band, cfg.min_score)),
+        described_from(clip.frames, suppression.rule_floor(threshold, cfg.review_band, cfg.jitter)),
         rules=s.rules.get(clip.camera, []) if s.suppression else [],
         threshold=threshold,
         review_band=cfg.review_band,
@@ -195,9 +204,12 @@ def decide(
         temporal=temporal,
         sampled=clip.sampled,
     )
-    if decision.outcome == Outcome.SUPPRESSED and clip.person:
+    took_alert = decision.outcome == Outcome.SUPPRESSED
+    if took_alert and clip.person:
         # Only the rules took the alert away. In production the reviewer's "person" verdict flags them.
         s.people_lost_to_rules += 1
+    for rule_id in sorted({str(r) for row in decision.suppressed_by for r in row if r is not None}):
+        s.rule_hits.setdefault(rule_id, []).append((clip.key, clip.person, took_alert))
     return decision, threshold
 
 
@@ -209,15 +221,20 @@ def learn(s: Strategy, clip: ClipData, decision: ClipDecision, threshold: float,
         # the rules are made as production makes them.
         groups = suppression.rules_from_false_detections(
             suppression.false_detections((f.boxes, f.descriptors, f.size) for f in clip.frames),
-            floor=suppression.rule_floor(threshold, cfg.review_band, cfg.min_score),
+            floor=suppression.rule_floor(threshold, cfg.review_band, cfg.jitter),
             max_rules=cfg.max_rules,
         )
         expires = clip.recorded_at + timedelta(days=cfg.rule_days) if cfg.rule_days else None
         rules = s.rules.setdefault(clip.camera, [])
         for g in groups:
+            s.rule_sources[f"{clip.key}#{len(rules) + 1}"] = clip.key
             rules.append(
                 suppression.Rule(
-                    id=f"{clip.key}#{len(rules) + 1}", box=g.box, descriptor=g.descriptor, expires_at=expires
+                    id=f"{clip.key}#{len(rules) + 1}",
+                    box=g.box,
+                    descriptor=g.descriptor,
+                    similarity_min=suppression.similarity_for(g.box),
+                    expires_at=expires,
                 )
             )
 

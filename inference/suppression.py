@@ -8,7 +8,7 @@ appearance test is what lets a person walking past the parked car still alert: t
 overlap the car's, but their crop does not look like the car.
 
 The descriptor (`describe`) is deliberately simple and cheap (0.2-0.6 ms a box, no model) and
-is taken of the crop resized to 48x48:
+is taken of the crop (a small box's with its surroundings: SMALL_SIZE) resized to 48x48:
 - colour: a hue x saturation histogram, plus a small brightness histogram for grey pixels, of the
   crop in HSV; hue and saturation change little from clip to clip under the same light;
 - shape: a 4x4 grid of 9-bin gradient-orientation histograms (HOG-like) of the grey crop,
@@ -48,7 +48,41 @@ DESCRIPTOR_SIZE = HUE_BINS * SAT_BINS + GREY_BINS + GRID * GRID * ORIENTATIONS
 IOU_MIN = 0.5
 SIMILARITY_MIN = 0.85
 
+# Small boxes. The crop of a 12 px box is a few pixels blown up to 48x48: its descriptor is noise
+# (the same blob in later minutes: cosine down to 0.49; a 12-48 px person standing on it: 0.71).
+# So a box narrower (shorter) than SMALL_SIZE, a share of the frame (64 px of 640 x 480), is
+# described with its surroundings: the crop is widened (heightened) to that size around the box's
+# centre. Then the blob stays >= 0.775 and a person on it <= 0.727 (benchmarks/bench_jitter.py),
+# and a rule made at a place small both ways asks SMALL_SIMILARITY_MIN, halfway. A place
+# and size rule with no appearance at all was measured and refused: a 12 px figure's box is as
+# small as the blob's (15 x 12 px) and scores as much (0.10-0.15), docs/suppression.md.
+SMALL_SIZE = (64 / 640, 64 / 480)
+SMALL_SIMILARITY_MIN = 0.75
+
 NormBox = tuple[float, float, float, float]
+
+
+def is_small(box: Sequence[float], size: tuple[float, float] | None = None) -> bool:
+    """Is this normalised box smaller than `size` (by default SMALL_SIZE) both ways?"""
+    w, h = size or SMALL_SIZE
+    return box[2] - box[0] < w and box[3] - box[1] < h
+
+
+def similarity_for(box: Sequence[float], similarity_min: float = SIMILARITY_MIN) -> float:
+    """The appearance tolerance of a new rule at this (normalised) place: SMALL_SIMILARITY_MIN
+    (or the stricter configured one) at a small place, whose descriptor includes its surroundings."""
+    return min(similarity_min, SMALL_SIMILARITY_MIN) if is_small(box) else similarity_min
+
+
+def _with_context(coords: list[float], frame_w: int, frame_h: int) -> list[float]:
+    """The box widened / heightened to SMALL_SIZE around its centre, moved inside the frame."""
+    out = list(coords)
+    for lo, full, share in ((0, frame_w, SMALL_SIZE[0]), (1, frame_h, SMALL_SIZE[1])):
+        need = min(share * full, full)
+        if out[lo + 2] - out[lo] < need:
+            start = min(max((out[lo] + out[lo + 2] - need) / 2, 0.0), full - need)
+            out[lo], out[lo + 2] = start, start + need
+    return out
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -130,7 +164,7 @@ def describe_many(image: np.ndarray, boxes: Sequence[Box | Sequence[float]]) -> 
     pyramid = [image]
     out = []
     for box in boxes:
-        coords = box.as_list() if isinstance(box, Box) else list(box)
+        coords = _with_context(box.as_list() if isinstance(box, Box) else list(box), image.shape[1], image.shape[0])
         w, h = coords[2] - coords[0], coords[3] - coords[1]
         level = 0
         while min(w, h) / 2 ** (level + 1) >= min(CROP_SIZE) and level < 4:
@@ -191,6 +225,20 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def same_place(a: Sequence[float], b: Sequence[float], iou_min: float = IOU_MIN) -> bool:
+    """Are two normalised boxes at the same place? IoU >= iou_min; for two small boxes (`is_small`)
+    also when their centres are within half the larger one's size, since a few pixels of
+    detector jitter on a 12 px box already take its IoU under 0.5 (the appearance test, on the
+    surroundings, still has to pass)."""
+    if iou(a, b) >= iou_min:
+        return True
+    if not (is_small(a) and is_small(b)):
+        return False
+    reach_x = 0.5 * max(a[2] - a[0], b[2] - b[0])
+    reach_y = 0.5 * max(a[3] - a[1], b[3] - b[1])
+    return abs(a[0] + a[2] - b[0] - b[2]) / 2 <= reach_x and abs(a[1] + a[3] - b[1] - b[3]) / 2 <= reach_y
+
+
 @dataclass(frozen=True)
 class Rule:
     id: int | str
@@ -204,8 +252,8 @@ class Rule:
         return self.expires_at is None or self.expires_at > now
 
     def matches(self, norm_box: Sequence[float], descriptor: np.ndarray) -> bool:
-        return (
-            iou(self.box, norm_box) >= self.iou_min and similarity(self.descriptor, descriptor) >= self.similarity_min
+        return same_place(self.box, norm_box, self.iou_min) and (
+            similarity(self.descriptor, descriptor) >= self.similarity_min
         )
 
 
@@ -254,7 +302,7 @@ def group_detections(
     members: list[list[tuple[NormBox, np.ndarray, float]]] = []
     for item in items:
         for group in members:
-            if iou(group[0][0], item[0]) >= iou_min:  # compared with the group's best detection
+            if same_place(group[0][0], item[0], iou_min):  # compared with the group's best detection
                 group.append(item)
                 break
         else:
@@ -290,11 +338,17 @@ def match_frames(
 # ------------------------------------------------------------------------------ rule-making
 
 
-def rule_floor(threshold: float, review_band: float, min_score: float) -> float:
-    """The score from which a false detection is worth a rule (and so worth a descriptor): the
-    ones that made the clip alert or come to review (the review band below the threshold), never
-    below `min_score` (the detector's noise floor). Production and the replay both use it."""
-    return max(threshold - review_band, min_score)
+def rule_floor(threshold: float, review_band: float, jitter: float) -> float:
+    """The score from which a false detection is worth a rule (and so worth a descriptor).
+
+    A still object's score moves from one minute's clip to the next (noise, light, compression:
+    `jitter`, measured by benchmarks/bench_jitter.py), so a box of the reviewed clip scoring
+    `threshold - jitter` may alert in the next minute: it must be covered too, or it is the next
+    false alert. The boxes that brought the clip to review (the review band under the threshold)
+    are covered as well. The floor follows the threshold at any value (no constant noise floor:
+    under a threshold of 0.115, a floor of 0.1 covered nothing). Production and the replay both
+    use it, for the rules and for which boxes get a descriptor."""
+    return max(0.0, threshold - max(review_band, jitter))
 
 
 def false_detections(

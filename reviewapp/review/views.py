@@ -45,6 +45,8 @@ def review(request):
     if item is not None:
         context.update(_clip_context(item.clip, staff_view=True))
         context["suppressible"] = bool(suppression.suppressible_detections(item.clip))
+        # Which places "suppress similar" would cover, shown before the reviewer decides.
+        context["rule_preview"] = suppression.rule_preview(item.clip) if context["suppressible"] else []
         context["static_tags"] = suppression.STATIC_TAGS
     return render(request, "review/queue.html", context)
 

@@ -86,8 +86,8 @@ def rules_visible_to(user):
 
 def rule_source_cutoff(camera: Camera) -> float:
     """The score from which a false detection of this camera is worth a rule (and a descriptor):
-    `inference.suppression.rule_floor` of its threshold, review band and SUPPRESSION_MIN_SCORE."""
-    return matching.rule_floor(camera.threshold, camera.review_band, settings.SUPPRESSION_MIN_SCORE)
+    `inference.suppression.rule_floor` of its threshold, review band and SUPPRESSION_JITTER."""
+    return matching.rule_floor(camera.threshold, camera.review_band, settings.SUPPRESSION_JITTER)
 
 
 def suppressible_detections(clip: Clip) -> list[detail.DetailBox]:
@@ -97,6 +97,48 @@ def suppressible_detections(clip: Clip) -> list[detail.DetailBox]:
         b for b in detail.clip_boxes(clip) if b.label == "person" and b.descriptor is not None and b.score >= cutoff
     ]
     return sorted(boxes, key=lambda b: -b.score)
+
+
+def rule_groups(clip: Clip) -> list[matching.Group]:
+    """The places "suppress similar" would make rules of for this clip: every static thing whose
+    detections reach `rule_source_cutoff` (one group per place, best first, at most
+    SUPPRESSION_MAX_RULES_PER_REVIEW). The review page previews them; the review makes them."""
+    size = (clip.width, clip.height)
+    return matching.rules_from_false_detections(
+        (
+            (matching.normalise_box((d.x1, d.y1, d.x2, d.y2), size), matching.from_bytes(d.descriptor), d.score)
+            for d in suppressible_detections(clip)
+        ),
+        floor=rule_source_cutoff(clip.camera),
+        max_rules=settings.SUPPRESSION_MAX_RULES_PER_REVIEW,
+    )
+
+
+def rule_preview(clip: Clip) -> list[dict]:
+    """What the review page shows before the decision: each rule "suppress similar" would make,
+    as its box in the clip's pixels, best score, detections covered, whether it made the clip
+    alert, and whether it is a small place (described with its surroundings)."""
+    if not clip.width or not clip.height:
+        return []
+    out = []
+    for n, g in enumerate(rule_groups(clip), start=1):
+        x1, y1, x2, y2 = g.box
+        out.append(
+            {
+                "n": n,
+                "box": (
+                    round(x1 * clip.width),
+                    round(y1 * clip.height),
+                    round(x2 * clip.width),
+                    round(y2 * clip.height),
+                ),
+                "best_score": g.best_score,
+                "count": g.count,
+                "alerts": g.best_score >= clip.camera.threshold,
+                "small": matching.is_small(g.box),
+            }
+        )
+    return out
 
 
 # ------------------------------------------------------------------------------------ writes
@@ -117,22 +159,13 @@ def suppression_rules_from_review(*, review: Review, user) -> list[SuppressionRu
         )
     clip = review.clip
     cutoff = rule_source_cutoff(clip.camera)
-    detections = list(suppressible_detections(clip))
-    if not detections:
+    if not suppressible_detections(clip):
         raise ApplicationError(
             f"this clip has no detection scoring {cutoff:.2f} or more to suppress",
             code="nothing_to_suppress",
             fields={"suppress_similar": ["no detection to make a rule from"]},
         )
-    size = (clip.width, clip.height)
-    groups = matching.rules_from_false_detections(
-        (
-            (matching.normalise_box((d.x1, d.y1, d.x2, d.y2), size), matching.from_bytes(d.descriptor), d.score)
-            for d in detections
-        ),
-        floor=cutoff,
-        max_rules=settings.SUPPRESSION_MAX_RULES_PER_REVIEW,
-    )
+    groups = rule_groups(clip)
     if not groups:
         raise ApplicationError(
             "no usable detection to make a rule from",
@@ -157,7 +190,7 @@ def _rule_create(*, group: matching.Group, review: Review, user, expires_at: dat
         descriptor=matching.to_bytes(group.descriptor),
         descriptor_version=matching.DESCRIPTOR_VERSION,
         iou_min=settings.SUPPRESSION_IOU_MIN,
-        similarity_min=settings.SUPPRESSION_SIMILARITY_MIN,
+        similarity_min=matching.similarity_for(group.box, settings.SUPPRESSION_SIMILARITY_MIN),
         source_review=review,
         source_clip=review.clip,
         source_score=group.best_score,

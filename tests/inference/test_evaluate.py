@@ -41,6 +41,13 @@ def test_it_counts_clips_reports_bad_rows_and_ends_with_json(tmp_path):
     assert summary["threshold"] == 0.5 and summary["detector"].startswith("hog")
     assert summary["seconds_of_video"] == 4.0 and summary["wall_seconds"] > 0
     assert {"precision", "recall"} <= set(summary)
+    assert [(c["clip_file"], c["person"]) for c in summary["per_clip"]] == [
+        ("clips/astronaut.mp4", 1),
+        ("clips/empty-scene.mp4", 0),
+    ]
+    for c in summary["per_clip"]:
+        assert set(c) == {"clip_file", "person", "score", "alert"} and c["alert"] == (c["score"] >= 0.5)
+    assert sum(c["alert"] and c["person"] for c in summary["per_clip"]) == summary["tp"]
     assert "row 4 (clips/missing.mp4): file not found" in proc.stderr
     assert "row 5 (clips/broken.mp4)" in proc.stderr
     assert "row 6 (clips/astronaut.mp4): person must be 1 or 0" in proc.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference import simulation
+from inference import replay, simulation
 from inference.detector import Box
 from inference.pipeline import FrameResult
 from inference.thresholds import Counts
@@ -64,6 +64,7 @@ def test_it_replays_in_time_order_reports_bad_rows_and_ends_with_the_json_contra
         assert set(c) == {"tp", "fp", "fn", "tn", "recall", "precision"}, name
         assert (c["tp"] + c["fn"], c["fp"] + c["tn"]) == (1, 2), name
     assert summary["clips"] == 3 and summary["errors"] == 5 and summary["threshold"] == 0.3
+    assert set(summary["rules"]) == {"+suppression", "+temporal_frames", "+temporal_median", "+verifier"}
     assert "row 5 (clips/broken.mp4)" in proc.stderr
     assert "row 4 (clips/missing.mp4): file not found" in proc.stderr
     assert "row 6 (clips/astronaut.mp4): person must be 1 or 0" in proc.stderr
@@ -239,3 +240,23 @@ def test_verdicts_say_whether_an_addition_helps_at_equal_recall():
     assert set(v) == {"threshold+verifier", "threshold+temporal_frames"}
     assert v["threshold+verifier"]["helps"] and not v["threshold+temporal_frames"]["helps"]
     assert "loses people" in v["threshold+temporal_frames"]["reason"]
+
+
+def test_the_replay_tells_which_rule_suppressed_what(capsys):
+    clips = [
+        clip("a1", "a", 0, person=False),
+        clip("a2", "a", 10, person=False),
+        clip("a3", "a", 20, person=True),
+    ]
+    result = simulation.simulate(clips, CFG, ["+suppression"])
+    rows = {c.key: replay.Row(i + 1, f"{c.key}.mp4", c.person, c.camera, c.recorded_at) for i, c in enumerate(clips)}
+    (made,) = replay.rule_report(result, rows)["+suppression"]
+    assert made["rule"] == "a1#1" and made["made_from"] == "row 1 a1.mp4"
+    # a2's poster: the alert taken away; a3: the poster suppressed, the person still alerting.
+    assert made["suppressed"] == [
+        {"clip": "row 2 a2.mp4", "person": 0, "alert_taken": True},
+        {"clip": "row 3 a3.mp4", "person": 1, "alert_taken": False},
+    ]
+    replay.print_clips(result, clips, rows)
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[5] for line in lines] == ["alert", "supp", "alert"]

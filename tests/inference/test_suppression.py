@@ -141,11 +141,27 @@ def test_match_frames_gives_the_rule_of_each_box_and_never_suppresses_a_box_with
     assert match_frames([], frames, now=NOW) == [[None], [None], [None]]
 
 
-def test_the_rule_floor_is_the_review_band_below_the_threshold_but_never_the_noise():
+@pytest.mark.parametrize("threshold", [0.05, 0.1, 0.115, 0.12, 0.2, 0.3, 0.5, 0.6, 0.9])
+@pytest.mark.parametrize("band", [0.0, 0.02, 0.05, 0.15])
+def test_the_rule_floor_covers_whatever_could_reach_the_threshold_next_minute_at_any_threshold(threshold, band):
+    from inference.defaults import SUPPRESSION_JITTER
     from inference.suppression import rule_floor
 
-    assert rule_floor(0.5, 0.15, 0.1) == pytest.approx(0.35)
-    assert rule_floor(0.2, 0.15, 0.1) == 0.1
+    floor = rule_floor(threshold, band, SUPPRESSION_JITTER)
+    assert floor <= threshold - SUPPRESSION_JITTER + 1e-9 or floor == 0.0, "a box a jitter under it is covered"
+    assert floor <= max(threshold - band, 0.0) + 1e-9, "and so is every box that brought the clip to review"
+    assert floor == pytest.approx(max(0.0, threshold - max(band, SUPPRESSION_JITTER)))
+
+
+def test_the_rule_floor_has_no_constant_noise_floor_any_more():
+    """The issue's camera: threshold 0.115, band 0.05; a box at 0.098 in the reviewed clip scored
+    0.126 the next minute. The old floor (max(threshold - band, 0.1)) made no rule from it."""
+    from inference.suppression import rule_floor
+
+    assert rule_floor(0.115, 0.05, 0.03) == pytest.approx(0.065)
+    assert rule_floor(0.115, 0.05, 0.03) < 0.098
+    assert rule_floor(0.5, 0.15, 0.03) == pytest.approx(0.35)
+    assert rule_floor(0.6, 0.02, 0.05) == pytest.approx(0.55)
 
 
 def test_rules_from_false_detections_take_the_floor_one_rule_a_place_and_at_most_max_rules(scene):

@@ -16,8 +16,9 @@ from tests.factories import ClipFactory, clip_detail_write
 from tests.scenes import OBJECT_BOX, background, with_object
 
 
-def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58), suppressed_by=None):
-    """A processed clip whose detections are the cat of tests/scenes.py, in several frames."""
+def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58), suppressed_by=None, extra=()):
+    """A processed clip whose detections are the cat of tests/scenes.py, in several frames (and
+    the `extra` boxes: dicts as tests.factories.clip_detail_write takes)."""
     clip = ClipFactory(camera=camera, score=max(scores, default=0.0), alert=True)
     frame = with_object(background(0))
     clip_detail_write(
@@ -35,7 +36,8 @@ def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58), suppressed_by=None):
                 **({"suppressed_by": suppressed_by} if suppressed_by else {}),
             )
             for i, s in enumerate(scores)
-        ],
+        ]
+        + list(extra),
     )
     return clip, queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
 
@@ -257,3 +259,33 @@ def test_the_refresh_job_is_scheduled_and_registered(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-threshold-recommendations"]
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks and entry["schedule"] == settings.THRESHOLD_REFRESH_SECONDS
+
+
+def test_the_review_page_shows_every_place_it_would_cover_and_the_review_makes_a_rule_for_each(world):
+    """A clip that alerted because of several static things: the cat (alerting) and a 12 px blob
+    at the top edge under the threshold but within the jitter of it. The page lists both before
+    the decision; the decision makes both rules; a box under the floor makes none."""
+    from django.conf import settings
+
+    from inference.suppression import rule_floor
+    from tests.scenes import TINY_BOX
+
+    frame = with_object(background(0))
+    floor = rule_floor(world.cam_a.threshold, world.cam_a.review_band, settings.SUPPRESSION_JITTER)
+    extra = [
+        {"frame_index": 0, "frame_time": 0, "x1": c[0], "y1": c[1], "x2": c[2], "y2": c[3], "score": score,
+         "descriptor": describe(frame, c)}
+        for score, c in ((floor + 0.01, TINY_BOX), (floor - 0.01, (10, 300, 60, 400)))
+    ]  # fmt: skip
+    _clip, item = clip_with_cat(world.cam_a, extra=extra)
+    client = Client()
+    client.force_login(world.reviewer)
+    page = client.get("/review/").content.decode()
+    assert 'id="rule-preview"' in page and page.count('class="rule-preview') == 2
+    assert f'data-box="{",".join(map(str, TINY_BOX))}"' in page and "small: told by its surroundings" in page
+    assert "made this clip alert" in page
+    response = decide(world.reviewer, item, {"verdict": "no_person", "tags": ["other"], "suppress_similar": True})
+    assert response.status_code == 201
+    assert SuppressionRule.objects.count() == 2
+    small = SuppressionRule.objects.order_by("source_score").first()
+    assert small.source_score == pytest.approx(floor + 0.01) and small.similarity_min == pytest.approx(0.75)

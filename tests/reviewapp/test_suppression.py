@@ -163,7 +163,7 @@ def replay_decision(camera, clip, frames, settings):
         threshold=camera.threshold,
         sample_fps=settings.SAMPLE_FPS,
         review_band=camera.review_band,
-        min_score=settings.SUPPRESSION_MIN_SCORE,
+        jitter=settings.SUPPRESSION_JITTER,
     )
     data = simulation.ClipData(str(clip.id), camera.name, clip.recorded_at, False, frames, clip.frames_sampled)
     decision, threshold = simulation.decide(strategy, data, cfg, None)
@@ -176,6 +176,7 @@ def test_the_worker_and_the_replay_decide_the_same_frames_alike(cameras, tmp_pat
     clip) and through the replay give the same decision: alert, score, which boxes suppressed."""
     from inference import defaults
     from inference.labels import Row, detect_row
+    from reviewapp.tuning.suppression import rule_source_cutoff
 
     w = cameras
     decide_suppress(w, process(w.cam_a, write_scene_clip(tmp_path / "1.mp4", seed=1), minutes_ago=10))
@@ -209,7 +210,7 @@ def test_the_worker_and_the_replay_decide_the_same_frames_alike(cameras, tmp_pat
             load_detector(settings.DETECTOR),
             fps=settings.SAMPLE_FPS,
             min_change=settings.MIN_CHANGE,
-            describe_min_score=settings.SUPPRESSION_MIN_SCORE,
+            describe_min_score=rule_source_cutoff(w.cam_a),
         )
         seen = [f for f in own.frames if f.boxes]
         assert [(f.index, f.boxes) for f in seen] == [(f.index, f.boxes) for f in frames]
