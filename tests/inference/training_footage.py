@@ -28,7 +28,11 @@ HELDOUT_CAMERAS = ("lawn-1", "lawn-2")
 THRESHOLD = 0.12  # the camera threshold of issue #14's footage table: the static objects alert at it
 FALSE_BOX_MIN = 0.1  # the detector's boxes on the reviewed false alert that become false boxes
 T0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
-PHASE = {"crossing": 0.45, "edge": 0.8, "distant": 0.5}  # the frame of each person clip trained on
+PHASE = {
+    "crossing": 0.55,
+    "edge": 0.8,
+    "distant": 0.5,
+}  # the frame of each person clip trained on (one where the base detector boxes the person, as an export labels it)
 REVIEWED_FRAMES = (5, 25)  # two frames of the reviewed false-alert minute
 
 
