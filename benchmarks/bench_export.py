@@ -44,7 +44,7 @@ from django.utils import timezone
 from labeling.export import service as export
 from labeling.models import ExportRun
 from reviewapp.review.models import Camera, Clip, Customer, Detection, Review, ReviewItem, Tag
-from tests.factories import make_user
+from tests.factories import clip_detail_write, make_user
 from tests.videos import write_video
 
 
@@ -100,7 +100,15 @@ def make_data(args) -> None:
             )
         verdicts.append("person" if kind == "person" else "no_person")
     Clip.objects.bulk_create(clips, batch_size=500)
-    Detection.objects.bulk_create(detections, batch_size=1000)
+    # Every box in the clip's detail file, as the worker stores them (the export reads those).
+    by_clip: dict = {}
+    for d in detections:
+        by_clip.setdefault(d.clip_id, []).append(
+            {"frame_index": d.frame_index, "frame_time": d.frame_time, "x1": d.x1, "y1": d.y1, "x2": d.x2,
+             "y2": d.y2, "score": d.score}
+        )  # fmt: skip
+    for clip in clips:
+        clip_detail_write(clip, by_clip[clip.id])
     items = ReviewItem.objects.bulk_create(
         [ReviewItem(clip=c, reason="near_threshold", priority=1, state="done") for c in clips], batch_size=500
     )

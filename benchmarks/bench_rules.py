@@ -49,7 +49,7 @@ def main() -> None:
 
     from inference.detector import load_detector
     from inference.suppression import match_frames
-    from reviewapp.review import ingest, processing, queue
+    from reviewapp.review import detail, ingest, processing, queue
     from reviewapp.review.models import Camera, Customer, ReviewItem
     from reviewapp.tuning import suppression
     from reviewapp.tuning.models import SuppressionRule
@@ -91,7 +91,7 @@ def main() -> None:
     )
 
     second, second_s = process("2.mp4", 2)
-    suppressed = second.detections.filter(suppressed_by=rule).count()
+    suppressed = sum(b.suppressed_by_id == rule.id for b in detail.clip_boxes(second))
     print(
         f"clip 2 processed in {second_s:.2f} s: score {second.score:.3f}, alert {second.alert}, "
         f"{suppressed} detection(s) suppressed by rule {rule.id} (would have scored {second.suppressed_score:.3f})"

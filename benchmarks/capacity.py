@@ -171,7 +171,7 @@ def figures(args) -> dict:
         )
     else:
         f["db_bytes_per_clip"], f["detections_per_clip"] = db_bytes_per_clip(args.seconds)
-        source = "measured: today's schema on SQLite, a still and a busy 60 s clip (bench_db_size.py will replace it)"
+        source = "measured: a still and a busy 60 s clip through the worker, on SQLite (PostgreSQL: benchmarks/bench_db_size.py)"
     print(
         f"database per clip: {f['db_bytes_per_clip'] / 1024:.1f} KiB, {f['detections_per_clip']:.0f} detection rows ({source})"
     )

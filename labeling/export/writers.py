@@ -33,7 +33,8 @@ from labeling.export.selection import (
     assign_splits,
 )
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review.models import Clip, Detection
+from reviewapp.review import detail
+from reviewapp.review.models import Clip
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,10 @@ def export_build(
 def _clips_and_detections(clip_ids: list[str]) -> tuple[dict[str, Clip], dict[str, list[tuple]]]:
     clips = {str(k): v for k, v in Clip.objects.select_related("camera", "camera__customer").in_bulk(clip_ids).items()}
     detections: dict[str, list[tuple]] = defaultdict(list)
-    for start in range(0, len(clip_ids), 900):  # SQLite's bound-parameter limit
-        for row in Detection.objects.filter(clip_id__in=clip_ids[start : start + 900]).values_list(
-            "clip_id", "frame_index", "frame_time", "x1", "y1", "x2", "y2", "score", "label"
-        ):
-            detections[str(row[0])].append(row[1:])
+    for clip_id, clip in clips.items():  # every box of the clip: its detail, beside the clip's file
+        detections[clip_id] = [
+            (b.frame_index, b.frame_time, b.x1, b.y1, b.x2, b.y2, b.score, b.label) for b in detail.clip_boxes(clip)
+        ]
     return clips, detections
 
 

@@ -5,7 +5,6 @@ fresh and settles every row it was given.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,9 +20,9 @@ from labeling.sync import dynamo
 from labeling.sync import label_studio as ls
 from labeling.sync.discovery import clip_changed_at
 from labeling.sync.state import D, S, mark_done, mark_failed
+from reviewapp.review import detail
 from reviewapp.review.models import (
     Clip,
-    Detection,
     Review,
     ReviewItem,
     Tag,
@@ -123,7 +122,7 @@ def media_unsign(token: str) -> tuple[str, int | None, bool]:
     return data["c"], data["f"], bool(data.get("p"))
 
 
-def task_payload(item: ReviewItem, detections: list[Detection]) -> dict[str, Any]:
+def task_payload(item: ReviewItem, detections: list[detail.DetailBox]) -> dict[str, Any]:
     """A Label Studio task: the clip, its key frame (highest person score) and the detector's
     boxes on that frame as a prediction."""
     clip = item.clip
@@ -192,9 +191,7 @@ def send_ls_tasks(rows: list[SyncState], token: str, *, batch: int = LS_IMPORT_B
             i.id: i
             for i in ReviewItem.objects.filter(id__in=[r.item_id for r in rows]).select_related("clip", "clip__camera")
         }
-        boxes = defaultdict(list)
-        for d in Detection.objects.filter(clip_id__in=[i.clip_id for i in items.values()]):
-            boxes[d.clip_id].append(d)
+        boxes = {i.clip_id: detail.clip_boxes(i.clip) for i in items.values()}  # every box: the clip's detail
         for r in rows:
             if r.item_id not in items:
                 mark_done(r, token, sent_version=r.version)

@@ -7,7 +7,7 @@ import reviewapp.core.timezones
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewapp", "0009_alert_outbox"),
+        ("reviewapp", "0010_clip_detail"),
     ]
 
     operations = [

@@ -2,6 +2,7 @@
 the defaults give the embedded set-up: SQLite, a filesystem broker, clips in a local folder.
 """
 
+import os as _os
 from pathlib import Path
 
 import environ
@@ -367,14 +368,6 @@ SILENCED_SYSTEM_CHECKS = env.list(
     "SILENCED_SYSTEM_CHECKS", default=[] if env.bool("HTTPS", default=False) else _TLS_ONLY_CHECKS
 )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
-
 # --- labels out (labeling/) -----------------------------------------------------------------
 # Each integration is off while its URL / table is unset.
 LABEL_STUDIO_URL = env.str("LABEL_STUDIO_URL", default="")
@@ -451,10 +444,17 @@ WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "plain"):
     raise ValueError("LOG_FORMAT must be json or plain")
-LOGGING["filters"] = {"context": {"()": "reviewapp.core.logs.ContextFilter"}}
-LOGGING["formatters"]["plain"]["format"] = "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"
-LOGGING["formatters"]["json"] = {"()": "reviewapp.core.logs.JsonFormatter"}
-LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "reviewapp.core.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"},
+        "json": {"()": "reviewapp.core.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
 # Celery's worker keeps Django's logging (and so the JSON lines and the clip context).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Night: infrared footage is nearly grey. Mean HSV saturation (0-255) below this is "night".
@@ -468,33 +468,30 @@ DRIFT_MIN_CLIPS = env.int("DRIFT_MIN_CLIPS", default=50)
 DRIFT_PSI_THRESHOLD = env.float("DRIFT_PSI_THRESHOLD", default=0.25)
 DRIFT_AUDIT_SAMPLE = env.int("DRIFT_AUDIT_SAMPLE", default=20)
 DRIFT_CHECK_SECONDS = env.int("DRIFT_CHECK_SECONDS", default=3600)
+# A clip's per-frame detail (reviewapp/review/detail.py) of clips nobody reviewed or reported is
+# deleted this many days after processing (0: kept forever); checked every CLIP_DETAIL_EXPIRE_SECONDS.
+CLIP_DETAIL_RETENTION_DAYS = env.int("CLIP_DETAIL_RETENTION_DAYS", default=30)
+CLIP_DETAIL_EXPIRE_SECONDS = env.int("CLIP_DETAIL_EXPIRE_SECONDS", default=3600)
+CELERY_BEAT_SCHEDULE["expire-clip-details"] = {
+    "task": "reviewapp.tasks.expire_clip_details",
+    "schedule": float(CLIP_DETAIL_EXPIRE_SECONDS),
+    "options": {"expires": CLIP_DETAIL_EXPIRE_SECONDS},
+}
 CELERY_BEAT_SCHEDULE["check-drift"] = {
     "task": "reviewapp.tasks.check_drift",
     "schedule": float(DRIFT_CHECK_SECONDS),
     "options": {"expires": DRIFT_CHECK_SECONDS},
 }
 
-# =============================================================================================
-# --- detector training (issue #15: inference/training, labeling/training) --------------------
-# DETECTOR=models:/vigia-detector@production (or /N) runs a fine-tuned version from the registry at
-# MLFLOW_TRACKING_URI. The plugin is plain inference code (no Django): it reads these two from
-# the environment, so they are put there for it when only this file sets them.
-import os as _os  # noqa: E402 -- imported here, to keep this block in one piece
+# --- detector training (#15: inference/training, labeling/training) -------------------------
+from reviewapp.project.training_settings import *  # noqa: E402, F403 -- DETECTOR_TRAINING_*, the alias refresh
 
-DETECTOR_ALIAS_REFRESH_SECONDS = env.float("DETECTOR_ALIAS_REFRESH_SECONDS", default=300.0)
-_os.environ.setdefault("DETECTOR_ALIAS_REFRESH_SECONDS", str(DETECTOR_ALIAS_REFRESH_SECONDS))
+# The models:/ plugin is plain inference code (no Django): it reads these two from the environment.
+_os.environ.setdefault("DETECTOR_ALIAS_REFRESH_SECONDS", str(DETECTOR_ALIAS_REFRESH_SECONDS))  # noqa: F405
 _os.environ.setdefault("MLFLOW_TRACKING_URI", MLFLOW_TRACKING_URI)
-DETECTOR_TRAINING_DIR = Path(env.str("DETECTOR_TRAINING_DIR", default=str(VAR_DIR / "training")))
-DETECTOR_TRAINING_INPUT_SIZE = env.int("DETECTOR_TRAINING_INPUT_SIZE", default=320)
-DETECTOR_TRAINING_EPOCHS = env.int("DETECTOR_TRAINING_EPOCHS", default=3)
-DETECTOR_TRAINING_LR = env.float("DETECTOR_TRAINING_LR", default=1e-4)
-DETECTOR_TRAINING_TIME_LIMIT = env.int("DETECTOR_TRAINING_TIME_LIMIT", default=6 * 3600)
-# The weekly job (Tuesdays 04:00, after Monday's export): off unless set.
-DETECTOR_TRAINING_SCHEDULE = env.bool("DETECTOR_TRAINING_SCHEDULE", default=False)
 CELERY_TASK_ROUTES["labeling.tasks.train_detector"] = {"queue": "exports"}  # hours long, as exports
-if DETECTOR_TRAINING_SCHEDULE:
+if DETECTOR_TRAINING_SCHEDULE:  # noqa: F405 -- the weekly job (Tuesdays 04:00, after Monday's export)
     CELERY_BEAT_SCHEDULE["detector-weekly-training"] = {
         "task": "labeling.tasks.train_detector",
         "schedule": crontab(minute=0, hour=4, day_of_week="tue"),
     }
-# --- end of detector training -----------------------------------------------------------------

@@ -54,6 +54,8 @@ class CameraAdmin(admin.ModelAdmin):
 class DetectionInline(admin.TabularInline):
     model = Detection
     extra = 0
+    # Every box of every frame is in the clip's detail file (Clip.detail); these are the few kept here.
+    verbose_name_plural = "detections kept in the database (the deciding box, the best of each rule)"
     readonly_fields = ["frame_index", "frame_time", "x1", "y1", "x2", "y2", "score", "label", "suppressed_by"]
     can_delete = False
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from inference import suppression as matching
 from reviewapp.core.errors import ApplicationError
-from reviewapp.review import queue
-from reviewapp.review.models import Detection, Review, ReviewItem
+from reviewapp.review import detail, queue
+from reviewapp.review.models import Review, ReviewItem
 from reviewapp.tuning import suppression
 
 GROUP_MAX = 50
@@ -37,20 +37,23 @@ def _rules_of(item: ReviewItem) -> list[matching.Rule]:
 
 
 def _matching_clip_ids(rules: list[matching.Rule], candidates: list[ReviewItem], cutoff: float) -> dict:
-    """The candidates' clips with a suppressible detection a rule matches (one query for all),
-    each with the frame of its best matching detection (its key frame)."""
-    sizes = {c.clip_id: (c.clip.width, c.clip.height) for c in candidates if c.clip.width and c.clip.height}
-    detections = Detection.objects.filter(
-        clip_id__in=list(sizes), label="person", descriptor__isnull=False, score__gte=cutoff
-    ).only("clip_id", "frame_index", "x1", "y1", "x2", "y2", "descriptor")
+    """The candidates' clips with a suppressible detection a rule matches, each with the frame of
+    its best matching detection (its key frame). The boxes come from each clip's detail file
+    (reviewapp/review/detail.py): one read per candidate, cached per process."""
     found: dict = {}
-    for d in detections.order_by("-score"):
-        if d.clip_id in found:
+    for c in candidates:
+        if not (c.clip.width and c.clip.height):
             continue
-        norm = matching.normalise_box((d.x1, d.y1, d.x2, d.y2), sizes[d.clip_id])
-        descriptor = matching.from_bytes(d.descriptor)
-        if any(rule.matches(norm, descriptor) for rule in rules):
-            found[d.clip_id] = d.frame_index
+        boxes = [
+            b
+            for b in detail.clip_boxes(c.clip)
+            if b.label == "person" and b.descriptor is not None and b.score >= cutoff
+        ]
+        for d in sorted(boxes, key=lambda b: -b.score):
+            norm = matching.normalise_box((d.x1, d.y1, d.x2, d.y2), (c.clip.width, c.clip.height))
+            if any(rule.matches(norm, matching.from_bytes(d.descriptor)) for rule in rules):
+                found[c.clip_id] = d.frame_index
+                break
     return found
 
 

@@ -75,9 +75,7 @@ def clip_ingest_reference(
     external_id = _checked_reference(camera=camera, bucket=bucket, key=key)
     if (existing := _clip_with_external_id(camera, external_id)) is not None:
         return existing, False
-    head = _checked_head(bucket=bucket, key=key)
-    if skip_own and OWN_OBJECT_METADATA in head.metadata:
-        raise OwnObject(key)
+    head = _checked_head(bucket=bucket, key=key, skip_own=skip_own)
     recorded_at = recorded_at or _recorded_at(head) or fallback_time or head.last_modified
     sha, info = _download_and_probe(bucket=bucket, key=key, head=head)
     existing = Clip.objects.filter(camera=camera, sha256=sha).first()
@@ -127,11 +125,14 @@ def _checked_reference(*, camera: Camera, bucket: str, key: str) -> str:
     return external_id
 
 
-def _checked_head(*, bucket: str, key: str) -> s3.ObjectHead:
+def _checked_head(*, bucket: str, key: str, skip_own: bool = False) -> s3.ObjectHead:
     try:
         head = s3.object_head(bucket=bucket, key=key)
     except s3.ObjectMissing as exc:
         raise ApplicationError(str(exc), code="not_found", fields={"key": ["no such object"]}) from exc
+    # Before the checks: Vigia's own objects are not all videos (a clip's detail file is not).
+    if skip_own and OWN_OBJECT_METADATA in head.metadata:
+        raise OwnObject(key)
     if head.size == 0:
         raise ApplicationError("the object is empty", code="invalid_video", fields={"key": ["empty object"]})
     if head.size > settings.CLIP_MAX_BYTES:

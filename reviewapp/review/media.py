@@ -25,7 +25,7 @@ from inference.video import InvalidVideo, read_frame
 from reviewapp.core import storage
 from reviewapp.core.errors import error_body
 from reviewapp.core.roles import is_customer, is_reviewer, role_required
-from reviewapp.review import selectors
+from reviewapp.review import detail, selectors
 from reviewapp.review.models import Clip, Detection
 from reviewapp.tuning import suppression
 
@@ -174,7 +174,8 @@ def _box(d: Detection) -> Box:
 def clip_frame(request, clip_id, frame_index):
     """One frame of the strip: the deciding box strong, the others from the review floor up, fainter."""
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
-    detections = list(clip.detections.defer("descriptor"))
+    found = detail.clip_detail(clip)  # every box of the frame; once it is gone, the boxes kept
+    detections = found.boxes if found is not None else list(clip.detections.defer("descriptor"))
     decided = decided_detection(detections)
     boxes = [_box(d) for d in detections if d.frame_index == frame_index and d is not decided]
     try:

@@ -153,6 +153,12 @@ class Clip(models.Model):
         null=True, blank=True, help_text="Mean brightness (HSV value) of the sampled frames, 0-255."
     )
     detections_count = models.PositiveIntegerField(null=True, blank=True, help_text="Person boxes stored for the clip.")
+    # The per-frame detail (every box of every frame, reviewapp/review/detail.py) in the default
+    # storage beside the clip; blank for clips processed before it existed (their Detection rows).
+    detail = models.CharField(max_length=300, blank=True, editable=False)
+    detail_expired_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When its detail was deleted (CLIP_DETAIL_RETENTION_DAYS)."
+    )
     # The browser copy (reviewapp/review/preview.py) beside the file; empty when the original plays
     # in browsers already, or the copy could not be made. The original stays the evidence.
     preview = models.FileField(max_length=300, blank=True)
@@ -186,6 +192,10 @@ class Clip(models.Model):
 
 
 class Detection(models.Model):
+    """A few boxes of a processed clip kept in the database (reviewapp.review.detail.summary_detections:
+    the deciding box, the best box of each rule that suppressed something); every box of every
+    frame is in the clip's detail file. Clips processed before that have a row for every box."""
+
     clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="detections")
     frame_index = models.PositiveIntegerField()
     frame_time = models.FloatField(help_text="Seconds from the start of the clip.")

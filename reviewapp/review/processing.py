@@ -15,10 +15,9 @@ from django.utils import timezone
 from inference.decision import ClipDecision, Veto, decide_clip
 from inference.detector import load_detector
 from inference.pipeline import ClipResult, FrameResult, detect_clip
-from inference.suppression import to_bytes
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review import alerts, preview
+from reviewapp.review import alerts, detail, preview
 from reviewapp.review.ingest import clip_enqueue
 from reviewapp.review.models import Camera, Clip, Detection, ReviewItem
 from reviewapp.review.queue import review_item_enqueue
@@ -63,7 +62,10 @@ def _clip_process(*, clip_id) -> Clip | None:
             on_frame=verification.on_frame if verification else None,
         )
     decision = clip_decide(camera=camera, frames=result.frames, verifier=verification, now=timezone.now())
-    detections = detections_from_frames(clip=clip, frames=result.frames, suppressed_by=decision.suppressed_by)
+    # Every box of every frame goes to the detail file beside the clip, written before the result
+    # commits; the database keeps a handful of them (reviewapp/review/detail.py).
+    clip.detail = detail.detail_write(clip=clip, frames=result.frames, suppressed_by=decision.suppressed_by)
+    detections = detail.summary_detections(clip=clip, frames=result.frames, decision=decision)
     if verification is not None:
         verification.record(clip)
     with transaction.atomic():  # the result, its review item and its alert: one commit
@@ -127,33 +129,10 @@ def clip_decide(
     )
 
 
-def detections_from_frames(*, clip: Clip, frames: Sequence[FrameResult], suppressed_by) -> list[Detection]:
-    """Every box of the detected frames as a Detection row (not saved), with the rule that
-    suppressed it and its descriptor (reviewapp.tuning.verifier_training.frames_from_detections
-    reads them back)."""
-    return [
-        Detection(
-            clip=clip,
-            frame_index=f.index,
-            frame_time=f.time,
-            x1=b.x1,
-            y1=b.y1,
-            x2=b.x2,
-            y2=b.y2,
-            score=b.score,
-            label=b.label,
-            suppressed_by_id=rule_ids[j],
-            descriptor=to_bytes(f.descriptors[j]) if j < len(f.descriptors) and f.descriptors[j] is not None else None,
-        )
-        for f, rule_ids in zip(frames, suppressed_by)
-        for j, b in enumerate(f.boxes)
-    ]
-
-
 def _clip_record(*, clip: Clip, result: ClipResult, decision: ClipDecision, detections, detector) -> None:
-    """Store the detections (and count the rules' hits) and the clip's result, in the caller's transaction."""
+    """Store the summary detections (and count the rules' hits) and the clip's result, in the caller's transaction."""
     Detection.objects.filter(clip=clip).delete()
-    hit_rules = {d.suppressed_by_id for d in detections if d.suppressed_by_id is not None}
+    hit_rules = {r for rules in decision.suppressed_by for r in rules if r is not None}
     if hit_rules:
         kept = suppression.suppression_hits_record(rule_ids=sorted(hit_rules), now=timezone.now())
         for d in detections:
@@ -170,7 +149,8 @@ def _clip_record(*, clip: Clip, result: ClipResult, decision: ClipDecision, dete
     clip.decode_ms = result.decode_s * 1000
     clip.detect_ms = result.detect_s * 1000
     clip.saturation, clip.brightness = result.saturation, result.brightness
-    clip.detections_count = len(detections)
+    clip.detections_count = sum(len(f.boxes) for f in result.frames)
+    clip.detail_expired_at = None
     clip.finished_at = timezone.now()
     clip.save()
     camera = clip.camera

@@ -1,7 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from reviewapp.review import selectors
-from reviewapp.review.models import Clip, Detection, Review, ReviewItem, Tag
+from reviewapp.review import detail, selectors
+from reviewapp.review.models import Clip, Review, ReviewItem, Tag
 
 
 class ClipUploadSerializer(serializers.Serializer):
@@ -11,12 +12,16 @@ class ClipUploadSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=200, required=False, allow_blank=False)
 
 
-class DetectionSerializer(serializers.ModelSerializer):
-    box = serializers.SerializerMethodField()
+class DetectionSerializer(serializers.Serializer):
+    """A box of a clip's detail (reviewapp.review.detail.DetailBox), or a Detection row kept in the
+    database when the detail is gone."""
 
-    class Meta:
-        model = Detection
-        fields = ["frame_index", "frame_time", "box", "score", "label", "suppressed_by"]
+    frame_index = serializers.IntegerField()
+    frame_time = serializers.FloatField()
+    box = serializers.SerializerMethodField()
+    score = serializers.FloatField()
+    label = serializers.CharField()
+    suppressed_by = serializers.IntegerField(source="suppressed_by_id", allow_null=True)
 
     def get_box(self, obj) -> list[float]:
         return [round(obj.x1, 1), round(obj.y1, 1), round(obj.x2, 1), round(obj.y2, 1)]
@@ -78,27 +83,56 @@ class CustomerAlertSerializer(ClipSerializer):
 
 
 class CustomerDetectionSerializer(DetectionSerializer):
-    class Meta(DetectionSerializer.Meta):
-        fields = [f for f in DetectionSerializer.Meta.fields if f != "suppressed_by"]  # rule ids are internals
+    suppressed_by = None  # rule ids are internals
+
+
+def clip_detections(clip, serializer) -> list[dict]:
+    """Every box of every detected frame (the clip's detail, reviewapp.review.detail); only the
+    boxes the database kept once the detail is gone."""
+    found = detail.clip_detail(clip)
+    boxes = found.boxes if found is not None else list(clip.detections.all())
+    return serializer(sorted(boxes, key=lambda d: (d.frame_time, -d.score)), many=True).data
 
 
 class ClipDetailSerializer(CustomerAlertSerializer):
     """A customer's own clip: no processing error, no suppression rule ids."""
 
-    detections = CustomerDetectionSerializer(many=True, read_only=True)
+    detections = serializers.SerializerMethodField()
+    detail_gone = serializers.SerializerMethodField()
 
     class Meta(CustomerAlertSerializer.Meta):
-        fields = [*CustomerAlertSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections"]
+        fields = [
+            *CustomerAlertSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections",
+            "detail_gone",
+        ]  # fmt: skip
+
+    @extend_schema_field(CustomerDetectionSerializer(many=True))
+    def get_detections(self, clip) -> list[dict]:
+        return clip_detections(clip, CustomerDetectionSerializer)
+
+    def get_detail_gone(self, clip) -> bool:
+        return detail.clip_detail(clip) is None
 
 
 class ReviewerClipSerializer(ClipSerializer):
     """What a reviewer sees: the processing error, the suppression rules, the customer's words too."""
 
-    detections = DetectionSerializer(many=True, read_only=True)
+    detections = serializers.SerializerMethodField()
+    detail_gone = serializers.SerializerMethodField()
     reports = serializers.SerializerMethodField()
 
     class Meta(ClipSerializer.Meta):
-        fields = [*ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "reports"]
+        fields = [
+            *ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "detail_gone",
+            "reports",
+        ]  # fmt: skip
+
+    @extend_schema_field(DetectionSerializer(many=True))
+    def get_detections(self, clip) -> list[dict]:
+        return clip_detections(clip, DetectionSerializer)
+
+    def get_detail_gone(self, clip) -> bool:
+        return detail.clip_detail(clip) is None
 
     def get_reports(self, clip) -> list[dict]:
         return [{"reason": r.reason, "created_at": r.created_at} for r in clip.reports.all()]

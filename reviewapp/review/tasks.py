@@ -14,10 +14,11 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import celeryd_after_setup, worker_process_init
 from django import db
 from django.conf import settings
+from django.utils import timezone
 
 from inference.detector import DetectorUnavailable, load_detector, set_threads
 from reviewapp.core import errors, logs, metrics
-from reviewapp.review import alerts, preview, processing
+from reviewapp.review import alerts, detail, preview, processing
 
 log = logging.getLogger(__name__)
 logs.connect_celery_signals()
@@ -165,3 +166,8 @@ def requeue_stuck_clips() -> int:
 def make_preview(clip_id: str, force: bool = False) -> str:
     with logs.log_context(clip_id=clip_id):
         return preview.clip_preview_make(clip_id=clip_id, force=force)
+
+
+@shared_task(name="reviewapp.tasks.expire_clip_details", acks_late=True, soft_time_limit=240, time_limit=300)
+def expire_clip_details() -> int:
+    return detail.details_expire(now=timezone.now())

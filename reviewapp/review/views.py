@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core.errors import ApplicationError, error_body
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
-from reviewapp.review import grouping, media, queue, reports, selectors
+from reviewapp.review import detail, grouping, media, queue, reports, selectors
 from reviewapp.review.models import Clip, Detection, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
@@ -65,7 +65,7 @@ def _review_context(item, reviewer) -> dict:
     context = {"item": item, "tags": Tag.objects.filter(active=True), "undo_seconds": settings.REVIEW_UNDO_SECONDS}
     if item is not None:
         context.update(_clip_context(item.clip, staff_view=True))
-        context["suppressible"] = suppression.suppressible_detections(item.clip).exists()
+        context["suppressible"] = bool(suppression.suppressible_detections(item.clip))
         # Which places "suppress similar" would cover, shown before the reviewer decides.
         context["rule_preview"] = suppression.rule_preview(item.clip) if context["suppressible"] else []
         context["static_tags"] = suppression.STATIC_TAGS
@@ -143,11 +143,15 @@ def _clip_context(clip: Clip, *, staff_view: bool) -> dict:
     """What a clip's page shows. A customer (staff_view False) sees the video, the frames, the
     score and the verdict's outcome, never who reviewed it, their notes, the processing error
     or the suppression rules: those are the service's internals."""
-    detections = list(clip.detections.all())
+    found = detail.clip_detail(clip)
+    # Gone (expired or missing): the page shows the boxes the database kept, and says so.
+    detections = found.boxes if found is not None else list(clip.detections.all())
     return {
         "clip": clip,
         "staff_view": staff_view,
-        "detections": detections,
+        "detail_gone": found is None,
+        "retention_days": settings.CLIP_DETAIL_RETENTION_DAYS,
+        "detections": sorted(detections, key=lambda d: (d.frame_time, -d.score)),
         "strip": [{"index": i, "time": i / clip.fps if clip.fps else 0.0} for i in _strip_indices(clip, detections)]
         if clip.status == Clip.Status.DONE
         else [],

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from inference import suppression as matching
 from reviewapp.core.errors import ApplicationError
+from reviewapp.review import detail
 from reviewapp.review.models import Camera, Clip, Detection, Review
 from reviewapp.tuning.models import SuppressionRule
 
@@ -89,10 +90,13 @@ def rule_source_cutoff(camera: Camera) -> float:
     return matching.rule_floor(camera.threshold, camera.review_band, settings.SUPPRESSION_JITTER)
 
 
-def suppressible_detections(clip: Clip):
-    return clip.detections.filter(
-        label="person", descriptor__isnull=False, score__gte=rule_source_cutoff(clip.camera)
-    ).order_by("-score")
+def suppressible_detections(clip: Clip) -> list[detail.DetailBox]:
+    """The clip's boxes a "suppress similar" can make rules from, best first (from its detail)."""
+    cutoff = rule_source_cutoff(clip.camera)
+    boxes = [
+        b for b in detail.clip_boxes(clip) if b.label == "person" and b.descriptor is not None and b.score >= cutoff
+    ]
+    return sorted(boxes, key=lambda b: -b.score)
 
 
 def rule_groups(clip: Clip) -> list[matching.Group]:
@@ -155,7 +159,7 @@ def suppression_rules_from_review(*, review: Review, user) -> list[SuppressionRu
         )
     clip = review.clip
     cutoff = rule_source_cutoff(clip.camera)
-    if not suppressible_detections(clip).exists():
+    if not suppressible_detections(clip):
         raise ApplicationError(
             f"this clip has no detection scoring {cutoff:.2f} or more to suppress",
             code="nothing_to_suppress",
@@ -201,7 +205,13 @@ def suppression_rules_flag_for_review(*, review: Review) -> int:
     rules made from it (its earlier "no person" was wrong). Returns how many were flagged."""
     if review.verdict != Review.Verdict.PERSON:
         return 0
-    suppressing = Detection.objects.filter(clip_id=review.clip_id, suppressed_by__isnull=False).values("suppressed_by")
+    # The detail has every suppressed box; the rows kept in the database have the best of each rule.
+    suppressing = {b.suppressed_by_id for b in detail.clip_boxes(review.clip) if b.suppressed_by_id is not None}
+    suppressing |= set(
+        Detection.objects.filter(clip_id=review.clip_id, suppressed_by__isnull=False).values_list(
+            "suppressed_by", flat=True
+        )
+    )
     reason = f"clip {review.clip_id} confirmed as a person by {review.reviewer} (review {review.id})"
     flagged = SuppressionRule.objects.filter(
         Q(id__in=suppressing) | Q(source_clip_id=review.clip_id), flagged=False

@@ -2,8 +2,8 @@
 the replay of the reviewed clips. Services in the `<entity>_<action>(*, ...)` style; the commands
 `train_verifier` and `replay_reviewed` call these.
 
-Training data come from the database: a reviewed clip's latest verdict labels its Detection rows
-(boxes); their crops are cut from the clip's own frames (`clip_local_file`, S3 or disk). Cameras
+Training data come from the reviews: a reviewed clip's latest verdict labels the boxes of its
+detail (reviewapp/review/detail.py); their crops are cut from the clip's own frames (`clip_local_file`, S3 or disk). Cameras
 are split: the model is trained on some and judged on clips of the others, so a promotion says
 something about cameras it has never seen.
 """
@@ -32,7 +32,8 @@ from inference.thresholds import Counts
 from inference.video import InvalidVideo, read_frame
 from reviewapp.core.errors import ApplicationError, OutsideError
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review.models import Clip, Detection, Review
+from reviewapp.review import detail
+from reviewapp.review.models import Clip, Review
 from reviewapp.tuning.suppression import rules_for_camera_at
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class ClipBoxes:
     person: bool
     threshold: float
     examples: list[verifier.Example] = field(default_factory=list)
-    crops: dict[int, np.ndarray] = field(default_factory=dict)  # by Detection id: the held-out veto's
+    crops: dict[int, np.ndarray] = field(default_factory=dict)  # by DetailBox id: the held-out veto's
 
 
 def clip_examples_collect(*, clip: Clip, person: bool, min_score: float) -> ClipBoxes:
@@ -67,8 +68,10 @@ def clip_examples_collect(*, clip: Clip, person: bool, min_score: float) -> Clip
     is gone or unreadable gives no examples (logged), never a half-built set."""
     threshold = clip.camera.threshold
     floor = min(min_score, threshold)
-    dets = list(Detection.objects.filter(clip=clip, label="person", score__gte=floor).order_by("-score"))
-    by_frame: dict[int, list[Detection]] = defaultdict(list)
+    dets = sorted(
+        (b for b in detail.clip_boxes(clip) if b.label == "person" and b.score >= floor), key=lambda b: -b.score
+    )
+    by_frame: dict[int, list[detail.DetailBox]] = defaultdict(list)
     for d in dets:
         if d.frame_index in by_frame or len(by_frame) < MAX_FRAMES_PER_CLIP:
             by_frame[d.frame_index].append(d)
@@ -115,13 +118,12 @@ def split_cameras(cameras: list[str], holdout: list[str] | None) -> tuple[list[s
 
 
 def frames_from_detections(
-    *, clip: Clip, detections: Sequence[Detection]
-) -> tuple[list[FrameResult], list[list[Detection]]]:
-    """The detected frames as the worker decided them, rebuilt from a clip's Detection rows (boxes,
-    descriptors; reviewapp.review.processing wrote them), and the rows of each frame's boxes: to
-    decide a past clip again through decide_clip. A frame without any box left no row: it is
-    missing here, which changes no decision (temporal evidence, off in production, would see it)."""
-    by_frame: dict[int, list[Detection]] = {}
+    *, clip: Clip, detections: Sequence[detail.DetailBox]
+) -> tuple[list[FrameResult], list[list[detail.DetailBox]]]:
+    """Frames rebuilt from boxes (a clip's detail boxes, or some of them), and the boxes of each
+    frame: to decide a past clip again through decide_clip. A frame without any box is missing
+    here, which changes no decision; `clip_alerts` reads the whole detail, those frames too."""
+    by_frame: dict[int, list[detail.DetailBox]] = {}
     for d in sorted(detections, key=lambda d: (d.frame_index, d.id or 0)):
         by_frame.setdefault(d.frame_index, []).append(d)
     frames = [
@@ -143,7 +145,8 @@ def clip_alerts(boxes: ClipBoxes, model: verifier.Verifier | None) -> bool:
     processed (no look-ahead). The verifier sees the crops collected for the clip's best frames."""
     clip = boxes.clip
     when = clip.started_at or clip.finished_at or clip.created_at
-    frames, rows = frames_from_detections(clip=clip, detections=list(Detection.objects.filter(clip=clip)))
+    found = detail.clip_detail(clip)
+    frames, rows = (found.frames, found.rows()) if found is not None else ([], [])
     veto = None
     if model is not None:
         crops = {

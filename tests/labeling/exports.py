@@ -11,8 +11,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from reviewapp.review import queue
-from reviewapp.review.models import Detection
-from tests.factories import ClipFactory, ReviewItemFactory
+from tests.factories import ClipFactory, ReviewItemFactory, clip_detail_write
 from tests.videos import write_video
 
 PERSON_BOX = (20.0, 30.0, 120.0, 200.0)
@@ -44,17 +43,15 @@ class ClipMaker:
             duration=self.frames / 10.0,
             **kwargs,
         )
-        for frame_index, box, box_score in detections:
-            Detection.objects.create(
-                clip=clip,
-                frame_index=frame_index,
-                frame_time=frame_index / 10.0,
-                x1=box[0],
-                y1=box[1],
-                x2=box[2],
-                y2=box[3],
-                score=box_score,
-            )
+        if detections:  # the clip's detail file, as the worker writes it
+            clip_detail_write(
+                clip,
+                [
+                    {"frame_index": i, "frame_time": i / 10.0, "x1": box[0], "y1": box[1], "x2": box[2], "y2": box[3],
+                     "score": box_score}
+                    for i, box, box_score in detections
+                ],
+            )  # fmt: skip
         return clip
 
     def reviewed(self, camera, reviewer, *, verdict, tags=(), **kwargs):

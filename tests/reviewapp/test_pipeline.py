@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewapp.review import ingest, processing, tasks
+from reviewapp.review import detail, ingest, processing, tasks
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import Clip, ReviewItem
 from tests.factories import ClipFactory
@@ -27,13 +27,17 @@ def test_it_detects_decides_and_records_timings(world, astronaut_clip):
     clip.refresh_from_db()
     assert clip.status == Clip.Status.DONE
     assert clip.frames_sampled == 6  # 3 s at 2 fps
-    scores = list(clip.detections.values_list("score", flat=True))
-    assert scores, "the detector finds the astronaut"
-    assert clip.score == pytest.approx(max(scores))
+    boxes = detail.clip_boxes(clip)  # every box of every frame: the detail file beside the clip
+    assert boxes, "the detector finds the astronaut"
+    assert clip.detail.endswith(".detections.json.gz") and clip.detections_count == len(boxes)
+    assert clip.score == pytest.approx(max(b.score for b in boxes if b.label == "person"))
+    # The database keeps the deciding box only (no rule here), without its descriptor.
+    (kept,) = clip.detections.all()
+    assert kept.score == pytest.approx(clip.score) and kept.descriptor is None
     assert clip.alert == (clip.score >= world.cam_a.threshold)
     assert clip.model_version.startswith("centernet-")
     assert clip.decode_ms > 0 and clip.detect_ms > 0 and clip.processing_ms > 0
-    times = sorted(set(clip.detections.values_list("frame_time", flat=True)))
+    times = sorted({b.frame_time for b in boxes})
     assert all(t in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5) for t in times)
     world.cam_a.refresh_from_db()
     assert (world.cam_a.width, world.cam_a.height) == (640, 480)
@@ -69,11 +73,14 @@ def test_a_clip_far_from_the_threshold_is_not_queued_unless_audited(world, video
 def test_processing_twice_does_not_duplicate_detections(world, astronaut_clip):
     clip = ingest_clip(world.cam_a, astronaut_clip)
     processing.clip_process(clip_id=clip.id)
-    count = clip.detections.count()
+    clip.refresh_from_db()
+    count, boxes, name = clip.detections.count(), detail.clip_boxes(clip), clip.detail
     assert processing.clip_process(clip_id=clip.id) is None  # done: left alone
     Clip.objects.filter(id=clip.id).update(status=Clip.Status.PROCESSING)  # a redelivered task
     processing.clip_process(clip_id=clip.id)
+    clip.refresh_from_db()
     assert clip.detections.count() == count
+    assert clip.detail == name and len(detail.clip_boxes(clip)) == len(boxes)  # the same file, rewritten
 
 
 def test_a_clip_that_cannot_be_read_fails_with_its_error_and_the_task_returns(world, video, settings):

@@ -101,7 +101,7 @@ def test_the_worker_writes_the_preview_beside_the_clip(world, tmp_path):
     clip.refresh_from_db()
     assert clip.preview.name == preview_storage_name(clip.file.name)
     assert sorted(p.name for p in Path(default_storage.path(clip.file.name)).parent.iterdir()) == sorted(
-        [Path(clip.file.name).name, Path(clip.preview.name).name]
+        [Path(clip.file.name).name, Path(clip.preview.name).name, Path(clip.detail).name]  # and its detail: one
     )
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from reviewapp.review import queue
 from reviewapp.review.models import Review, ReviewItem
 from tests.conftest import api_client
-from tests.factories import CameraFactory, ClipFactory, make_user
+from tests.factories import CameraFactory, ClipFactory, clip_detail_write, make_user
 
 
 def item(camera, score, reason=ReviewItem.Reason.NEAR_THRESHOLD):
@@ -109,7 +109,9 @@ def test_deciding_an_unknown_item_is_404(world):
 
 def test_next_returns_the_clip_with_detections_and_the_customer_words(world):
     it = item(world.cam_a, 0.9, ReviewItem.Reason.CUSTOMER_REPORT)
-    it.clip.detections.create(frame_index=5, frame_time=0.5, x1=1, y1=2, x2=30, y2=60, score=0.9)
+    clip_detail_write(
+        it.clip, [{"frame_index": 5, "frame_time": 0.5, "x1": 1, "y1": 2, "x2": 30, "y2": 60, "score": 0.9}]
+    )
     it.clip.reports.create(reported_by=world.customer_a, reason="it is my dog")
     body = api_client(world.reviewer).get("/api/v1/review/next/").json()
     assert body["id"] == it.id and body["reason"] == "customer_report"

@@ -7,23 +7,24 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from inference.suppression import describe, to_bytes
+from inference.suppression import describe
 from reviewapp.review import queue
-from reviewapp.review.models import Detection, Review, ReviewItem
+from reviewapp.review.models import Review, ReviewItem
 from reviewapp.tuning.models import SuppressionRule
 from tests.conftest import api_client
-from tests.factories import ClipFactory
+from tests.factories import ClipFactory, clip_detail_write
 from tests.scenes import OBJECT_BOX, background, with_object
 
 
-def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58)):
-    """A processed clip whose detections are the cat of tests/scenes.py, in several frames."""
+def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58), suppressed_by=None, extra=()):
+    """A processed clip whose detections are the cat of tests/scenes.py, in several frames (and
+    the `extra` boxes: dicts as tests.factories.clip_detail_write takes)."""
     clip = ClipFactory(camera=camera, score=max(scores, default=0.0), alert=True)
     frame = with_object(background(0))
-    Detection.objects.bulk_create(
+    clip_detail_write(
+        clip,
         [
-            Detection(
-                clip=clip,
+            dict(
                 frame_index=i,
                 frame_time=i / 2,
                 x1=OBJECT_BOX[0] + i,
@@ -31,10 +32,12 @@ def clip_with_cat(camera, *, scores=(0.62, 0.6, 0.58)):
                 x2=OBJECT_BOX[2],
                 y2=OBJECT_BOX[3],
                 score=s,
-                descriptor=to_bytes(describe(frame, OBJECT_BOX)),
+                descriptor=describe(frame, OBJECT_BOX),
+                **({"suppressed_by": suppressed_by} if suppressed_by else {}),
             )
             for i, s in enumerate(scores)
         ]
+        + list(extra),
     )
     return clip, queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
 
@@ -120,8 +123,7 @@ def test_a_clip_page_shows_suppressed_detections_and_their_rule(world):
     _clip, item = clip_with_cat(world.cam_a)
     decide(world.reviewer, item, {"verdict": "no_person", "suppress_similar": True})
     rule = SuppressionRule.objects.get()
-    later, _ = clip_with_cat(world.cam_a)
-    Detection.objects.filter(clip=later).update(suppressed_by=rule)
+    later, _ = clip_with_cat(world.cam_a, suppressed_by=rule.id)
     client = Client()
     client.force_login(world.reviewer)
     page = client.get(f"/clips/{later.id}/").content.decode()
@@ -268,21 +270,14 @@ def test_the_review_page_shows_every_place_it_would_cover_and_the_review_makes_a
     from inference.suppression import rule_floor
     from tests.scenes import TINY_BOX
 
-    clip, item = clip_with_cat(world.cam_a)
     frame = with_object(background(0))
     floor = rule_floor(world.cam_a.threshold, world.cam_a.review_band, settings.SUPPRESSION_JITTER)
-    for score, coords in ((floor + 0.01, TINY_BOX), (floor - 0.01, (10, 300, 60, 400))):
-        Detection.objects.create(
-            clip=clip,
-            frame_index=0,
-            frame_time=0,
-            x1=coords[0],
-            y1=coords[1],
-            x2=coords[2],
-            y2=coords[3],
-            score=score,
-            descriptor=to_bytes(describe(frame, coords)),
-        )
+    extra = [
+        {"frame_index": 0, "frame_time": 0, "x1": c[0], "y1": c[1], "x2": c[2], "y2": c[3], "score": score,
+         "descriptor": describe(frame, c)}
+        for score, c in ((floor + 0.01, TINY_BOX), (floor - 0.01, (10, 300, 60, 400)))
+    ]  # fmt: skip
+    _clip, item = clip_with_cat(world.cam_a, extra=extra)
     client = Client()
     client.force_login(world.reviewer)
     page = client.get("/review/").content.decode()

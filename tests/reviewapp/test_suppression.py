@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from inference.detector import load_detector
 from inference.suppression import iou, normalise_box
-from reviewapp.review import ingest, processing, queue
+from reviewapp.review import detail, ingest, processing, queue
 from reviewapp.review.models import Clip, Review, ReviewItem
 from reviewapp.tuning.models import SuppressionRule
 from tests.conftest import api_client
@@ -37,6 +37,15 @@ def process(camera, path, minutes_ago=0):
     return clip
 
 
+def suppressed_in(clip, rule=None) -> list:
+    """The boxes of the clip's detail a rule (this one, or any) suppressed."""
+    return [
+        b
+        for b in detail.clip_boxes(clip)
+        if b.suppressed_by_id is not None and (rule is None or b.suppressed_by_id == rule.id)
+    ]
+
+
 def decide_suppress(world, clip):
     item = queue.review_item_enqueue(clip=clip, reason=ReviewItem.Reason.CUSTOMER_REPORT)
     response = api_client(world.reviewer).post(
@@ -54,7 +63,7 @@ def test_a_static_false_positive_is_suppressed_on_its_camera_only_not_for_a_pers
     w = cameras
     first = process(w.cam_a, write_scene_clip(tmp_path / "1.mp4", seed=1), minutes_ago=10)
     assert first.alert is True, "the cat is a false alert on this camera"
-    assert not first.detections.filter(suppressed_by__isnull=False).exists()
+    assert not suppressed_in(first)
 
     review = decide_suppress(w, first)
     rule = SuppressionRule.objects.get()
@@ -66,24 +75,27 @@ def test_a_static_false_positive_is_suppressed_on_its_camera_only_not_for_a_pers
     # The next clip of the same camera: the same cat, new noise, a little darker.
     second = process(w.cam_a, write_scene_clip(tmp_path / "2.mp4", seed=2, gain=0.9), minutes_ago=9)
     assert second.alert is False and second.score < w.cam_a.threshold
-    suppressed = second.detections.filter(suppressed_by=rule)
-    assert suppressed.exists(), "kept and marked, not dropped"
-    assert second.suppressed_score == pytest.approx(max(suppressed.values_list("score", flat=True)))
+    suppressed = suppressed_in(second, rule)
+    assert suppressed, "kept and marked (in the clip's detail), not dropped"
+    assert second.suppressed_score == pytest.approx(max(b.score for b in suppressed))
+    # The database keeps the best box the rule suppressed (the rules page, a later flag), not every one.
+    (kept,) = second.detections.filter(suppressed_by=rule)
+    assert kept.score == pytest.approx(second.suppressed_score)
     assert second.suppressed_score >= w.cam_a.threshold  # it would have alerted
     rule.refresh_from_db()
     assert rule.hits == 1 and rule.last_hit_at is not None
 
     # Another camera with the very same view: not its rule.
     other = process(w.cam_b, write_scene_clip(tmp_path / "3.mp4", seed=3), minutes_ago=8)
-    assert other.alert is True and not other.detections.filter(suppressed_by__isnull=False).exists()
+    assert other.alert is True and not suppressed_in(other)
 
     # A person standing where the cat is, on the rule's camera, still alerts.
     walker = process(w.cam_a, write_scene_clip(tmp_path / "4.mp4", seed=4, walker=True), minutes_ago=7)
     assert walker.alert is True and walker.score >= 0.3
     at_the_spot = [
         d
-        for d in walker.detections.filter(score__gte=0.3)
-        if iou(normalise_box((d.x1, d.y1, d.x2, d.y2), SIZE), rule.box) >= rule.iou_min
+        for d in detail.clip_boxes(walker)
+        if d.score >= 0.3 and iou(normalise_box((d.x1, d.y1, d.x2, d.y2), SIZE), rule.box) >= rule.iou_min
     ]
     assert at_the_spot, "the person was detected at the rule's place..."
     assert all(d.suppressed_by_id is None for d in at_the_spot), "...and not suppressed: they do not look like the cat"
@@ -91,7 +103,7 @@ def test_a_static_false_positive_is_suppressed_on_its_camera_only_not_for_a_pers
     # Once the rule has expired, the cat alerts again.
     SuppressionRule.objects.filter(id=rule.id).update(expires_at=timezone.now() - timedelta(seconds=1))
     later = process(w.cam_a, write_scene_clip(tmp_path / "5.mp4", seed=5), minutes_ago=6)
-    assert later.alert is True and not later.detections.filter(suppressed_by__isnull=False).exists()
+    assert later.alert is True and not suppressed_in(later)
 
 
 def test_a_disabled_rule_suppresses_nothing(cameras, tmp_path):
@@ -99,7 +111,7 @@ def test_a_disabled_rule_suppresses_nothing(cameras, tmp_path):
     decide_suppress(w, process(w.cam_a, write_scene_clip(tmp_path / "1.mp4", seed=1)))
     SuppressionRule.objects.update(active=False)
     again = process(w.cam_a, write_scene_clip(tmp_path / "2.mp4", seed=2))
-    assert again.alert is True and not again.detections.filter(suppressed_by__isnull=False).exists()
+    assert again.alert is True and not suppressed_in(again)
 
 
 def test_a_rule_whose_suppressed_clip_is_confirmed_as_a_person_is_flagged_and_paused(cameras, tmp_path, settings):
@@ -107,7 +119,7 @@ def test_a_rule_whose_suppressed_clip_is_confirmed_as_a_person_is_flagged_and_pa
     decide_suppress(w, process(w.cam_a, write_scene_clip(tmp_path / "1.mp4", seed=1)))
     rule = SuppressionRule.objects.get()
     hidden = process(w.cam_a, write_scene_clip(tmp_path / "2.mp4", seed=2))
-    assert hidden.detections.filter(suppressed_by=rule).exists()
+    assert suppressed_in(hidden, rule)
 
     item = queue.review_item_enqueue(clip=hidden, reason=ReviewItem.Reason.AUDIT_SAMPLE)
     response = api_client(w.reviewer2).post(f"/api/v1/review/{item.id}/decision/", {"verdict": "person"}, format="json")
@@ -134,7 +146,7 @@ def test_the_person_at_the_spot_is_told_apart_by_appearance_alone(cameras, tmp_p
     SuppressionRule.objects.update(similarity_min=0.0)
     walker = process(w.cam_a, write_scene_clip(tmp_path / "4.mp4", seed=4, walker=True))
     rule = SuppressionRule.objects.get()
-    assert walker.detections.filter(suppressed_by=rule, score__gte=0.3).exists()
+    assert any(b.score >= 0.3 for b in suppressed_in(walker, rule))
 
 
 # ------------------------------------------------- the worker and the replay: one decision
@@ -165,7 +177,6 @@ def test_the_worker_and_the_replay_decide_the_same_frames_alike(cameras, tmp_pat
     from inference import defaults
     from inference.labels import Row, detect_row
     from reviewapp.tuning.suppression import rule_source_cutoff
-    from reviewapp.tuning.verifier_training import frames_from_detections
 
     w = cameras
     decide_suppress(w, process(w.cam_a, write_scene_clip(tmp_path / "1.mp4", seed=1), minutes_ago=10))
@@ -174,7 +185,8 @@ def test_the_worker_and_the_replay_decide_the_same_frames_alike(cameras, tmp_pat
     assert (cat.alert, walker.alert) == (False, True), "one clip the rule silences, one it must not"
     for clip, name in ((cat, "2.mp4"), (walker, "4.mp4")):
         # The frames the worker decided, exactly: its stored boxes and descriptors.
-        frames, rows = frames_from_detections(clip=clip, detections=list(clip.detections.all()))
+        found = detail.clip_detail(clip)
+        frames, rows = found.frames, found.rows()
         decision = replay_decision(w.cam_a, clip, frames, settings)
         assert (decision.alert, decision.score) == (clip.alert, pytest.approx(clip.score))
         assert decision.suppressed_score == pytest.approx(clip.suppressed_score)
@@ -183,7 +195,8 @@ def test_the_worker_and_the_replay_decide_the_same_frames_alike(cameras, tmp_pat
         assert by_replay == by_worker
         assert any(by_worker.values()), "the rule suppressed boxes in both clips"
         if clip is walker:
-            assert None in {r for d, r in by_worker.items() if clip.detections.get(id=d).score >= 0.3}
+            scores = {b.id: b.score for b in found.boxes}
+            assert None in {r for d, r in by_worker.items() if scores[d] >= 0.3}
 
         # The replay's own detection of the same file gives the same frames, hence the same decision.
         assert (settings.DETECT_BATCH, settings.MAX_STILL_SECONDS) == (

@@ -14,8 +14,8 @@ from django.utils import timezone
 from inference import tracking, verifier
 from reviewapp.review import ingest, processing
 from reviewapp.review.demo import photo
-from reviewapp.review.models import Clip, Detection, Review, ReviewItem
-from tests.factories import CameraFactory, ClipFactory, ReviewItemFactory
+from reviewapp.review.models import Clip, Review, ReviewItem
+from tests.factories import CameraFactory, ClipFactory, ReviewItemFactory, clip_detail_write
 
 PERSON_BOX = (40, 40, 200, 400)  # where the astronaut is in every frame
 POSTER_BOX = (400, 60, 560, 420)  # where the sepia print is
@@ -51,10 +51,21 @@ def reviewed_clip(camera, reviewer, *, person: bool, n: int, settings):
     )
     scene_video(Path(settings.MEDIA_ROOT) / clip.file.name, seed=n)
     box = PERSON_BOX if person else POSTER_BOX
-    for i in range(6):
-        Detection.objects.create(
-            clip=clip, frame_index=i, frame_time=i / 5, x1=box[0], y1=box[1], x2=box[2], y2=box[3], score=0.6
-        )
+    clip_detail_write(
+        clip,
+        [
+            {
+                "frame_index": i,
+                "frame_time": i / 5,
+                "x1": box[0],
+                "y1": box[1],
+                "x2": box[2],
+                "y2": box[3],
+                "score": 0.6,
+            }
+            for i in range(6)
+        ],
+    )
     item = ReviewItemFactory(clip=clip, state=ReviewItem.State.DONE)
     Review.objects.create(item=item, clip=clip, reviewer=reviewer, verdict="person" if person else "no_person")
     return clip
@@ -206,8 +217,20 @@ def test_the_held_out_evaluation_decides_with_the_rules_that_existed_before_the_
     processed = timezone.now() - timedelta(hours=1)
     clip = ClipFactory(camera=world.cam_a, started_at=processed)  # threshold 0.5
     look = to_bytes(np.ones(16, np.float32) / 4)
-    Detection.objects.create(
-        clip=clip, frame_index=0, frame_time=0, x1=400, y1=60, x2=560, y2=420, score=0.6, descriptor=look
+    clip_detail_write(
+        clip,
+        [
+            {
+                "frame_index": 0,
+                "frame_time": 0,
+                "x1": 400,
+                "y1": 60,
+                "x2": 560,
+                "y2": 420,
+                "score": 0.6,
+                "descriptor": look,
+            }
+        ],
     )
     x1, y1, x2, y2 = normalise_box(POSTER_BOX, (640, 480))
     rule = SuppressionRule.objects.create(
