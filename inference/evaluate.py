@@ -33,6 +33,7 @@ from inference import defaults, second_look
 from inference.decision import decide_clip
 from inference.detector import DetectorUnavailable, load_detector
 from inference.labels import Row, add_pipeline_arguments, check_pipeline_arguments, detect_row, read_labels
+from inference.progress import bar, say
 from inference.thresholds import Counts
 from inference.video import InvalidVideo
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     counted: list[Row] = []
     out: dict = {"first": {}, "second": {}, "detect_s": 0.0}
     print(f"{'row':>4}  {'person':>6}  {'first':>6}  {'second':>6}  {'alert':>5}  clip_file")
-    for row in rows:
+    for row in bar(rows, desc="evaluate", unit="clip"):
         try:
             _evaluate_row(args, row, detector, second, out)
         except InvalidVideo as exc:
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         counted.append(row)
         mark = "" if row.alert == row.person else ("  <- missed person" if row.person else "  <- false alert")
         again = out["second"].get(row.number)
-        print(
+        say(
             f"{row.number:>4}  {int(row.person):>6}  {out['first'][row.number]:6.3f}  "
             f"{'-' if again is None else format(again, '6.3f'):>6}  {'yes' if row.alert else 'no':>5}  {row.clip_file}{mark}"
         )

@@ -51,6 +51,7 @@ from pathlib import Path
 from inference import defaults, thresholds
 from inference.detector import Detector, DetectorUnavailable, load_detector
 from inference.labels import Row, add_pipeline_arguments, check_pipeline_arguments, detect_row, read_labels
+from inference.progress import bar
 from inference.simulation import ClipData, Config, Strategy, crop_hook, describe_floor, simulate, strategies, verdicts
 from inference.thresholds import Counts
 from inference.video import InvalidVideo
@@ -156,7 +157,7 @@ def detect_all(
     need_crops = any(s.verifier for s in chosen)
     clips: list[ClipData] = []
     by_key: dict[str, Row] = {}
-    for row in sorted(rows, key=lambda r: (r.recorded_at, r.number)):
+    for row in bar(sorted(rows, key=lambda r: (r.recorded_at, r.number)), desc="replay", unit="clip"):
         crops, hook = crop_hook(floor)
         try:
             detected = detect_row(

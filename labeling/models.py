@@ -102,6 +102,10 @@ class ExportRun(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Progress while running, written every PROGRESS_EVERY images (labeling.export.writers);
+    # when done both are the images written (planned frames a clip could not give are dropped).
+    images_done = models.PositiveIntegerField(default=0)
+    images_total = models.PositiveIntegerField(default=0, help_text="Images planned (frames and augmented copies).")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -116,6 +120,13 @@ class ExportRun(models.Model):
 
     def __str__(self):
         return f"export {self.id} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int | None:
+        """0-100 while images are being written, None before the total is known."""
+        if not self.images_total:
+            return None
+        return min(100, round(100 * self.images_done / self.images_total))
 
 
 # ------------------------------------------------------------------ near-threshold extraction

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from inference.progress import bar
 from inference.training.data import Sample, to_batch
 from inference.training.losses import centernet_loss
 from inference.training.model import ContractModel, TrainableCenterNet
@@ -139,7 +140,8 @@ def train(
     params = net.head_parameters() if cfg.layers == "head" else list(net.parameters())
     optimiser = torch.optim.Adam(params, lr=cfg.lr)
     order = list(train_set)
-    for epoch in range(1, cfg.epochs + 1):
+    epochs = bar(range(1, cfg.epochs + 1), desc="train", unit="epoch")
+    for epoch in epochs:
         started = time.perf_counter()
         net.train()
         rng.shuffle(order)
@@ -158,6 +160,7 @@ def train(
         mean = totals / max(steps, 1)
         ep = EpochResult(epoch, *map(float, mean), seconds, holdout_metrics(net, held_out, cfg))
         result.epochs.append(ep)
+        epochs.set_postfix(loss=f"{ep.loss:.4f}", refresh=False)
         if on_epoch is not None:
             on_epoch(ep)
     net.eval()

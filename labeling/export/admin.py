@@ -20,6 +20,7 @@ class ExportRunAdmin(admin.ModelAdmin):
         "trigger",
         "requested_by",
         "images",
+        "progress",
         "created_at",
         "finished_at",
         "short_error",
@@ -32,6 +33,13 @@ class ExportRunAdmin(admin.ModelAdmin):
     @admin.display(description="images")
     def images(self, obj):
         return obj.counts.get("images") if obj.counts else None
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        """Images written of those planned, updated while the export runs."""
+        if not obj.images_total:
+            return "–"
+        return f"{obj.images_done} / {obj.images_total} ({obj.progress_percent}%)"
 
     @admin.display(description="error")
     def short_error(self, obj):

@@ -91,7 +91,7 @@ def export_execute(*, export_id: int) -> ExportRun | None:
             return run
         selection = export_select(opts)
         staging = target.staged(run.name)
-        stats = export_build(opts, selection, staging, run_id=run.id)
+        stats = export_build(opts, selection, staging, run_id=run.id, progress=_progress_saver(run.id))
         location = staging.publish(
             {
                 "export_run": run.id,
@@ -115,10 +115,24 @@ def export_execute(*, export_id: int) -> ExportRun | None:
     return run
 
 
+def _progress_saver(export_id: int):
+    """The writer's progress, saved on the run (an UPDATE of two columns, outside any transaction
+    so the page and the admin see it while the export runs)."""
+
+    def save(done: int, total: int) -> None:
+        ExportRun.objects.filter(id=export_id).update(images_done=done, images_total=total)
+
+    return save
+
+
 def _finish(run: ExportRun, *, status: str, location: str = "", counts: dict | None = None, error: str = "") -> None:
     run.status, run.finished_at, run.error = status, timezone.now(), error[:4000]
+    fields = ["status", "finished_at", "error", "location", "counts"]
     if location:
         run.location = location
     if counts is not None:
         run.counts = counts
-    run.save(update_fields=["status", "finished_at", "error", "location", "counts"])
+        # Done: the images written are the whole of it (frames a clip could not give are dropped).
+        run.images_done = run.images_total = counts.get("images", 0)
+        fields += ["images_done", "images_total"]
+    run.save(update_fields=fields)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from labeling.export import service as export
 from labeling.export.options import ExportOptions, export_options_clean
 from labeling.export.selection import balance, export_candidates
+from labeling.models import ExportRun
 from reviewapp.core.errors import ApplicationError
 from reviewapp.review.filters import FILTER_NAMES, declared
 
@@ -102,5 +103,9 @@ def export_new(request):
         "preview": preview,
         "preview_error": preview_error,
         "general_error": general_error,
+        # The latest runs with their progress (images done of total), refreshed by reloading.
+        "recent": ExportRun.objects.only(
+            "id", "name", "status", "images_done", "images_total", "created_at", "finished_at"
+        )[:10],
     }
     return render(request, "labeling/export_new.html", context, status=status)

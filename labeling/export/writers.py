@@ -39,12 +39,16 @@ from reviewapp.review.models import Clip
 log = logging.getLogger(__name__)
 
 CATEGORY_ID = 1  # COCO; YOLO class 0
+PROGRESS_EVERY = 25  # images between two progress reports (one UPDATE each), not one per image
 AUGMENTED = {"negative": (HARD_NEGATIVE, NEGATIVE), "positive": (POSITIVE,), "none": ()}  # by the `augment` option
 
 
-def export_build(opts: ExportOptions, selection: Selection, staging: storage.Staging, *, run_id: int | None) -> dict:
+def export_build(
+    opts: ExportOptions, selection: Selection, staging: storage.Staging, *, run_id: int | None, progress=None
+) -> dict:
     """Write the selected clips' frames, their augmented copies and the index files into
-    `staging`. Returns the stats (also written as stats.json)."""
+    `staging`. Returns the stats (also written as stats.json). `progress(done, total)` is called
+    with the images planned first, then every PROGRESS_EVERY images written."""
     clips, detections = _clips_and_detections([c.clip_id for c in selection.clips])
     splits = assign_splits(dict(Counter(c.camera for c in selection.clips)), opts.split, opts.seed)
     augmented = AUGMENTED[opts.augment]
@@ -54,7 +58,9 @@ def export_build(opts: ExportOptions, selection: Selection, staging: storage.Sta
         if c.clip_id in clips
     }
     copies = augmentation_plan(selection, plans, splits, augmented, opts)
-    writer = ExportWriter(staging, opts, run_id=run_id, augmenter=Augmenter(seed=opts.seed))
+    writer = ExportWriter(staging, opts, run_id=run_id, augmenter=Augmenter(seed=opts.seed), progress=progress)
+    writer.planned = sum(len(p) for p in plans.values()) + sum(copies)
+    writer.report()
     skipped = [c.clip_id for c in selection.clips if c.clip_id not in clips]  # deleted since the selection
     source_number = 0  # the train frames of the augmented class met so far: the index in `copies`
     for cand in selection.clips:
@@ -85,8 +91,12 @@ def _clips_and_detections(clip_ids: list[str]) -> tuple[dict[str, Clip], dict[st
 class ExportWriter:
     """Accumulates images and their labels into a staging area, then writes the index files."""
 
-    def __init__(self, staging: storage.Staging, opts: ExportOptions, *, run_id: int | None = None, augmenter=None):
+    def __init__(
+        self, staging: storage.Staging, opts: ExportOptions, *, run_id: int | None = None, augmenter=None, progress=None
+    ):
         self.staging = staging
+        self.progress = progress
+        self.planned = 0
         self.opts = opts
         self.run_id = run_id
         self.augmenter = augmenter
@@ -192,7 +202,13 @@ class ExportWriter:
             **meta,
         }
         self.manifest.append(entry)
+        if len(self.manifest) % PROGRESS_EVERY == 0:
+            self.report()
         return entry
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(len(self.manifest), max(self.planned, len(self.manifest)))
 
     def finish(self, stats: dict) -> None:
         categories = [{"id": CATEGORY_ID, "name": "person", "supercategory": "person"}]

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from reviewapp.core.errors import ApplicationError, error_body
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
 from reviewapp.review import detail, grouping, media, queue, reports, selectors
-from reviewapp.review.models import Clip, ReviewItem, Tag
+from reviewapp.review.models import Clip, Detection, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
 STRIP_FRAMES = 8
@@ -176,8 +177,15 @@ def clip_page(request, clip_id):
 @role_required(is_customer)
 @require_GET
 def alerts(request):
-    page = Paginator(selectors.alerts_for_customer(user=request.user).prefetch_related("reports"), 50)
-    return render(request, "alerts/list.html", {"page": page.get_page(request.GET.get("page"))})
+    """The customer's alerts: each with the frame that alerted, whether a reviewer confirmed it
+    (the newest verdict, never who nor why) and whether they reported it."""
+    clips = selectors.alerts_for_customer(user=request.user).with_verdict()
+    clips = clips.prefetch_related("reports", Prefetch("detections", Detection.objects.defer("descriptor")))
+    page = Paginator(clips, 50).get_page(request.GET.get("page"))
+    for clip in page:
+        decided = media.decided_detection(clip.detections.all())
+        clip.key_frame = decided.frame_index if decided is not None else None
+    return render(request, "alerts/list.html", {"page": page})
 
 
 @role_required(can_see_clips)
@@ -186,6 +194,8 @@ def alert_page(request, clip_id):
     clip = selectors.clip_get_visible(user=request.user, clip_id=clip_id)
     context = _clip_context(clip, staff_view=is_reviewer(request.user))
     context["reported"] = clip.reports.filter(reported_by=request.user).exists()
+    newest = selectors.latest_review(clip)
+    context["verdict"] = newest.verdict if newest is not None else None  # the verdict alone
     return render(request, "alerts/detail.html", context)
 
 

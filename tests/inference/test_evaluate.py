@@ -79,3 +79,59 @@ def test_no_countable_clip_exits_1_with_the_json_still_last(tmp_path):
     proc = run(tmp_path / "labels.csv")
     assert proc.returncode == 1
     assert json.loads(proc.stdout.splitlines()[-1])["clips"] == 0
+
+
+def _run_with_a_terminal_for_stderr(*args) -> tuple[int, str, str]:
+    """The command with stderr on a pseudo-terminal (a bar is drawn) and stdout on a pipe."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal's size
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inference.evaluate", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the other side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stdout, _ = proc.communicate(timeout=300)
+    reader.join(timeout=30)
+    os.close(master)
+    return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_a_bar_on_a_terminal_leaves_stdout_and_its_json_unchanged(tmp_path):
+    write_clip(tmp_path / "a.mp4", photo("astronaut"), seconds=2, fps=5)
+    write_video(tmp_path / "b.mp4", frames=10, fps=5)
+    (tmp_path / "labels.csv").write_text("clip_file,person\na.mp4,1\nb.mp4,0\n")
+    args = (tmp_path / "labels.csv", "--threshold", "0.5", "--detector", "hog")
+    piped = run(*args)
+    code, stdout, terminal = _run_with_a_terminal_for_stderr(*args)
+    assert piped.returncode == code == 0
+    assert piped.stderr == "", "not a terminal: no bar"
+    assert "evaluate:" in terminal and "0/2 [" in terminal and "clip/s" in terminal, terminal
+    assert "\r" not in stdout and "evaluate:" not in stdout
+    without, with_bar = (json.loads(out.strip().splitlines()[-1]) for out in (piped.stdout, stdout))
+    without.pop("wall_seconds"), with_bar.pop("wall_seconds")
+    assert with_bar == without
+    assert stdout.splitlines()[:-1] == piped.stdout.splitlines()[:-1]

@@ -22,4 +22,5 @@ def test_a_real_worker_runs_the_queued_export(worker, world, tmp_path, settings,
     run = ExportRun.objects.get()
     assert run.status == ExportRun.Status.DONE and run.trigger == "command", run.error
     assert Path(run.location, "_COMPLETE").is_file()
+    assert run.images_done == run.images_total == run.counts["images"] > 0  # its progress reached the total
     assert f"export {run.id} done" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """In a real Chromium (Debian's, driven by Playwright): an mp4v camera clip plays and seeks (the
 original does not: MediaError 4, "source not supported"; the worker's H.264 preview does), and
-the review history is filtered and downloaded as CSV."""
+the review history is filtered and downloaded as CSV; a customer's alert shows the frame that
+alerted (an image that loads) and plays."""
 
 from pathlib import Path
 
@@ -94,3 +95,37 @@ def test_a_reviewer_filters_the_history_and_downloads_it_as_csv(live_server, bro
     text = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
     assert text[0].startswith("decided_at,clip_id,camera")
     assert len(text) == 2 and str(dog.clip_id) in text[1] and ",no_person,dog,rita," in text[1]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_sees_the_frame_that_alerted_and_the_clip_playing(live_server, browser_page, tmp_path):  # noqa: F811
+    camera = CameraFactory(name="acme-door", threshold=0.1)
+    make_user("cora", "customer", customer=camera.customer, password="pw-123456")
+    path = write_clip(tmp_path / "astronaut.mp4", photo("astronaut"), seconds=3, fps=10)
+    clip, _ = ingest.clip_ingest(camera=camera, path=str(path), recorded_at=timezone.now())
+    processing.clip_process(clip_id=clip.id)
+    preview.clip_preview_make(clip_id=clip.id)
+    clip.refresh_from_db()
+    assert clip.alert, "the astronaut alerts at 0.1"
+
+    page = browser_page
+    page.goto(f"{live_server.url}/alerts/")
+    page.fill("input[name=username]", "cora")
+    page.fill("input[name=password]", "pw-123456")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/alerts/")
+    loaded = "img => img.complete && img.naturalWidth"
+    page.wait_for_function("() => { const i = document.querySelector('img.thumb'); return i && i.complete; }")
+    assert page.locator("img.thumb").evaluate(loaded) > 0
+    assert "not reviewed yet" in page.content() and "Score" not in page.content()
+
+    page.click("img.thumb")
+    page.wait_for_url(f"{live_server.url}/alerts/{clip.id}/")
+    page.wait_for_function("() => document.querySelector('#key-frame img').complete")
+    assert page.locator("#key-frame img").evaluate(loaded) > 0
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#clip-video'); return v.readyState >= 2 || v.error; }"
+    )
+    assert page.locator("#clip-video").evaluate("v => v.error && v.error.code") is None
+    assert page.locator("button", has_text="This is not a person").is_visible()

@@ -72,8 +72,8 @@ def test_the_alert_page_reports_a_false_alert(world):
     client = Client()
     client.force_login(world.customer_a)
     page = client.get(f"/alerts/{clip.id}/")
-    assert b"This is a false alert" in page.content
+    assert b"This is not a person" in page.content
     response = client.post(f"/alerts/{clip.id}/report/", {"reason": "a moth on the lens"}, follow=True)
     assert b"a reviewer will look at this clip" in response.content
-    assert b"This is a false alert" not in response.content
+    assert b"This is not a person" not in response.content
     assert FalseAlertReport.objects.get(clip=clip).reason == "a moth on the lens"

@@ -10,6 +10,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from inference.progress import bar
 from labeling.export import service as export
 from labeling.export.options import OPTION_NAMES, ExportOptions
 from labeling.models import ExportRun
@@ -35,6 +36,24 @@ def _shown(value) -> str:
     return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
 
 
+def _wait(run: ExportRun, poll: float = 2.0) -> None:
+    """Until the worker has finished the run, its progress (images done of total, the run's
+    fields) as a bar on stderr when that is a terminal."""
+    # A run still queued after this long has no worker consuming the default queue.
+    deadline = time.monotonic() + settings.EXPORT_TIME_LIMIT + 120
+    with bar(desc=f"export {run.id}", unit="image") as progress:
+        while True:
+            run.refresh_from_db()
+            if run.images_total:
+                progress.total, progress.n = run.images_total, run.images_done
+                progress.refresh()
+            if run.status in (ExportRun.Status.DONE, ExportRun.Status.FAILED):
+                return
+            if time.monotonic() > deadline:
+                raise CommandError(f"export {run.id} still {run.status}: is a worker running?")
+            time.sleep(poll)
+
+
 class Command(BaseCommand):
     help = "Export a balanced training set (COCO + YOLO + manifest) from the reviewed clips."
 
@@ -55,15 +74,7 @@ class Command(BaseCommand):
         if options["here"]:
             export.export_execute(export_id=run.id)
         elif options["wait"]:
-            # A run still queued after this long has no worker consuming the default queue.
-            deadline = time.monotonic() + settings.EXPORT_TIME_LIMIT + 120
-            while True:
-                run.refresh_from_db()
-                if run.status in (ExportRun.Status.DONE, ExportRun.Status.FAILED):
-                    break
-                if time.monotonic() > deadline:
-                    raise CommandError(f"export {run.id} still {run.status}: is a worker running?")
-                time.sleep(2)
+            _wait(run)
         else:
             return
         run.refresh_from_db()
