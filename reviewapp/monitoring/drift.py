@@ -192,11 +192,11 @@ def drift_check_all(*, now: datetime | None = None) -> int:
     h = histograms(baseline_start=baseline_start, window_start=window_start, end=now)
     existing = {d.camera_id: d for d in CameraDrift.objects.all()}
     flagged = 0
-    rows_new, rows_changed = [], []
+    rows = []
     for camera_id, camera_name in Camera.objects.values_list("id", "name"):
         r = evaluate(camera_id, h)
         previous = existing.get(camera_id)
-        row = previous or CameraDrift(camera_id=camera_id)
+        row = CameraDrift(camera_id=camera_id)  # upserted below, by camera
         was_flagged = bool(previous and previous.flagged)
         row.checked_at, row.window_start, row.baseline_start = now, window_start, baseline_start
         row.baseline_clips, row.current_clips = r.baseline_clips, r.current_clips
@@ -204,7 +204,7 @@ def drift_check_all(*, now: datetime | None = None) -> int:
         row.ks_statistic, row.ks_pvalue = r.ks_statistic, r.ks_pvalue
         row.baseline_mean_score, row.current_mean_score = r.baseline_mean, r.current_mean
         row.flagged = r.flagged
-        row.flagged_since = (row.flagged_since if was_flagged else now) if r.flagged else None
+        row.flagged_since = (previous.flagged_since if was_flagged else now) if r.flagged else None
         if r.flagged and not was_flagged:
             log.warning(
                 "camera %s drifted: PSI scores %s, boxes per clip %s",
@@ -213,7 +213,7 @@ def drift_check_all(*, now: datetime | None = None) -> int:
                 _fmt(r.psi_detections),
             )
         flagged += r.flagged
-        (rows_changed if previous else rows_new).append(row)
+        rows.append(row)
     fields = [
         "checked_at",
         "window_start",
@@ -229,9 +229,11 @@ def drift_check_all(*, now: datetime | None = None) -> int:
         "flagged",
         "flagged_since",
     ]
-    with transaction.atomic():
-        CameraDrift.objects.bulk_create(rows_new, batch_size=500)
-        CameraDrift.objects.bulk_update(rows_changed, fields, batch_size=500)
+    # One INSERT ... ON CONFLICT (camera) DO UPDATE per 500 cameras. bulk_update built a CASE
+    # expression per field and row: ~5 s of Python for 2,000 cameras (#13).
+    CameraDrift.objects.bulk_create(
+        rows, batch_size=500, update_conflicts=True, unique_fields=["camera"], update_fields=fields
+    )
     return flagged
 
 
