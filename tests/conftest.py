@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from reviewapp.core import aws
 from tests.factories import CameraFactory, CustomerFactory, make_user
 
 pytest_plugins = ["tests.workers"]  # the `worker` fixture: a real Celery worker process
@@ -88,13 +89,12 @@ def aws_endpoint():
 
 @pytest.fixture
 def aws_env(monkeypatch):
-    from reviewapp.review import sns
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    sns._client.cache_clear()
+    aws.reset()
     yield
-    sns._client.cache_clear()
+    aws.reset()
 
 
 # --- labels out (tests/labeling/) -------------------------------------------------------------

@@ -24,16 +24,14 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-import boto3
 from boto3.exceptions import S3UploadFailedError
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from reviewapp.core import aws
 from reviewapp.core.errors import StorageError
 
 COMPLETE_MARKER = "_COMPLETE"
@@ -139,14 +137,20 @@ class LocalStaging:
 # --------------------------------------------------------------------------------------- S3
 
 
-@lru_cache(maxsize=1)
 def _s3():
-    config = Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 4, "mode": "standard"})
-    return boto3.client("s3", region_name=settings.AWS_REGION, endpoint_url=settings.AWS_S3_ENDPOINT_URL, config=config)
+    # Exports upload whole images: a longer read timeout than the app's small objects.
+    return aws.client(
+        "s3",
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+        region=settings.AWS_REGION,
+        connect_timeout=5,
+        read_timeout=60,
+        attempts=4,
+    )
 
 
 def reset() -> None:
-    _s3.cache_clear()
+    aws.reset()
 
 
 def _error(exc: Exception, what: str) -> StorageError:

@@ -13,14 +13,12 @@ from __future__ import annotations
 import random
 import time
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from reviewapp.core import aws
 from reviewapp.core.errors import OutsideError
 
 BATCH = 25  # BatchWriteItem's limit
@@ -45,13 +43,16 @@ def enabled() -> bool:
     return bool(settings.DYNAMODB_TABLE)
 
 
-@lru_cache(maxsize=1)
 def _client():
     # Short timeouts and few SDK retries: an outage must fail a sync attempt fast (our own
     # SyncState rows retry with backoff), not hold a worker for minutes.
-    config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})
-    return boto3.client(
-        "dynamodb", region_name=settings.AWS_REGION, endpoint_url=settings.AWS_DYNAMODB_ENDPOINT_URL, config=config
+    return aws.client(
+        "dynamodb",
+        endpoint_url=settings.AWS_DYNAMODB_ENDPOINT_URL,
+        region=settings.AWS_REGION,
+        connect_timeout=2,
+        read_timeout=10,
+        attempts=2,
     )
 
 

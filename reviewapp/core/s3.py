@@ -8,15 +8,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import BinaryIO
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 
+from reviewapp.core import aws
 from reviewapp.core.errors import StorageError
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
@@ -39,18 +37,8 @@ class ObjectHead:
     metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-*, names lower case
 
 
-@lru_cache(maxsize=4)
-def _client(endpoint_url: str | None, region: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        config=Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}),
-    )
-
-
 def client():
-    return _client(settings.AWS_S3_ENDPOINT_URL, settings.AWS_REGION)
+    return aws.client("s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL, region=settings.AWS_REGION)
 
 
 def _error(exc: Exception, what: str) -> StorageError:

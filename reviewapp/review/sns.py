@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import lru_cache
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 
+from reviewapp.core import aws
 from reviewapp.core.errors import OutsideError
 
 log = logging.getLogger(__name__)
@@ -24,13 +22,10 @@ class SNSError(OutsideError):
     service = "SNS"
 
 
-@lru_cache(maxsize=4)
-def _client(endpoint_url: str | None, region: str):
-    return boto3.client(
-        "sns",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        config=Config(connect_timeout=3, read_timeout=5, retries={"max_attempts": 2}),
+def _client():
+    # Short: a slow SNS must not hold the sender; the outbox retries with backoff.
+    return aws.client(
+        "sns", endpoint_url=settings.AWS_SNS_ENDPOINT_URL, region=settings.AWS_REGION, read_timeout=5, attempts=2
     )
 
 
@@ -56,7 +51,7 @@ def publish_alert(*, message: dict, group_id: str, dedup_id: str) -> str | None:
     if topic.endswith(".fifo"):
         request.update(MessageDeduplicationId=dedup_id, MessageGroupId=group_id)
     try:
-        response = _client(settings.AWS_SNS_ENDPOINT_URL, settings.AWS_REGION).publish(**request)
+        response = _client().publish(**request)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise SNSError(f"SNS publish failed: {code}: {exc}", retryable=code in _RETRYABLE_CODES) from exc

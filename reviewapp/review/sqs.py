@@ -9,12 +9,11 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 
+from reviewapp.core import aws
 from reviewapp.core.errors import OutsideError
 
 log = logging.getLogger(__name__)
@@ -32,19 +31,9 @@ class Message:
     receive_count: int
 
 
-@lru_cache(maxsize=4)
-def _client(endpoint_url: str | None, region: str):
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        # read_timeout above the long poll's 20 s, or every empty poll would time out.
-        config=Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}),
-    )
-
-
 def client():
-    return _client(settings.AWS_SQS_ENDPOINT_URL, settings.AWS_REGION)
+    # read_timeout (30 s) above the long poll's 20 s, or every empty poll would time out.
+    return aws.client("sqs", endpoint_url=settings.AWS_SQS_ENDPOINT_URL, region=settings.AWS_REGION, read_timeout=30)
 
 
 def _call(what: str, fn, **kwargs):

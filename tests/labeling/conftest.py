@@ -7,6 +7,7 @@ import pytest
 
 from labeling.sync import dynamo
 from labeling.sync import label_studio as ls
+from reviewapp.core import aws
 from tests.labeling import servers
 from tests.labeling.servers import LS_TOKEN
 
@@ -16,7 +17,7 @@ def dynamo_table(settings, aws_endpoint, aws_env):
     """A fresh table on the moto server for each test."""
     settings.DYNAMODB_TABLE = f"clips-{uuid.uuid4().hex[:8]}"
     settings.AWS_DYNAMODB_ENDPOINT_URL = aws_endpoint
-    dynamo._client.cache_clear()
+    aws.reset()
     assert dynamo.table_create()
     yield settings.DYNAMODB_TABLE
     # (a test may have wrapped the client with monkeypatch, undone after this runs)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from labeling.models import SyncState
 from labeling.sync import discovery, dynamo, senders, state
 from labeling.sync import engine as sync
+from reviewapp.core import aws
 from reviewapp.review.models import FalseAlertReport, Review
 from reviewapp.review.queue import review_record
 from tests.labeling.helpers import processed_clip
@@ -136,7 +137,7 @@ def test_an_outage_loses_nothing_and_everything_arrives_once_when_it_is_back(
 ):
     clip = processed_clip(world.cam_a)
     settings.AWS_DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{_closed_port()}"
-    dynamo._client.cache_clear()
+    aws.reset()
     # Reviews are saved while the destination is down: the decision never waits for it.
     review_record(item=clip.review_item, reviewer=world.reviewer, verdict="no_person", tags=["insect"])
     others = [processed_clip(world.cam_b, item=False) for _ in range(3)]
@@ -149,7 +150,7 @@ def test_an_outage_loses_nothing_and_everything_arrives_once_when_it_is_back(
     assert Review.objects.filter(clip=clip).count() == 1
 
     settings.AWS_DYNAMODB_ENDPOINT_URL = aws_endpoint
-    dynamo._client.cache_clear()
+    aws.reset()
     real = dynamo._client()
     counting = Flaky(real, unprocessed=0)
     monkeypatch.setattr(dynamo, "_client", lambda: counting)

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from labeling.models import SyncState
-from labeling.sync import dynamo, state
 from labeling.sync import engine as sync
+from labeling.sync import state
+from reviewapp.core import aws
 from tests.labeling.helpers import processed_clip
 from tests.reviewapp.test_metrics import scrape, value
 
@@ -37,7 +38,7 @@ def test_an_outage_shows_as_erroring_rows_and_a_growing_lag(world, staff_client,
     assert value(samples, "vigia_sync_rows", destination="dynamodb", status="pending") == 0
 
     settings.AWS_DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{_closed_port()}"
-    dynamo._client.cache_clear()
+    aws.reset()
     sync.sync_destination(D.DYNAMODB)
     samples = scrape(staff_client)
     assert value(samples, "vigia_sync_rows", destination="dynamodb", status="pending") == 1

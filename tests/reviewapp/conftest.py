@@ -9,7 +9,7 @@ import boto3
 import pytest
 from django.core.files.storage import storages
 
-from reviewapp.core import s3 as s3_module
+from reviewapp.core import aws
 from reviewapp.review import sqs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,4 +86,4 @@ def bucket(settings, aws_endpoint, aws_env, monkeypatch):
     sqs.dead_letter_url.cache_clear()
     yield b
     storages._storages = {}
-    s3_module._client.cache_clear()
+    aws.reset()
