@@ -89,7 +89,6 @@ def aws_endpoint():
 
 @pytest.fixture
 def aws_env(monkeypatch):
-
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     aws.reset()
