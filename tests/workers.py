@@ -129,20 +129,31 @@ class RedisServer:
         return int(out.stdout.strip())
 
 
-def point_celery_at(broker_url: str, options: dict) -> tuple:
+_FOLLOW = object()
+
+
+def point_celery_at(broker_url: str, options: dict, env_url=_FOLLOW) -> tuple:
     """Make this process's Celery app send to another broker; returns what to give back to
-    restore it. kombu keeps its connection pools in a global registry keyed by URL: closing one
-    in place (force_close_all) leaves a closed pool there, and every later send to that URL fails
-    with "Acquire on closed pool". pools.reset() closes them all and empties the registry."""
+    restore it. Celery reads CELERY_BROKER_URL from the environment before its configuration
+    (CI sets it), so the variable is switched too. kombu keeps its connection pools in a global
+    registry keyed by URL: closing one in place (force_close_all) leaves a closed pool there, and
+    every later send to that URL fails with "Acquire on closed pool"; pools.reset() closes them
+    all and empties the registry."""
     from celery import current_app
     from kombu import pools
 
     app = current_app
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    saved = (app.conf.broker_url, app.conf.broker_transport_options, os.environ.get("CELERY_BROKER_URL"))
     pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.broker_url, app.conf.broker_transport_options = broker_url, options
+    if env_url is _FOLLOW:
+        env_url = broker_url  # pointing elsewhere: the variable follows (a restore passes the saved one)
+    if env_url is None:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    else:
+        os.environ["CELERY_BROKER_URL"] = env_url
     return saved
 
 

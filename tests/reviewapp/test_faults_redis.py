@@ -5,17 +5,11 @@ here) sends the clips again. Every clip done once, every alert delivered once; p
 recovery time (Redis back -> the last clip done)."""
 
 import json
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections import Counter
 
 import pytest
 import redis
-from celery import current_app
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from reviewapp.review import ingest
@@ -30,32 +24,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(tran
 CLIPS = 4
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(port: int, folder) -> subprocess.Popen:
-    server = shutil.which("redis-server")
-    assert server, "redis-server is needed (apt-get install redis-server)"
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
-    proc = subprocess.Popen([server, *args], stdout=subprocess.DEVNULL)
-    _up(port, timeout=10)
-    return proc
-
-
-def _up(port: int, *, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("redis-server did not start")
-
-
 def alerts_per_clip(inbox: Inbox, *, quiet: float) -> dict[str, int]:
     """How many alerts the inbox got per clip, read until nothing more came for `quiet` s."""
     got, last = Counter(), time.monotonic()
@@ -68,31 +36,15 @@ def alerts_per_clip(inbox: Inbox, *, quiet: float) -> dict[str, int]:
 
 
 @pytest.fixture
-def empty_redis(tmp_path):
-    """Our own Redis, as this test's broker; `restart()` kills it -9 and starts it empty."""
-    port = free_port()
-    procs = [start_redis(port, tmp_path)]
-    url = f"redis://127.0.0.1:{port}/0"
-    app, saved = current_app, (current_app.conf.broker_url, current_app.conf.broker_transport_options)
-
-    def use(broker_url, options):
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-        app.conf.broker_url, app.conf.broker_transport_options = broker_url, options
+def empty_redis(redis_server):
+    """Our own Redis (tests/workers.py), as this test's broker; `restart()` kills it -9 and
+    starts it empty on the same port."""
 
     def restart():
-        procs[-1].send_signal(signal.SIGKILL)
-        procs[-1].wait(timeout=10)
-        procs.append(start_redis(port, tmp_path))
+        redis_server.stop()
+        redis_server.start()
 
-    use(url, {"visibility_timeout": django_settings.BROKER_VISIBILITY_TIMEOUT})
-    yield url, redis.Redis(port=port), restart
-    use(*saved)
-    for proc in procs:
-        proc.kill()
-        proc.wait(timeout=10)
+    yield redis_server.url, redis.Redis(port=redis_server.port), restart
 
 
 def test_clips_queued_in_a_redis_restarted_empty_are_done_once_by_the_sweep(
@@ -127,7 +79,7 @@ def test_clips_queued_in_a_redis_restarted_empty_are_done_once_by_the_sweep(
     wait_for(done, timeout=150, worker=worker, every=0.5)
     recovery = time.monotonic() - back
     sent = lambda: AlertOutbox.objects.filter(clip__in=ids, status=AlertOutbox.Status.SENT).count() == CLIPS  # noqa: E731
-    wait_for(sent, timeout=60, worker=worker)
+    wait_for(sent, timeout=120, worker=worker)
     got = alerts_per_clip(inbox, quiet=4)
     print(f"Redis restarted empty with {CLIPS} clips queued -> all done by the sweep in {recovery:.1f} s")
     assert [c.attempts for c in Clip.objects.filter(id__in=ids)] == [1] * CLIPS  # each done once
