@@ -133,7 +133,9 @@ def test_a_keyboard_decision_shows_the_next_item_without_a_page_load_and_u_undoe
     page.wait_for_selector(f'{current}[data-item="{second.id}"]')
     page.keyboard.press("s")
     page.wait_for_selector("#flow #empty")
+    # The skip is the newest action: its answer is what is announced, whichever answer came first.
     page.wait_for_function("document.querySelector('#announce').textContent.startsWith('Skipped')")
+    page.wait_for_function("Object.keys(window.vigiaFlow.inflight).length === 0")
     assert Review.objects.get(item=first).verdict == "person"
     assert not Review.objects.filter(item=second).exists()
     assert page.evaluate("window.__marker") == "same page"

@@ -18,10 +18,13 @@
   var failed = false;        // the last prefetch failed (network, server): the next swap reloads
   var inflight = {};         // item id -> the decision's promise
   var last = null;           // the last decision, for U: {panel, id, at, promise}
-  var stats = window.vigiaFlow = { timings: [], preloaded: [] };
+  var stats = window.vigiaFlow = { timings: [], preloaded: [], inflight: inflight };
+  var acted = 0, told = 0;   // actions taken / the newest one announced (answers arrive in any order)
   if (!current) return;
 
   function say(text) { live.textContent = text; }
+  // An answer to an older action never overwrites what a newer one announced.
+  function tell(seq, text) { if (seq >= told) { told = seq; say(text); } }
   function showError(text) { errorBox.textContent = text; errorBox.hidden = !text; }
   function csrf(panel) {
     var input = panel.querySelector("input[name=csrfmiddlewaretoken]");
@@ -124,11 +127,12 @@
       : post(panel, panel.dataset.decisionUrl, decisionBody(panel, kind));
     inflight[id] = promise;
     last = kind === "skip" ? null : { panel: panel, id: id, at: Date.now(), promise: promise };
+    var seq = ++acted;
     advance(t0);
     promise.then(function () {
       delete inflight[id];
       var next = current.dataset.announce ? " " + T.tNext + ": " + current.dataset.announce : "";
-      say((kind === "skip" ? T.tSkipped : T.tSaved + ": " + kind.replace("_", " ") + ".") + next);
+      tell(seq, (kind === "skip" ? T.tSkipped : T.tSaved + ": " + kind.replace("_", " ") + ".") + next);
     }, function (err) {
       // Not recorded: the item comes back on screen, with the message; the other waits ahead.
       delete inflight[id];
@@ -153,10 +157,11 @@
       return !member;
     });
     last = null;
+    var seq = ++acted;
     advance(t0);
     promise.then(function () {
       [id].concat(members).forEach(function (m) { delete inflight[m]; });
-      say(T.tSaved + ": no person \u00d7" + (members.length + 1) + ".");
+      tell(seq, T.tSaved + ": no person \u00d7" + (members.length + 1) + ".");
     }, function (err) {
       [id].concat(members).forEach(function (m) { delete inflight[m]; });
       showError(T.tNotSaved + ": " + err.message);
@@ -168,9 +173,10 @@
     var l = last;
     if (!l || Date.now() - l.at > undoMs) { say(T.tNoUndo); return; }
     last = null;
+    var seq = ++acted;
     l.promise.then(function () { return post(l.panel, l.panel.dataset.undoUrl); }).then(function () {
       shelve(show(l.panel));
-      say(T.tUndone);
+      tell(seq, T.tUndone);
     }, function (err) { showError(T.tNotSaved + ": " + err.message); });
   }
 
