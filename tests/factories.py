@@ -44,6 +44,7 @@ class ClipFactory(factory.django.DjangoModelFactory):
     width = 640
     height = 480
     status = Clip.Status.DONE
+    sent_at = factory.LazyFunction(timezone.now)
     score = 0.6
     alert = True
     model_version = "test"

@@ -281,6 +281,8 @@ CLIP_MAX_ATTEMPTS = env.int("CLIP_MAX_ATTEMPTS", default=3)
 # process died is sent again after at most STUCK_CLIP_SECONDS + STUCK_CLIP_SWEEP_SECONDS (100 s).
 STUCK_CLIP_SECONDS = env.int("STUCK_CLIP_SECONDS", default=CLIP_TASK_TIME_LIMIT + 10)
 STUCK_CLIP_SWEEP_SECONDS = env.float("STUCK_CLIP_SWEEP_SECONDS", default=30.0)
+# A queued clip's message is lost only with the broker's data: sent again after this long.
+STUCK_QUEUED_CLIP_SECONDS = env.int("STUCK_QUEUED_CLIP_SECONDS", default=300)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-clips": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -11,7 +12,8 @@ from celery import current_app
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
 
 from inference.video import InvalidVideo, VideoLimits, probe
 from reviewapp.core import logs, metrics
@@ -114,6 +116,7 @@ def _clip_save(clip: Clip, *, owns_file: bool = True) -> Clip:
     one of a concurrent upload of the same clip (same camera and bytes, or same external_id)
     that won the race (our file is then dropped).
     `owns_file=False` (a clip ingested by reference): the file is not ours, never deleted."""
+    clip.sent_at = timezone.now()  # sent once committed; set back to NULL if the send fails
     try:
         with transaction.atomic():
             clip.save(force_insert=True)
@@ -142,6 +145,9 @@ def _clip_enqueue_or_leave_queued(clip: Clip) -> None:
         clip_enqueue(clip.id)
     except Exception as exc:  # kombu's OperationalError, a socket error, a timeout...
         clip.sent_to_worker = False
+        # Unsent: the sweep sends it at its next run (if this fails too: once STUCK_QUEUED_CLIP_SECONDS passed).
+        with contextlib.suppress(DatabaseError):
+            Clip.objects.filter(id=clip.id, status=Clip.Status.QUEUED).update(sent_at=None)
         with logs.log_context(clip_id=clip.id, camera=clip.camera.name):
             log.warning("clip %s stored but not sent to the worker (%s); the sweep will send it", clip.id, exc)
         return

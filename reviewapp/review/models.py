@@ -131,6 +131,10 @@ class Clip(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # When its last message went to the worker (NULL: the send failed, the broker was down). The
+    # stuck-clip sweep sends a clip again only when this is old: a clip waiting behind a backlog
+    # gets one more message per sweep age, not one per sweep.
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     score = models.FloatField(null=True, blank=True)
     alert = models.BooleanField(null=True, blank=True)
     alert_sent_at = models.DateTimeField(null=True, blank=True)

@@ -187,15 +187,25 @@ def clip_fail(*, clip_id, error: str) -> None:
         metrics.clip_failed(camera)
 
 
-def clips_requeue_stuck(*, older_than: timedelta) -> int:
-    """Send again the clips whose task was lost (queued or processing for too long)."""
-    cutoff = timezone.now() - older_than
+def clips_requeue_stuck(*, older_than: timedelta, queued_older_than: timedelta | None = None) -> int:
+    """Send again the clips whose task was lost: never sent (the broker was down), queued with
+    no message for `queued_older_than` (the broker lost it), or processing for `older_than` (its
+    worker died). A clip is sent again at most once per that age (`sent_at`), so clips waiting
+    behind a backlog do not multiply their messages at every sweep."""
+    now = timezone.now()
+    cutoff = now - older_than
+    queued_cutoff = now - (older_than if queued_older_than is None else queued_older_than)
     stuck = list(
         Clip.objects.filter(
-            Q(status=Clip.Status.QUEUED, created_at__lt=cutoff)
-            | Q(status=Clip.Status.PROCESSING, started_at__lt=cutoff)
+            Q(status=Clip.Status.QUEUED, sent_at__isnull=True)
+            | Q(status=Clip.Status.QUEUED, created_at__lt=queued_cutoff, sent_at__lt=queued_cutoff)
+            | (
+                Q(status=Clip.Status.PROCESSING, started_at__lt=cutoff)
+                & (Q(sent_at__isnull=True) | Q(sent_at__lt=cutoff))
+            )
         ).values_list("id", flat=True)[:1000]
     )
     for clip_id in stuck:
         clip_enqueue(clip_id)
+        Clip.objects.filter(id=clip_id).update(sent_at=timezone.now())
     return len(stuck)

@@ -146,7 +146,10 @@ def send_due_alerts() -> int:
 
 @shared_task(name="reviewapp.tasks.requeue_stuck_clips", acks_late=True, soft_time_limit=120, time_limit=150)
 def requeue_stuck_clips() -> int:
-    count = processing.clips_requeue_stuck(older_than=timedelta(seconds=settings.STUCK_CLIP_SECONDS))
+    count = processing.clips_requeue_stuck(
+        older_than=timedelta(seconds=settings.STUCK_CLIP_SECONDS),
+        queued_older_than=timedelta(seconds=settings.STUCK_QUEUED_CLIP_SECONDS),
+    )
     if count:
         log.warning("requeued %d stuck clip(s)", count)
     return count

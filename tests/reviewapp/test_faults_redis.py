@@ -70,6 +70,7 @@ def test_clips_queued_in_a_redis_restarted_empty_are_done_once_by_the_sweep(
             "ALERT_SNS_TOPIC_ARN": inbox.topic,
             "AWS_SNS_ENDPOINT_URL": aws_endpoint,
             "STUCK_CLIP_SECONDS": "5",
+            "STUCK_QUEUED_CLIP_SECONDS": "5",
             "STUCK_CLIP_SWEEP_SECONDS": "3",
         },
         args=("-B",),

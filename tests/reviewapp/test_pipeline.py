@@ -105,10 +105,34 @@ def test_stuck_clips_are_sent_again(world, monkeypatch):
 
     from django.utils import timezone
 
+    hour_ago = timezone.now() - timedelta(hours=1)
     old = ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED)
-    Clip.objects.filter(id=old.id).update(created_at=timezone.now() - timedelta(hours=1))
+    Clip.objects.filter(id=old.id).update(created_at=hour_ago, sent_at=hour_ago)
     ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED)  # fresh: its task is on its way
+    unsent = ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED, sent_at=None)  # the broker was down
     sent = []
     monkeypatch.setattr(processing, "clip_enqueue", sent.append)  # the broker's edge
+    assert processing.clips_requeue_stuck(older_than=timedelta(minutes=15)) == 2
+    assert sorted(sent) == sorted([old.id, unsent.id])
+    # Still queued at the next sweeps (a backlog): no second message until the age has passed again.
+    assert processing.clips_requeue_stuck(older_than=timedelta(minutes=15)) == 0
+    Clip.objects.filter(id=old.id).update(sent_at=hour_ago)
     assert processing.clips_requeue_stuck(older_than=timedelta(minutes=15)) == 1
-    assert sent == [old.id]
+    assert sent[-1] == old.id
+
+
+def test_a_queued_clip_waits_longer_than_a_processing_one(world, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ago = timezone.now() - timedelta(minutes=2)
+    queued = ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED)
+    processing_clip = ClipFactory(camera=world.cam_a, status=Clip.Status.PROCESSING)
+    Clip.objects.filter(id=queued.id).update(created_at=ago, sent_at=ago)
+    Clip.objects.filter(id=processing_clip.id).update(created_at=ago, sent_at=ago, started_at=ago)
+    sent = []
+    monkeypatch.setattr(processing, "clip_enqueue", sent.append)
+    # Its worker died: processing for 2 min with a 1-min limit. Queued for 2 min: behind others.
+    assert processing.clips_requeue_stuck(older_than=timedelta(minutes=1), queued_older_than=timedelta(minutes=5)) == 1
+    assert sent == [processing_clip.id]

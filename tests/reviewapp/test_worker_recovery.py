@@ -106,7 +106,8 @@ def test_the_stuck_sweep_reads_its_age_when_it_runs(world, settings, monkeypatch
     from django.utils import timezone
 
     clip = ClipFactory(camera=world.cam_a, status=Clip.Status.PROCESSING)
-    Clip.objects.filter(id=clip.id).update(started_at=timezone.now() - timedelta(seconds=30))
+    ago = timezone.now() - timedelta(seconds=30)
+    Clip.objects.filter(id=clip.id).update(started_at=ago, sent_at=ago)
     sent = []
     monkeypatch.setattr(processing, "clip_enqueue", sent.append)
     settings.STUCK_CLIP_SECONDS = 60

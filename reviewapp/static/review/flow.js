@@ -19,12 +19,16 @@
   var inflight = {};         // item id -> the decision's promise
   var last = null;           // the last decision, for U: {panel, id, at, promise}
   var stats = window.vigiaFlow = { timings: [], preloaded: [], inflight: inflight };
-  var acted = 0, told = 0;   // actions taken / the newest one announced (answers arrive in any order)
+  var acted = 0;             // actions taken (U, a decision, a group): their answers come in any order
+  var news = { seq: 0, result: "", next: "" };  // what is announced: the newest action's answer, the item shown
   if (!current) return;
 
   function say(text) { live.textContent = text; }
-  // An answer to an older action never overwrites what a newer one announced.
-  function tell(seq, text) { if (seq >= told) { told = seq; say(text); } }
+  function announce() { say([news.result, news.next].filter(Boolean).join(" ")); }
+  function begin() { news = { seq: ++acted, result: "", next: "" }; return news.seq; }
+  // The answer of the newest action (an older one's, arriving late, is not announced), then the
+  // item on screen, whichever of the two comes first.
+  function tell(seq, text) { if (seq === news.seq) { news.result = text; announce(); } }
   function showError(text) { errorBox.textContent = text; errorBox.hidden = !text; }
   function csrf(panel) {
     var input = panel.querySelector("input[name=csrfmiddlewaretoken]");
@@ -80,7 +84,7 @@
     if (window.vigiaPlayer) current.querySelectorAll(".clip-player").forEach(window.vigiaPlayer);
     attachSuppress(current);
     current.focus({ preventScroll: true });
-    if (current.dataset.announce) say(T.tNext + ": " + current.dataset.announce);
+    if (current.dataset.announce) { news.next = T.tNext + ": " + current.dataset.announce; announce(); }
     if (t0 !== undefined) {
       var imgs = current.querySelectorAll(".strip img");
       var ready = Array.prototype.every.call(imgs, function (i) { return i.complete && i.naturalWidth > 0; });
@@ -127,12 +131,11 @@
       : post(panel, panel.dataset.decisionUrl, decisionBody(panel, kind));
     inflight[id] = promise;
     last = kind === "skip" ? null : { panel: panel, id: id, at: Date.now(), promise: promise };
-    var seq = ++acted;
+    var seq = begin();
     advance(t0);
     promise.then(function () {
       delete inflight[id];
-      var next = current.dataset.announce ? " " + T.tNext + ": " + current.dataset.announce : "";
-      tell(seq, (kind === "skip" ? T.tSkipped : T.tSaved + ": " + kind.replace("_", " ") + ".") + next);
+      tell(seq, kind === "skip" ? T.tSkipped : T.tSaved + ": " + kind.replace("_", " ") + ".");
     }, function (err) {
       // Not recorded: the item comes back on screen, with the message; the other waits ahead.
       delete inflight[id];
@@ -157,7 +160,7 @@
       return !member;
     });
     last = null;
-    var seq = ++acted;
+    var seq = begin();
     advance(t0);
     promise.then(function () {
       [id].concat(members).forEach(function (m) { delete inflight[m]; });
@@ -173,7 +176,7 @@
     var l = last;
     if (!l || Date.now() - l.at > undoMs) { say(T.tNoUndo); return; }
     last = null;
-    var seq = ++acted;
+    var seq = begin();
     l.promise.then(function () { return post(l.panel, l.panel.dataset.undoUrl); }).then(function () {
       shelve(show(l.panel));
       tell(seq, T.tUndone);
