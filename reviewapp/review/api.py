@@ -1,6 +1,7 @@
 """The JSON API: thin views that validate, call a service, and serialize."""
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -18,7 +19,7 @@ from reviewapp.core.parsers import SafeJSONParser
 from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_customer, is_ingest, is_reviewer
 from reviewapp.core.uploads import LimitedUploadHandler
 from reviewapp.review import grouping, ingest, ingest_reference, queue, reports, selectors
-from reviewapp.review.models import Camera, Review, ReviewItem
+from reviewapp.review.models import Camera, Detection, ReviewItem
 from reviewapp.review.serializers import (
     ClipDetailSerializer,
     ClipFilterSerializer,
@@ -170,16 +171,10 @@ class AlertListView(ListAPIView):
     def get_queryset(self):
         return (
             selectors.alerts_for_customer(user=self.request.user)
-            .select_related("review_item")
-            .prefetch_related("reports")
+            .with_verdict()
+            .select_related("camera")
+            .prefetch_related("reports", Prefetch("detections", Detection.objects.defer("descriptor")))
         )
-
-    def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.get_queryset())
-        # Every clip's newest review in one query (and one for their tags), not two per clip.
-        latest = Review.objects.prefetch_related("tags").newest_per_clip([clip.pk for clip in page])
-        context = {**self.get_serializer_context(), "latest_reviews": latest}
-        return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 
 
 class FalseAlertView(APIView):

@@ -251,6 +251,32 @@ def _from_rows(clip) -> ClipDetail:
     return ClipDetail(frames, rules, boxes)
 
 
+def decided_detection(detections) -> Detection | None:
+    """The box that gave the clip its score among its kept rows: the best unsuppressed person box,
+    the first of the clip in time on a tie (what `inference.decision.decide_clip` calls `decided_by`)."""
+    kept = [d for d in detections if d.label == "person" and d.suppressed_by_id is None]
+    return max(kept, key=lambda d: d.score, default=None)
+
+
+def deciding_box_fractions(clip, detections=None) -> dict | None:
+    """Where and when the deciding box is, in fractions of the frame (no score: customers see it):
+    {"time", "frame", "left", "top", "width", "height"}; None without one. `detections`: the clip's
+    kept rows if already at hand (else read, without their descriptors)."""
+    if detections is None:
+        detections = clip.detections.all()
+    best = decided_detection(detections)
+    if best is None or not clip.width or not clip.height:
+        return None
+    return {
+        "time": best.frame_time,
+        "frame": best.frame_index,
+        "left": best.x1 / clip.width,
+        "top": best.y1 / clip.height,
+        "width": (best.x2 - best.x1) / clip.width,
+        "height": (best.y2 - best.y1) / clip.height,
+    }
+
+
 def clip_detail(clip) -> ClipDetail | None:
     """The clip's per-frame detail; None when it is gone (expired, or its file missing). A clip not
     processed yet has an empty one."""

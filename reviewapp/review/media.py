@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -140,29 +140,16 @@ def clip_original(request, clip_id):
 # ----------------------------------------------------------------------- boxes on the frames
 
 
-def decided_detection(detections: Iterable[Detection]) -> Detection | None:
-    """The box that gave the clip its score: the best unsuppressed person box, the first of the
-    clip in time on a tie (what `inference.decision.decide_clip` calls `decided_by`)."""
-    kept = [d for d in detections if d.label == "person" and d.suppressed_by_id is None]
-    return max(kept, key=lambda d: d.score, default=None)
+decided_detection = detail.decided_detection  # the views' name for it
 
 
 def player_overlay(clip: Clip, detections: list[Detection]) -> dict | None:
-    """The deciding box for the player's overlay, in fractions of the frame, with its time (no
-    score: the customer's pages show it too)."""
-    best = decided_detection(detections)
-    if best is None or not clip.width or not clip.height:
+    """The deciding box for the player's overlay (detail.deciding_box_fractions) with the time it
+    stays on screen: one sampling interval around its frame."""
+    box = detail.deciding_box_fractions(clip, detections)
+    if box is None:
         return None
-    return {
-        "time": best.frame_time,
-        "frame": best.frame_index,
-        "left": best.x1 / clip.width,
-        "top": best.y1 / clip.height,
-        "width": (best.x2 - best.x1) / clip.width,
-        "height": (best.y2 - best.y1) / clip.height,
-        # The box stays on screen for one sampling interval around its frame.
-        "span": max(1 / settings.SAMPLE_FPS, 0.5) if settings.SAMPLE_FPS else 0.5,
-    }
+    return {**box, "span": max(1 / settings.SAMPLE_FPS, 0.5) if settings.SAMPLE_FPS else 0.5}
 
 
 def _box(d: Detection) -> Box:

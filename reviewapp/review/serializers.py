@@ -75,15 +75,65 @@ class ClipSerializer(serializers.ModelSerializer):
         }
 
 
-class CustomerAlertSerializer(ClipSerializer):
-    """What a customer sees of an alert (the alert list, a false-alert report): no processing error."""
+class WhatAlertedSerializer(serializers.Serializer):
+    """The box that decided the clip, in fractions of the frame, at its time in the clip."""
 
-    class Meta(ClipSerializer.Meta):
-        fields = [f for f in ClipSerializer.Meta.fields if f != "error"]
+    time = serializers.FloatField()
+    left = serializers.FloatField()
+    top = serializers.FloatField()
+    width = serializers.FloatField()
+    height = serializers.FloatField()
 
 
-class CustomerDetectionSerializer(DetectionSerializer):
-    suppressed_by = None  # rule ids are internals
+class CustomerAlertSerializer(serializers.ModelSerializer):
+    """What a customer sees of an alert (the alert list, a false-alert report, their clip): when,
+    which camera, what alerted (the deciding box, where and when in the clip) and whether they
+    reported it. Not the score, the model, the processing, the error, nor anything of the review
+    (who, its state, why it was queued): the reviewers' internals."""
+
+    camera = serializers.CharField(source="camera.name")
+    what_alerted = serializers.SerializerMethodField()
+    verdict = serializers.SerializerMethodField()
+    reported = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Clip
+        fields = [
+            "id",
+            "camera",
+            "recorded_at",
+            "alert",
+            "duration",
+            "created_at",
+            "what_alerted",
+            "verdict",
+            "reported",
+        ]
+
+    @extend_schema_field(WhatAlertedSerializer(allow_null=True))
+    def get_what_alerted(self, clip) -> dict | None:
+        if not clip.alert:
+            return None
+        box = detail.deciding_box_fractions(clip)
+        return None if box is None else {k: round(box[k], 4) for k in ("time", "left", "top", "width", "height")}
+
+    @extend_schema_field(serializers.ChoiceField(choices=Review.Verdict.choices, allow_null=True))
+    def get_verdict(self, clip) -> str | None:
+        """The newest verdict alone (as the alert page shows it), never who nor why; None: not reviewed."""
+        if hasattr(clip, "verdict"):  # annotated by the list (Clip.objects.with_verdict)
+            return clip.verdict
+        latest = selectors.latest_review(clip)
+        return latest.verdict if latest else None
+
+    def get_reported(self, clip) -> bool:
+        return clip.reports.exists()  # prefetched by the list
+
+
+class ClipDetailSerializer(CustomerAlertSerializer):
+    """A customer's own clip (GET /api/v1/clips/<id>/): the alert's fields and its status."""
+
+    class Meta(CustomerAlertSerializer.Meta):
+        fields = [*CustomerAlertSerializer.Meta.fields, "status"]
 
 
 def clip_detections(clip, serializer) -> list[dict]:
@@ -92,26 +142,6 @@ def clip_detections(clip, serializer) -> list[dict]:
     found = detail.clip_detail(clip)
     boxes = found.boxes if found is not None else list(clip.detections.all())
     return serializer(sorted(boxes, key=lambda d: (d.frame_time, -d.score)), many=True).data
-
-
-class ClipDetailSerializer(CustomerAlertSerializer):
-    """A customer's own clip: no processing error, no suppression rule ids."""
-
-    detections = serializers.SerializerMethodField()
-    detail_gone = serializers.SerializerMethodField()
-
-    class Meta(CustomerAlertSerializer.Meta):
-        fields = [
-            *CustomerAlertSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections",
-            "detail_gone",
-        ]  # fmt: skip
-
-    @extend_schema_field(CustomerDetectionSerializer(many=True))
-    def get_detections(self, clip) -> list[dict]:
-        return clip_detections(clip, CustomerDetectionSerializer)
-
-    def get_detail_gone(self, clip) -> bool:
-        return detail.clip_detail(clip) is None
 
 
 class ReviewerClipSerializer(ClipSerializer):
@@ -202,10 +232,10 @@ class ClipListSerializer(ClipSerializer):
 
 
 class CustomerClipSerializer(ClipSerializer):
-    """What a customer sees of their own camera's clip in a list: no storage or pipeline internals."""
+    """What a customer sees of their own camera's clip in a list: no score, storage or pipeline internals."""
 
     class Meta(ClipSerializer.Meta):
-        fields = ["id", "camera", "recorded_at", "status", "score", "alert", "duration", "created_at"]
+        fields = ["id", "camera", "recorded_at", "status", "alert", "duration", "created_at"]
 
 
 class IngestClipSerializer(serializers.ModelSerializer):

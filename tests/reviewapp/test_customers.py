@@ -20,7 +20,7 @@ def test_a_false_alert_report_puts_the_clip_on_top_of_the_queue(world):
         f"/api/v1/clips/{clip.id}/false-alert/", {"reason": "my cat"}, format="json"
     )
     assert response.status_code == 201
-    assert response.json()["review"]["reported"] is True
+    assert response.json()["reported"] is True
     report = FalseAlertReport.objects.get(clip=clip)
     assert (report.reported_by, report.reason) == (world.customer_a, "my cat")
     nxt = api_client(world.reviewer).get("/api/v1/review/next/").json()
