@@ -46,8 +46,8 @@ def test_a_near_threshold_clip_is_decided_again_on_its_deciding_frames_only(tmp_
     assert decision.alert and abs(decision.score - threshold) <= 0.1, "alerts, but within the band"
 
     bigger = Scripted(0.12)
-    look = SecondLook(bigger, band=0.1, frames=3)
-    assert look.needed(decision.score, threshold)
+    look = SecondLook(bigger, frames=3)
+    assert look.needed(decision.score, threshold, 0.1)
     frames = look.look(path, first.frames, describe_min_score=0.0)
     assert bigger.seen == 3 and [f.index for f in frames] == [f.index for f in first.frames[-3:]]
     assert all(d is not None for f in frames for d in f.descriptors)
@@ -57,9 +57,9 @@ def test_a_near_threshold_clip_is_decided_again_on_its_deciding_frames_only(tmp_
 
 
 def test_clear_clips_get_no_second_look():
-    look = SecondLook(Scripted(0.5), band=0.1)
-    assert not look.needed(0.6, 0.25) and not look.needed(0.1, 0.25) and not look.needed(0.0, 0.05)
-    assert look.needed(0.34, 0.25) and look.needed(0.16, 0.25)
+    look = SecondLook(Scripted(0.5))
+    assert not look.needed(0.6, 0.25, 0.1) and not look.needed(0.1, 0.25, 0.1) and not look.needed(0.0, 0.05, 0.1)
+    assert look.needed(0.34, 0.25, 0.1) and look.needed(0.16, 0.25, 0.1)
 
 
 def test_evaluate_reports_both_passes_margin_and_cost(tmp_path):
