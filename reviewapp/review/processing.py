@@ -92,6 +92,12 @@ def _clip_process(*, clip_id) -> Clip | None:
         if decision.alert:
             alerts.alert_record(clip=clip)  # sent once this commits (reviewapp.review.alerts)
     preview.clip_preview_enqueue(clip_id=clip.id)  # a task of its own: nothing here waits for it or fails by it
+    _log_done(clip=clip, decision=decision, look=look)
+    metrics.clip_processed(clip)
+    return clip
+
+
+def _log_done(*, clip: Clip, decision: ClipDecision, look: Look | None) -> None:
     log.info(
         "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms%s",
         clip.id,
@@ -105,8 +111,6 @@ def _clip_process(*, clip_id) -> Clip | None:
         if look is not None
         else "",
     )
-    metrics.clip_processed(clip)
-    return clip
 
 
 def _clip_claim(*, clip_id) -> Clip | None:
