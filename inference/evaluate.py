@@ -11,8 +11,9 @@ Prints a table, then as its last line one JSON object:
  "seconds_of_video", "wall_seconds", "errors", "margin", "per_clip": [{"clip_file", "person", "score", "alert"}]}
 (per_clip: every counted row, in the CSV's order; person 1/0, score rounded to 4 digits; margin: the
 weakest person's score minus the best score without one). With `--second-look SPEC`
-(inference.second_look), a clip whose score is within --review-band of the threshold is decided
-again by SPEC on its deciding frames; the JSON then also has "second_look", "second_looks",
+(inference.second_look.decide_twice, as the worker's SECOND_LOOK), a clip whose score is within
+--review-band of the threshold is decided again by SPEC on its deciding frames (`tiles:N:SPEC`: on
+N x N tiles of them); the JSON then also has "second_look", "second_looks",
 "margin_second", "detect_seconds", "second_look_seconds", "second_look_cost" (extra detector
 time / first-pass detector time), and per clip "first_score" and "second_score" (null: no second look).
 A bad row (missing file, unreadable clip, a `person` that is not 0/1) is reported on stderr with its
@@ -30,7 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from inference import defaults, second_look
-from inference.decision import decide_clip
 from inference.detector import DetectorUnavailable, load_detector
 from inference.labels import Row, add_pipeline_arguments, check_pipeline_arguments, detect_row, read_labels
 from inference.progress import bar, say
@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         "--second-look",
         default="",
         metavar="SPEC",
-        help=f"a second detector (e.g. {second_look.DEFAULT_SPEC}) for clips whose score is in the review band",
+        help=f"a second detector (e.g. {second_look.DEFAULT_SPEC}, or tiles:2:centernet:320:onnxruntime) for clips "
+        "whose score is in the review band: the worker's SECOND_LOOK",
     )
     parser.add_argument("--review-band", type=float, default=defaults.REVIEW_BAND, help="the band of --second-look")
     parser.add_argument("--second-frames", type=int, default=second_look.DEFAULT_FRAMES)
@@ -81,13 +82,21 @@ def _evaluate_row(args, row: Row, detector, second: second_look.SecondLook | Non
     result = detect_row(
         args.labels.parent, row, detector, fps=args.fps, min_change=args.min_change, describe_boxes=False
     )
-    # The worker's decision without rules or verifier: the detector and the threshold alone.
-    decision = decide_clip(result.frames, rules=[], threshold=args.threshold, review_band=0.0, now=NOW)
-    out["first"][row.number] = decision.score
+    # The worker's decision without rules or verifier: the detector and the threshold alone, and
+    # with --second-look the worker's second look (inference.second_look.decide_twice).
+    decision, look = second_look.decide_twice(
+        args.labels.parent / row.clip_file,
+        result.frames,
+        second=second,
+        describe_min_score=2.0,
+        rules=[],
+        threshold=args.threshold,
+        review_band=args.review_band,
+        now=NOW,
+    )
+    out["first"][row.number] = look.first.score if look is not None else decision.score
     out["detect_s"] += result.detect_s
-    if second is not None and second.needed(decision.score, args.threshold):
-        frames = second.look(args.labels.parent / row.clip_file, result.frames, describe_min_score=2.0)
-        decision = decide_clip(frames, rules=[], threshold=args.threshold, review_band=0.0, now=NOW)
+    if look is not None:
         out["second"][row.number] = decision.score
     row.score, row.alert = decision.score, decision.alert
 
@@ -100,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, errors = read_labels(args.labels)
         detector = load_detector(args.detector)
         second = (
-            second_look.SecondLook(load_detector(args.second_look), args.review_band, args.second_frames)
+            second_look.second_look_from_spec(args.second_look, args.second_frames, load_detector)
             if args.second_look
             else None
         )
@@ -156,7 +165,7 @@ def _summary(args, counted, errors, detector, second, out, wall_s) -> dict:
     if second is not None:
         final = {r.number: out["second"].get(r.number, out["first"][r.number]) for r in counted}
         summary.update(
-            second_look=second.detector.version,
+            second_look=second.version,
             second_looks=second.looks,
             margin_second=margin(counted, final),
             detect_seconds=round(out["detect_s"], 3),

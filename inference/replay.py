@@ -2,7 +2,7 @@
 
     python -m inference.replay LABELS.csv [--threshold T] [--detector NAME] [--fps F] [--min-change X]
         [--review-band B] [--target-recall R] [--min-reviews N] [--rule-days D] [--temporal-frames K]
-        [--verifier-every N] [--verifier-model PATH]
+        [--verifier-every N] [--verifier-model PATH] [--second-look SPEC] [--second-frames K]
 
 LABELS.csv has at least `clip_file` (relative to the CSV), `person` (1/0), `camera` and
 `recorded_at` (ISO 8601). Each clip goes through the detector once (`inference.pipeline.detect_clip`,
@@ -16,6 +16,11 @@ which rules (learnt so far), which threshold, temporal evidence or not, a verifi
 are made as production makes them from a reviewer's "suppress similar"
 (`inference.suppression.rules_from_false_detections` from `rule_floor`, the review band below the
 threshold), and a box has a descriptor only where the worker would have described it.
+
+With `--second-look SPEC` (default: $SECOND_LOOK) every strategy decides as the worker with that
+SECOND_LOOK: a clip whose first-pass score is in the review band of the threshold the strategy
+uses is decided again on its deciding frames (inference.second_look.decide_twice; that clip's own
+frames only), and the JSON gains "second_look" and "second_looks" ({NAME: clips looked at}).
 
 Strategies (each NAME is a key of the JSON):
   threshold            best person score >= --threshold (the configured default), every camera
@@ -48,7 +53,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from inference import defaults, thresholds
+from inference import defaults, second_look, thresholds
 from inference.detector import Detector, DetectorUnavailable, load_detector
 from inference.labels import Row, add_pipeline_arguments, check_pipeline_arguments, detect_row, read_labels
 from inference.progress import bar
@@ -102,6 +107,15 @@ def _parser() -> argparse.ArgumentParser:
         help="MLflow store for a models:/ verifier",
     )
     parser.add_argument("--strategies", default="", help="comma-separated names to run (default: all)")
+    parser.add_argument(
+        "--second-look",
+        default=os.environ.get("SECOND_LOOK", ""),
+        metavar="SPEC",
+        help="the worker's SECOND_LOOK: clips whose score is in the review band are decided again by SPEC",
+    )
+    parser.add_argument(
+        "--second-frames", type=int, default=int(defaults.env_float("SECOND_LOOK_FRAMES", second_look.DEFAULT_FRAMES))
+    )
     return parser
 
 
@@ -139,6 +153,8 @@ def load(args: argparse.Namespace, cfg: Config) -> tuple[list[Row], list[str], D
     """The rows, the bad rows' errors and the detector; ValueError / DetectorUnavailable when unusable."""
     rows, errors = read_labels(args.labels, required=REQUIRED)
     detector = load_detector(args.detector)
+    if args.second_look:  # as the worker builds it (reviewapp.review.processing.clip_second_look)
+        cfg.second_look = second_look.second_look_from_spec(args.second_look, args.second_frames, load_detector)
     if cfg.verifier_model:
         from inference.verifier import VerifierUnavailable, load_verifier
 
@@ -174,7 +190,10 @@ def detect_all(
             continue
         key = f"row{row.number}"
         by_key[key] = row
-        clips.append(ClipData(key, row.camera, row.recorded_at, row.person, detected.frames, detected.sampled, crops))
+        path = str(args.labels.parent / row.clip_file)
+        clips.append(
+            ClipData(key, row.camera, row.recorded_at, row.person, detected.frames, detected.sampled, crops, path)
+        )
     return clips, by_key
 
 
@@ -212,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         "detector": detector.version,
         "rules": rules,
     }
+    if cfg.second_look is not None:
+        line["second_look"] = cfg.second_look.version
+        line["second_looks"] = {s.name: len(s.looked) for s in result}
+        print(
+            f"second look {cfg.second_look.version}: {cfg.second_look.looks} clip(s), {cfg.second_look.seconds:.1f} s"
+        )
     print(json.dumps(line))
     return 0 if clips else 1
 

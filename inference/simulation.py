@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from inference import defaults, suppression, thresholds
-from inference.decision import ClipDecision, Outcome, decide_clip
+from inference import defaults, second_look, suppression, thresholds
+from inference.decision import ClipDecision, Outcome
 from inference.detector import PERSON, Box
 from inference.pipeline import FrameResult
 from inference.temporal import TemporalEvidence
@@ -38,6 +38,7 @@ class ClipData:
     sampled: int | None = None  # sampled frames, detected or left out as still (the pipeline's count)
     # Verifier crops by (position of the detected frame, box index); empty when no verifier runs.
     crops: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    path: str = ""  # the clip's file, for the second look (Config.second_look)
 
 
 def crop_hook(min_score: float) -> tuple[dict[tuple[int, int], np.ndarray], Callable[[Frame, list[Box]], None]]:
@@ -87,6 +88,8 @@ class Config:
     verifier_model: str = ""  # a file or models:/NAME@ALIAS: a fixed verifier instead of retraining
     tracking_uri: str = ""
     verifier_seed: int = 0
+    # The worker's SECOND_LOOK (inference.second_look): the same look at the same clips in the band.
+    second_look: second_look.SecondLook | None = None
 
 
 @dataclass
@@ -107,6 +110,8 @@ class Strategy:
     rule_hits: dict[str, list[tuple[str, bool, bool]]] = field(default_factory=dict)
     rule_sources: dict[str, str] = field(default_factory=dict)
     thresholds_used: list[float] = field(default_factory=list)
+    # Clips decided on a second look (Config.second_look): the frames it saw, which the review learns from.
+    looked: dict[str, list[FrameResult]] = field(default_factory=dict)
 
 
 def strategies() -> list[Strategy]:
@@ -194,8 +199,15 @@ def decide(
     threshold = camera_threshold(s.history, clip.camera, cfg) if s.camera_threshold else cfg.threshold
     s.thresholds_used.append(threshold)
     temporal = TemporalEvidence(s.temporal, sample_fps=cfg.sample_fps, k=cfg.temporal_frames) if s.temporal else None
-    decision = decide_clip(
-        described_from(clip.frames, suppression.rule_floor(threshold, cfg.review_band, cfg.jitter)),
+    floor = suppression.rule_floor(threshold, cfg.review_band, cfg.jitter)
+    # The worker's decision (decide_twice: the second look too when configured); the verifier
+    # has crops of the first pass only, so on a second pass it is not asked (it vetoes nothing).
+    decision, look = second_look.decide_twice(
+        clip.path,
+        clip.frames,
+        second=cfg.second_look,
+        describe_min_score=0.0,
+        prepare=lambda frames: described_from(frames, floor),
         rules=s.rules.get(clip.camera, []) if s.suppression else [],
         threshold=threshold,
         review_band=cfg.review_band,
@@ -204,6 +216,8 @@ def decide(
         temporal=temporal,
         sampled=clip.sampled,
     )
+    if look is not None:
+        s.looked[clip.key] = look.frames
     took_alert = decision.outcome == Outcome.SUPPRESSED
     if took_alert and clip.person:
         # Only the rules took the alert away. In production the reviewer's "person" verdict flags them.
@@ -220,7 +234,8 @@ def learn(s: Strategy, clip: ClipData, decision: ClipDecision, threshold: float,
         # A false alert the customer saw: the reviewer marks it "no person, suppress similar", and
         # the rules are made as production makes them.
         groups = suppression.rules_from_false_detections(
-            suppression.false_detections((f.boxes, f.descriptors, f.size) for f in clip.frames),
+            # From the frames that decided (the detail the reviewer's rules are made from).
+            suppression.false_detections((f.boxes, f.descriptors, f.size) for f in s.looked.get(clip.key, clip.frames)),
             floor=suppression.rule_floor(threshold, cfg.review_band, cfg.jitter),
             max_rules=cfg.max_rules,
         )

@@ -13,7 +13,7 @@ def sent_when_created(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewapp", "0011_timezones"),
+        ("reviewapp", "0012_clip_second_look"),
     ]
 
     operations = [

@@ -486,6 +486,7 @@ CELERY_BEAT_SCHEDULE["check-drift"] = {
 }
 
 # --- detector training (#15: inference/training, labeling/training) -------------------------
+from reviewapp.project.second_look_settings import *  # noqa: E402, F403 -- SECOND_LOOK, SECOND_LOOK_FRAMES
 from reviewapp.project.training_settings import *  # noqa: E402, F403 -- DETECTOR_TRAINING_*, the alias refresh
 
 # The models:/ plugin is plain inference code (no Django): it reads these two from the environment.

@@ -150,6 +150,14 @@ class Clip(models.Model):
     # What the clip would have scored without the camera's suppression rules (0: nothing suppressed).
     suppressed_score = models.FloatField(null=True, blank=True)
     verifier_version = models.CharField(max_length=100, blank=True)
+    # The second look (SECOND_LOOK, inference/second_look.py): the detector that decided the clip a
+    # second time ("" when it had none), and what the first pass had said. Reviewers only.
+    second_look = models.CharField(max_length=150, blank=True)
+    first_score = models.FloatField(
+        null=True, blank=True, help_text="The first pass's score, when a second look decided."
+    )
+    first_alert = models.BooleanField(null=True, blank=True)
+    second_look_ms = models.FloatField(null=True, blank=True)
     # Measured by the pipeline on the sampled frames (monitoring): infrared (night) footage is
     # nearly grey, so a low mean saturation means night; detections_count feeds the drift check.
     saturation = models.FloatField(null=True, blank=True, help_text="Mean HSV saturation of the sampled frames, 0-255.")

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from inference.decision import ClipDecision, Veto, decide_clip
+from inference.decision import ClipDecision, Veto
 from inference.detector import load_detector
 from inference.pipeline import ClipResult, FrameResult, detect_clip
+from inference.second_look import Look, SecondLook, decide_twice, second_look_from_spec
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
 from reviewapp.review import alerts, detail, preview
@@ -44,11 +45,14 @@ def _clip_process(*, clip_id) -> Clip | None:
     camera = clip.camera
     logs.bind(camera=camera.name)  # undone when clip_process's context ends
     detector = load_detector(settings.DETECTOR)
-    verification = None
+    second = clip_second_look()
+    verification = second_verification = None
     if settings.VERIFIER:  # imported here: verification imports this module, and loads torch
         from reviewapp.tuning.verification import clip_verification_start
 
         verification = clip_verification_start(camera=camera)
+        # The second pass's boxes are other boxes: its veto asks about crops of its own.
+        second_verification = clip_verification_start(camera=camera) if second is not None else None
     with clip_local_file(clip) as path:
         result = detect_clip(
             path,
@@ -61,21 +65,41 @@ def _clip_process(*, clip_id) -> Clip | None:
             describe_min_score=suppression.rule_source_cutoff(camera),
             on_frame=verification.on_frame if verification else None,
         )
-    decision = clip_decide(camera=camera, frames=result.frames, verifier=verification, now=timezone.now())
+        # Decided while the file is at hand: the second look decodes its deciding frames again.
+        decision, look = clip_decide(
+            camera=camera,
+            frames=result.frames,
+            verifier=verification,
+            now=timezone.now(),
+            second=second,
+            path=path,
+            second_verifier=second_verification,
+        )
+    # The detail and the kept boxes are those of the pass that decided (their rule ids, their
+    # deciding box): after a second look, its frames.
+    frames = look.frames if look is not None else result.frames
+    if look is not None and second_verification is not None:
+        verification = second_verification
     # Every box of every frame goes to the detail file beside the clip, written before the result
     # commits; the database keeps a handful of them (reviewapp/review/detail.py).
-    clip.detail = detail.detail_write(clip=clip, frames=result.frames, suppressed_by=decision.suppressed_by)
-    detections = detail.summary_detections(clip=clip, frames=result.frames, decision=decision)
+    clip.detail = detail.detail_write(clip=clip, frames=frames, suppressed_by=decision.suppressed_by)
+    detections = detail.summary_detections(clip=clip, frames=frames, decision=decision)
     if verification is not None:
         verification.record(clip)
     with transaction.atomic():  # the result, its review item and its alert: one commit
-        _clip_record(clip=clip, result=result, decision=decision, detections=detections, detector=detector)
+        _clip_record(clip=clip, result=result, decision=decision, detections=detections, detector=detector, look=look)
         _clip_route(clip=clip, decision=decision)
         if decision.alert:
             alerts.alert_record(clip=clip)  # sent once this commits (reviewapp.review.alerts)
     preview.clip_preview_enqueue(clip_id=clip.id)  # a task of its own: nothing here waits for it or fails by it
+    _log_done(clip=clip, decision=decision, look=look)
+    metrics.clip_processed(clip)
+    return clip
+
+
+def _log_done(*, clip: Clip, decision: ClipDecision, look: Look | None) -> None:
     log.info(
-        "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms",
+        "clip %s done: score %.3f alert %s, %d frames sampled, %d detected, decode %.0f ms, detect %.0f ms%s",
         clip.id,
         decision.score,
         decision.alert,
@@ -83,9 +107,10 @@ def _clip_process(*, clip_id) -> Clip | None:
         clip.frames_detected,
         clip.decode_ms,
         clip.detect_ms,
+        f", second look {clip.first_score:.3f} -> {decision.score:.3f} in {clip.second_look_ms:.0f} ms"
+        if look is not None
+        else "",
     )
-    metrics.clip_processed(clip)
-    return clip
 
 
 def _clip_claim(*, clip_id) -> Clip | None:
@@ -112,15 +137,36 @@ def clip_release(*, clip_id) -> None:
     Clip.objects.filter(id=clip_id, status=Clip.Status.PROCESSING).update(status=Clip.Status.QUEUED)
 
 
+def clip_second_look() -> SecondLook | None:
+    """The worker's second look (SECOND_LOOK; None when off). Its detector is built once per
+    process (load_detector), at the worker's start (reviewapp.review.tasks.load_model)."""
+    if not settings.SECOND_LOOK:
+        return None
+    return second_look_from_spec(settings.SECOND_LOOK, settings.SECOND_LOOK_FRAMES, load_detector)
+
+
 def clip_decide(
-    *, camera: Camera, frames: Sequence[FrameResult], verifier: Veto | None = None, now: datetime
-) -> ClipDecision:
-    """The worker's decision: `decide_clip` with the camera's rules, threshold and review band.
+    *,
+    camera: Camera,
+    frames: Sequence[FrameResult],
+    verifier: Veto | None = None,
+    now: datetime,
+    second: SecondLook | None = None,
+    path=None,
+    second_verifier: Veto | None = None,
+) -> tuple[ClipDecision, Look | None]:
+    """The worker's decision: `decide_clip` with the camera's rules, threshold and review band,
+    and with `second` the second look at a clip in the band (`decide_twice`, read from `path`).
 
     Rules are read here, after detection, just before deciding: a review recorded while the clip
     was being detected already applies to it."""
-    return decide_clip(
+    return decide_twice(
+        path,
         frames,
+        second=second,
+        describe_min_score=suppression.rule_source_cutoff(camera),
+        second_verifier=second_verifier,
+        on_second_frame=second_verifier.on_frame if second_verifier is not None else None,
         rules=suppression.rules_for_camera(camera=camera, now=now),
         threshold=camera.threshold,
         review_band=camera.review_band,
@@ -129,7 +175,9 @@ def clip_decide(
     )
 
 
-def _clip_record(*, clip: Clip, result: ClipResult, decision: ClipDecision, detections, detector) -> None:
+def _clip_record(
+    *, clip: Clip, result: ClipResult, decision: ClipDecision, detections, detector, look: Look | None
+) -> None:
     """Store the summary detections (and count the rules' hits) and the clip's result, in the caller's transaction."""
     Detection.objects.filter(clip=clip).delete()
     hit_rules = {r for rules in decision.suppressed_by for r in rules if r is not None}
@@ -144,6 +192,10 @@ def _clip_record(*, clip: Clip, result: ClipResult, decision: ClipDecision, dete
     clip.score = decision.score
     clip.alert = decision.alert
     clip.model_version = detector.version
+    clip.second_look = look.detector if look is not None else ""
+    clip.first_score = look.first.score if look is not None else None
+    clip.first_alert = look.first.alert if look is not None else None
+    clip.second_look_ms = look.seconds * 1000 if look is not None else None
     clip.frames_sampled = result.sampled
     clip.frames_detected = len(result.frames)
     clip.decode_ms = result.decode_s * 1000

@@ -144,22 +144,41 @@ def clip_detections(clip, serializer) -> list[dict]:
     return serializer(sorted(boxes, key=lambda d: (d.frame_time, -d.score)), many=True).data
 
 
+class SecondLookSerializer(serializers.ModelSerializer):
+    """The first pass's score and alert, and the detector that decided the clip again (its score is the clip's)."""
+
+    detector = serializers.CharField(source="second_look")
+    ms = serializers.FloatField(source="second_look_ms")
+
+    class Meta:
+        model = Clip
+        fields = ["detector", "first_score", "first_alert", "ms"]
+
+
 class ReviewerClipSerializer(ClipSerializer):
     """What a reviewer sees: the processing error, the suppression rules, the customer's words too."""
 
     detections = serializers.SerializerMethodField()
     detail_gone = serializers.SerializerMethodField()
     reports = serializers.SerializerMethodField()
+    second_look = serializers.SerializerMethodField()
 
     class Meta(ClipSerializer.Meta):
         fields = [
             *ClipSerializer.Meta.fields, "frames_sampled", "decode_ms", "detect_ms", "detections", "detail_gone",
-            "reports",
+            "reports", "second_look",
         ]  # fmt: skip
 
     @extend_schema_field(DetectionSerializer(many=True))
     def get_detections(self, clip) -> list[dict]:
         return clip_detections(clip, DetectionSerializer)
+
+    @extend_schema_field(SecondLookSerializer(allow_null=True))
+    def get_second_look(self, clip) -> dict | None:
+        """What the second look (SECOND_LOOK) did to the clip; null when it had none."""
+        if not clip.second_look:
+            return None
+        return SecondLookSerializer(clip).data
 
     def get_detail_gone(self, clip) -> bool:
         return detail.clip_detail(clip) is None

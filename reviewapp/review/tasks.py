@@ -64,6 +64,10 @@ def load_model(**_kwargs) -> None:
         load_detector(settings.DETECTOR)
     except DetectorUnavailable as exc:
         log.error("detector %s unavailable: %s", settings.DETECTOR, exc)
+    try:  # the second look's detector too (SECOND_LOOK): no uncertain clip pays for loading it
+        processing.clip_second_look()
+    except (ValueError, DetectorUnavailable) as exc:
+        log.error("second look %s unavailable: %s", settings.SECOND_LOOK, exc)
     if settings.VERIFIER:
         from inference.verifier import VerifierUnavailable, load_verifier
 

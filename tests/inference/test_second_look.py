@@ -46,8 +46,8 @@ def test_a_near_threshold_clip_is_decided_again_on_its_deciding_frames_only(tmp_
     assert decision.alert and abs(decision.score - threshold) <= 0.1, "alerts, but within the band"
 
     bigger = Scripted(0.12)
-    look = SecondLook(bigger, band=0.1, frames=3)
-    assert look.needed(decision.score, threshold)
+    look = SecondLook(bigger, frames=3)
+    assert look.needed(decision.score, threshold, 0.1)
     frames = look.look(path, first.frames, describe_min_score=0.0)
     assert bigger.seen == 3 and [f.index for f in frames] == [f.index for f in first.frames[-3:]]
     assert all(d is not None for f in frames for d in f.descriptors)
@@ -57,9 +57,9 @@ def test_a_near_threshold_clip_is_decided_again_on_its_deciding_frames_only(tmp_
 
 
 def test_clear_clips_get_no_second_look():
-    look = SecondLook(Scripted(0.5), band=0.1)
-    assert not look.needed(0.6, 0.25) and not look.needed(0.1, 0.25) and not look.needed(0.0, 0.05)
-    assert look.needed(0.34, 0.25) and look.needed(0.16, 0.25)
+    look = SecondLook(Scripted(0.5))
+    assert not look.needed(0.6, 0.25, 0.1) and not look.needed(0.1, 0.25, 0.1) and not look.needed(0.0, 0.05, 0.1)
+    assert look.needed(0.34, 0.25, 0.1) and look.needed(0.16, 0.25, 0.1)
 
 
 def test_evaluate_reports_both_passes_margin_and_cost(tmp_path):
@@ -79,3 +79,25 @@ def test_evaluate_reports_both_passes_margin_and_cost(tmp_path):
     looked = [c for c in summary["per_clip"] if c["second_score"] is not None]
     assert len(looked) == summary["second_looks"]
     assert all(c["score"] == c["second_score"] for c in looked), "the second look decides"
+
+
+def test_tiles_cover_the_frame_and_map_the_distant_persons_box_back_to_it():
+    from inference.detector import load_detector
+    from inference.second_look import Tiled, parse_spec, tile_boxes
+    from inference.suppression import iou
+    from tests import scenes
+
+    tiles = tile_boxes(640, 480, 2)
+    assert tiles == [(0, 0, 400, 300), (240, 0, 640, 300), (0, 180, 400, 480), (240, 180, 640, 480)]
+    assert parse_spec("tiles:2:centernet:320:onnxruntime") == ("centernet:320:onnxruntime", 2)
+    assert parse_spec("centernet:512:onnxruntime") == ("centernet:512:onnxruntime", 1)
+
+    # A small distant figure in the bottom-right tile only (offset 240, 180): its box must come back there.
+    sprite = scenes.person(36, 48)
+    x, y = 560, 400
+    frame = scenes.paste(scenes.background(0), sprite, x, y)
+    figure = (x, y, x + sprite.shape[1], y + sprite.shape[0])
+    boxes = Tiled(load_detector("centernet:320:onnxruntime"), 2).detect([frame])[0]
+    best = max(boxes, key=lambda b: iou(b.as_list(), figure))
+    assert iou(best.as_list(), figure) > 0.3, f"the tile's box lands on the figure {figure}: {best}"
+    assert best.score > 0.2
