@@ -112,11 +112,25 @@ def _narrowed(qs: QuerySet, s: analysis.Slice, cameras, *, start=None, end=None)
         qs = qs.filter(hour__gte=start)
     if end is not None:
         qs = qs.filter(hour__lt=end)
-    if s.hour is not None:
+    if s.hour is not None and start is not None and end is not None and end - start <= timedelta(days=400):
+        qs = qs.filter(hour__in=_utc_hours_at(s.hour, start, end))  # the index, not a zone per row
+    elif s.hour is not None:
         qs = qs.annotate(local_hour=ExtractHour("hour", tzinfo=timezone.get_current_timezone())).filter(
             local_hour=s.hour
         )
     return qs
+
+
+def _utc_hours_at(local_hour: int, start: datetime, end: datetime) -> list[datetime]:
+    """The UTC hours of [start, end) that are `local_hour` o'clock in the viewer's zone."""
+    zone = timezone.get_current_timezone()
+    hour = start.astimezone(UTC)
+    out = []
+    while hour < end:
+        if hour.astimezone(zone).hour == local_hour:
+            out.append(hour)
+        hour += timedelta(hours=1)
+    return out
 
 
 def _counts(row: dict, names=COUNT_FIELDS) -> tuple[int, ...]:
