@@ -31,7 +31,9 @@ case "$role" in
     exec gunicorn reviewapp.project.wsgi:application --bind "0.0.0.0:${PORT:-8000}" \
       --workers "${WEB_WORKERS:-3}" --timeout 120 --access-logfile - "$@" ;;
   migrate)
-    exec python manage.py migrate --noinput "$@" ;;
+    # The error analysis's rollups are built once, the first time there are clips and none.
+    python manage.py migrate --noinput "$@"
+    exec python manage.py analysis_rollups_rebuild --if-empty ;;
   worker-inference)
     # One clip at a time per process; the detector is loaded once per process at start.
     exec celery -A reviewapp.project worker -Q inference --concurrency "${INFERENCE_CONCURRENCY:-1}" \

@@ -14,6 +14,7 @@ rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 export METRICS_ALLOWED_NETWORKS="${METRICS_ALLOWED_NETWORKS:-127.0.0.1/32,::1/128}"
 
 $BIN/python manage.py migrate --noinput -v0
+$BIN/python manage.py analysis_rollups_rebuild --if-empty
 $BIN/python manage.py demo_setup
 
 pids=()

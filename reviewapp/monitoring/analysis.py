@@ -19,19 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from django.conf import settings
-from django.db.models import (
-    Case,
-    CharField,
-    Count,
-    Exists,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -46,18 +34,21 @@ from reviewapp.review.filters import (
     one_of,
     option,
 )
-from reviewapp.review.models import Clip, FalseAlertReport, Review
+from reviewapp.review.models import Clip, Review
+from reviewapp.review.rollups import (
+    COUNT_FIELDS,
+    LIGHTING,
+    RESOLUTION_CLASSES,
+    RESOLUTION_TOP,
+    clips_counted,
+    increments,
+    lighting_class,
+    resolution_class,
+)
+
+__all__ = ["COUNT_FIELDS", "LIGHTING", "RESOLUTION_CLASSES", "lighting_class", "resolution_class"]
 
 OUTCOMES = ("false_alert", "missed", "alert", "reviewed", "reported")
-
-# Resolution classes by the short side of the frame (a 640x480 camera is "sd").
-RESOLUTION_CLASSES = [
-    ("low", _("low (<360p)"), 360),
-    ("sd", _("SD (360-719p)"), 720),
-    ("hd", _("HD (720-1079p)"), 1080),
-]
-RESOLUTION_TOP = ("fhd", _("Full HD and up"))
-LIGHTING = {"day": _("day (colour)"), "night": _("night (infrared, grey)"), "unknown": _("not measured")}
 
 
 def _resolutions() -> list[str]:
@@ -92,37 +83,10 @@ class Slice(ClipFilters):
 # ------------------------------------------------------------------------------ queries
 
 
-def resolution_class():
-    """By the short side (a portrait camera is no sharper than a landscape one): the first
-    class whose bound the short side is under."""
-    whens = [
-        When(Q(height__lt=below) | Q(width__lt=below), then=Value(slug)) for slug, _label, below in RESOLUTION_CLASSES
-    ]
-    return Case(*whens, default=Value(RESOLUTION_TOP[0]), output_field=CharField())
-
-
-def lighting_class():
-    return Case(
-        When(saturation__isnull=True, then=Value("unknown")),
-        When(saturation__lt=settings.NIGHT_MAX_SATURATION, then=Value("night")),
-        default=Value("day"),
-        output_field=CharField(),
-    )
-
-
 def annotated_clips() -> QuerySet[Clip]:
-    """Processed clips with what error analysis groups and counts by."""
-    return (
-        Clip.objects.filter(status=Clip.Status.DONE)
-        .with_verdict()
-        .annotate(
-            reported=Exists(FalseAlertReport.objects.filter(clip=OuterRef("pk"))),
-            resolution=resolution_class(),
-            lighting=lighting_class(),
-            # The viewer's zone (reviewapp.core.timezones): a night shift is a night shift where it is.
-            hour=ExtractHour("recorded_at", tzinfo=timezone.get_current_timezone()),
-        )
-    )
+    """Processed clips with what error analysis groups and counts by (reviewapp.review.rollups)."""
+    # The viewer's zone (reviewapp.core.timezones): a night shift is a night shift where it is.
+    return clips_counted().annotate(hour=ExtractHour("recorded_at", tzinfo=timezone.get_current_timezone()))
 
 
 OUTCOME_Q = {
@@ -165,23 +129,6 @@ class Row:
         return self.false_alerts / self.alerts_reviewed if self.alerts_reviewed else None
 
 
-COUNT_FIELDS = ("clips", "alerts", "reviewed", "alerts_reviewed", "false_alerts", "missed", "reported")
-
-
-def _increments(alert, verdict, reported) -> tuple[int, ...]:
-    """One clip's contribution to each of COUNT_FIELDS (the definitions in the module docstring)."""
-    reviewed = verdict is not None
-    return (
-        1,
-        int(alert is True),
-        int(reviewed),
-        int(alert is True and reviewed),
-        int(alert is True and verdict == Review.Verdict.NO_PERSON),
-        int(alert is False and verdict == Review.Verdict.PERSON),
-        int(bool(reported)),
-    )
-
-
 _RES_LABELS = {slug: label for slug, label, _below in RESOLUTION_CLASSES} | {RESOLUTION_TOP[0]: RESOLUTION_TOP[1]}
 _RES_ORDER = [c[0] for c in RESOLUTION_CLASSES] + [RESOLUTION_TOP[0]]
 _BY_FALSE = None  # default order: most false alerts first, then by label
@@ -199,7 +146,8 @@ _DIMS = {
 
 
 def breakdowns(s: Slice) -> tuple[Row, dict[str, list[Row]]]:
-    """The slice's totals and its rows per dimension (all but tags), in one pass over one query.
+    """The slice's totals and its rows per dimension (all but tags), in one pass over one query
+    of its clips: the scan, for the slices the rollups cannot answer (analysis_rollups.py).
 
     One query rather than a GROUP BY per dimension: the newest-review subquery and the report
     check then run once per clip instead of once per clip and dimension (8x fewer on the page;
@@ -223,40 +171,49 @@ def breakdowns(s: Slice) -> tuple[Row, dict[str, list[Row]]]:
         )
         .order_by()
     )
-    total = [0] * len(COUNT_FIELDS)
-    acc: dict[str, dict] = {name: {} for name in _DIMS}
-    customers: dict[int, str] = {}
-    n = len(COUNT_FIELDS)
+    acc = Accumulator()
     for camera, customer_id, customer, resolution, lighting, hour, model, day, alert, verdict, reported in qs.iterator(
         chunk_size=5000
     ):
-        inc = _increments(alert, verdict, reported)
-        customers[customer_id] = customer
-        for name, key in (
-            ("camera", camera),
-            ("customer", customer_id),
-            ("resolution", resolution),
-            ("lighting", lighting),
-            ("hour", hour),
-            ("model_version", model),
-            ("day", day),
-        ):
-            counts = acc[name].get(key)
-            if counts is None:
-                counts = acc[name][key] = [0] * n
+        acc.customers[customer_id] = customer
+        keys = (camera, customer_id, resolution, lighting, hour, model, day)
+        acc.add(dict(zip(_DIMS, keys)), increments(alert, verdict, reported))
+    return acc.rows()
+
+
+class Accumulator:
+    """Counts summed per key of each dimension, and the rows they make (the scan and the rollups
+    fill one alike, so both give the same rows in the same order)."""
+
+    def __init__(self):
+        self.total = [0] * len(COUNT_FIELDS)
+        self.acc: dict[str, dict] = {name: {} for name in _DIMS}
+        self.customers: dict[int, str] = {}
+
+    def add(self, keys: dict, counts, *, total: bool = True) -> None:
+        """Add `counts` under each {dimension: key} given (and to the total)."""
+        n = len(COUNT_FIELDS)
+        for name, key in keys.items():
+            into = self.acc[name].get(key)
+            if into is None:
+                into = self.acc[name][key] = [0] * n
             for i in range(n):
-                counts[i] += inc[i]
-        for i in range(n):
-            total[i] += inc[i]
-    out = {}
-    for name, (label_of, refine_of, order) in _DIMS.items():
-        label_of = label_of or (lambda k: customers.get(k, str(k)))
-        rows = [
-            Row(key=str(key), label=label_of(key), refine=refine_of(key), **dict(zip(COUNT_FIELDS, counts)))
-            for key, counts in acc[name].items()
-        ]
-        out[name] = sorted(rows, key=order or (lambda row: (-row.false_alerts, row.label)))
-    return Row(key="all", label="all", **dict(zip(COUNT_FIELDS, total))), out
+                into[i] += counts[i]
+        if total:
+            for i in range(n):
+                self.total[i] += counts[i]
+
+    def rows(self) -> tuple[Row, dict[str, list[Row]]]:
+        out = {}
+        for name, (label_of, refine_of, order) in _DIMS.items():
+            label_of = label_of or (lambda k: self.customers.get(k, str(k)))
+            rows = [
+                Row(key=str(key), label=label_of(key), refine=refine_of(key), **dict(zip(COUNT_FIELDS, counts)))
+                for key, counts in self.acc[name].items()
+                if counts[0]  # a key with no clips left (rollups keep zero rows) is no row
+            ]
+            out[name] = sorted(rows, key=order or (lambda row: (-row.false_alerts, row.label)))
+        return Row(key="all", label="all", **dict(zip(COUNT_FIELDS, self.total))), out
 
 
 def summary(s: Slice) -> Row:
@@ -298,19 +255,26 @@ def by_tag(s: Slice) -> list[Row]:
         )
         .order_by()
     ):
-        out.append(
-            Row(
-                key=r["tag__slug"],
-                label=r["tag__name"],
-                clips=r["reviewed"],
-                reviewed=r["reviewed"],
-                alerts_reviewed=r["alerts_reviewed"],
-                false_alerts=r["false_alerts"],
-                missed=r["missed"],
-                refine={"tag": (r["tag__slug"],)},
-            )
-        )
-    return sorted(out, key=lambda row: (-row.false_alerts, row.label))
+        out.append(tag_row(r))
+    return tag_rows_sorted(out)
+
+
+def tag_row(r: dict) -> Row:
+    """A tag's row from its slug, name and counts (the scan's or the rollups')."""
+    return Row(
+        key=r["tag__slug"],
+        label=r["tag__name"],
+        clips=r["reviewed"],
+        reviewed=r["reviewed"],
+        alerts_reviewed=r["alerts_reviewed"],
+        false_alerts=r["false_alerts"],
+        missed=r["missed"],
+        refine={"tag": (r["tag__slug"],)},
+    )
+
+
+def tag_rows_sorted(rows: list[Row]) -> list[Row]:
+    return sorted((r for r in rows if r.reviewed), key=lambda row: (-row.false_alerts, row.label))
 
 
 DIMENSIONS = {

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from inference.pipeline import ClipResult, FrameResult, detect_clip
 from inference.second_look import Look, SecondLook, decide_twice, second_look_from_spec
 from reviewapp.core import logs, metrics
 from reviewapp.core.storage import clip_local_file
-from reviewapp.review import alerts, detail, preview
+from reviewapp.review import alerts, detail, preview, rollups
 from reviewapp.review.ingest import clip_enqueue
 from reviewapp.review.models import Camera, Clip, Detection, ReviewItem
 from reviewapp.review.queue import review_item_enqueue
@@ -86,7 +85,8 @@ def _clip_process(*, clip_id) -> Clip | None:
     detections = detail.summary_detections(clip=clip, frames=frames, decision=decision)
     if verification is not None:
         verification.record(clip)
-    with transaction.atomic():  # the result, its review item and its alert: one commit
+    # The result, its review item, its alert and its rollup counts: one commit.
+    with rollups.clip_change(clip.id):
         _clip_record(clip=clip, result=result, decision=decision, detections=detections, detector=detector, look=look)
         _clip_route(clip=clip, decision=decision)
         if decision.alert:

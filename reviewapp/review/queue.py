@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from reviewapp.core import metrics
 from reviewapp.core.errors import ApplicationError
+from reviewapp.review import rollups
 from reviewapp.review.models import Clip, Review, ReviewItem, Tag
 from reviewapp.tuning import suppression
 
@@ -124,7 +125,8 @@ def review_record(
             fields={"tags": [f"unknown: {', '.join(unknown)}"]},
         )
     now = timezone.now()
-    with transaction.atomic():
+    # The clip's row first (the rollups' lock, reviewapp/review/rollups.py), then the item's.
+    with rollups.clip_change(item.clip_id):
         locked = ReviewItem.objects.select_for_update().get(id=item.id)
         held_by_other = (
             locked.claimed_by_id not in (None, reviewer.id) and locked.claimed_until and locked.claimed_until >= now
@@ -154,7 +156,7 @@ def review_undo(*, item: ReviewItem, reviewer) -> ReviewItem:
     a decision that is no longer the item's newest: refused (the history is kept)."""
     now = timezone.now()
     since = now - timedelta(seconds=settings.REVIEW_UNDO_SECONDS)
-    with transaction.atomic():
+    with rollups.clip_change(item.clip_id):
         locked = ReviewItem.objects.select_for_update().get(id=item.id)
         newest = locked.reviews.order_by("-created_at", "-id").first()
         if newest is None or newest.reviewer_id != reviewer.id or newest.source != Review.Source.VIGIA:
