@@ -493,6 +493,56 @@ def measure_drift(args) -> dict:
     return {"drift_check_p95_ms": summary("drift check (drift_check_all)", timed(drift.drift_check_all, 3))}
 
 
+def explain_plans() -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the queries that must stay selective as Clip grows (docs/figures.md)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from labeling.sync import discovery
+    from labeling.sync.state import D
+    from reviewapp.monitoring import drift
+    from reviewapp.review import selectors
+    from reviewapp.review.models import Clip, ReviewItem
+
+    users = get_user_model().objects
+    reviewer, customer = users.get(username="reviewer-0"), users.get(username="customer-0")
+    now = timezone.now()
+    claimable = Q(state="open") & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+    alerts = selectors.alerts_for_customer(user=customer)
+    window = now - timedelta(days=8)
+    plans = {
+        "review next (the candidates)": ReviewItem.objects.filter(claimable)
+        .exclude(skipped_by=reviewer)
+        .order_by("priority", "distance", "created_at")
+        .values_list("id", flat=True)[:20],
+        "sync discovery (DynamoDB)": discovery.unsynced(D.DYNAMODB).values_list("pk", "changed_at")[:5000],
+        "sync discovery (Label Studio tasks)": discovery.unsynced(D.LS_TASK).values_list("pk", "changed_at")[:5000],
+        "sync discovery (Label Studio annotations)": discovery.unsynced(D.LS_ANNOTATION).values_list(
+            "pk", "changed_at"
+        )[:5000],
+        "alerts API (a customer's page)": alerts[:50],
+        "alerts API (its count)": alerts.order_by().values("pk"),
+        "drift check (the score histograms)": Clip.objects.filter(
+            status="done", score__isnull=False, recorded_at__gte=window
+        )
+        .values("camera_id")
+        .order_by(),
+    }
+    for name, qs in plans.items():
+        if name == "alerts API (its count)":
+            from django.db import connection
+
+            sql, params = qs.query.sql_with_params()
+            with connection.cursor() as c:
+                c.execute(f"EXPLAIN (ANALYZE, BUFFERS) SELECT COUNT(*) FROM ({sql}) t", params)
+                text = "\n".join(r[0] for r in c.fetchall())
+        else:
+            text = qs.explain(analyze=True, buffers=True)
+        print(f"\n--- {name}\n{text}")
+    del drift
+
+
 def measure(args) -> dict:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -515,6 +565,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the database when it holds --clips clips")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument("--explain", action="store_true", help="print the plans of the selective queries, and stop")
     parser.add_argument("--skip-analysis", action="store_true", help="not the error-analysis page (minutes at 10 M)")
     args = parser.parse_args()
     import django
@@ -537,6 +588,12 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     figures = {"clips": args.clips, **bytes_per_clip(args.clips)}
+    if args.explain:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        explain_plans()
+        return
     if args.seed_only:
         print(json.dumps(figures))
         return
