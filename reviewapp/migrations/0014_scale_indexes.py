@@ -16,6 +16,12 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
+            model_name="clip",
+            index=models.Index(
+                condition=models.Q(("suppressed_score__gt", 0)), fields=["recorded_at"], name="clip_suppressed"
+            ),
+        ),
+        migrations.AddIndex(
             model_name="reviewitem",
             index=models.Index(fields=["created_at"], name="reviewitem_created_at"),
         ),

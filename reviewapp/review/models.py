@@ -176,6 +176,8 @@ class Clip(models.Model):
             # A customer's alerts, newest first, and their count (the alerts API and page): the
             # few % of clips that alerted, not every clip of the customer's cameras (#13).
             models.Index(fields=["camera", "-recorded_at"], condition=Q(alert=True), name="clip_alerts"),
+            # /metrics' suppressed clips of the last hours: only the clips a rule touched (#13).
+            models.Index(fields=["recorded_at"], condition=Q(suppressed_score__gt=0), name="clip_suppressed"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["camera", "sha256"], name="clip_unique_file_per_camera"),
