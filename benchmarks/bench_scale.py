@@ -606,7 +606,12 @@ def main() -> None:
             existing = Clip.objects.count()
         except Exception:
             existing = None
-    if existing != args.clips:
+    if args.reuse and existing:
+        # A measured database holds a few more clips than seeded (uploads, fresh changes): reuse
+        # it; never drop one that --reuse was asked to keep.
+        if existing < args.clips:
+            raise SystemExit(f"--reuse: the database holds {existing:,} clips, fewer than --clips {args.clips:,}")
+    else:
         seed(args)
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
