@@ -13,7 +13,7 @@ from django.utils import timezone
 from prometheus_client.core import Metric
 
 from labeling.models import ExportRun, SyncState
-from reviewapp.core.metrics import gauge
+from reviewapp.core.metrics import estimated_count, gauge
 
 D = SyncState.Destination
 S = SyncState.Status
@@ -24,8 +24,12 @@ def collect() -> Iterable[Metric]:
     rows = {(d, s): 0 for d in D.values for s in S.values}
     erroring = {(d,): 0 for d in D.values}
     lag = {(d,): 0.0 for d in D.values}
+    # The rows not done yet, exactly: a few, read through the sync_due index. Not a GROUP BY
+    # over every row: at 10 M clips that read ~11 M sync rows each scrape (#13).
     for r in (
-        SyncState.objects.values("destination", "status")
+        # Both leading columns of sync_due named: with the status alone PostgreSQL scans the table.
+        SyncState.objects.filter(destination__in=D.values, status__in=[S.PENDING, S.FAILED])
+        .values("destination", "status")
         .annotate(
             n=Count("id"),
             # Pending rows whose last attempt failed (retrying with backoff) and failed rows.
@@ -36,10 +40,13 @@ def collect() -> Iterable[Metric]:
     ):
         rows[(r["destination"], r["status"])] = r["n"]
         erroring[(r["destination"],)] += r["errors"]
-        if r["status"] != S.DONE and r["oldest"] is not None:
+        if r["oldest"] is not None:
             # How long the oldest change not yet at the destination has waited.
             age = (now - r["oldest"]).total_seconds()
             lag[(r["destination"],)] = max(lag[(r["destination"],)], age)
+    # The rows done: exact below EXACT_COUNT_BELOW, PostgreSQL's estimate above (no scan).
+    for d in D.values:
+        rows[(d, S.DONE)] = estimated_count(SyncState.objects.filter(destination=d, status=S.DONE))
     yield gauge("vigia_sync_rows", "Sync rows per destination and status.", ["destination", "status"], rows)
     yield gauge(
         "vigia_sync_erroring_rows",

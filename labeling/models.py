@@ -53,6 +53,8 @@ class SyncState(models.Model):
             models.Index(fields=["destination", "clip"], name="sync_by_clip"),
             models.Index(fields=["destination", "item"], name="sync_by_item"),
             models.Index(fields=["destination", "review"], name="sync_by_review"),
+            # What changed lately (a task that became done): the annotations' discovery window (#13).
+            models.Index(fields=["destination", "updated_at"], name="sync_changed"),
         ]
 
     def __str__(self):

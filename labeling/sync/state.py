@@ -55,7 +55,10 @@ def claim(destination: str, *, limit: int) -> tuple[str, list[SyncState]]:
 def mark_done(row: SyncState, token: str, *, sent_version: datetime, remote_id: str | None = None) -> None:
     # Done only if nothing newer was asked for meanwhile; else it stays pending for the next tick.
     rows = SyncState.objects.filter(id=row.id, lease=token)
-    common = {"lease": "", "leased_until": None, "last_error": "", "sent_version": sent_version, "attempts": 0}
+    # updated_at by hand: an update() skips auto_now, and a task that became done moves the
+    # annotations' discovery window (labeling.sync.discovery.recent_reviews).
+    common = {"lease": "", "leased_until": None, "last_error": "", "sent_version": sent_version, "attempts": 0,
+              "updated_at": timezone.now()}  # fmt: skip
     if remote_id is not None:
         common["remote_id"] = remote_id
     if not rows.filter(version__lte=sent_version).update(status=S.DONE, **common):

@@ -13,7 +13,7 @@ def sent_when_created(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewapp", "0013_analysis_rollups"),
+        ("reviewapp", "0014_scale_indexes"),
     ]
 
     operations = [

@@ -102,7 +102,7 @@ class Histograms:
 def histograms(
     *, baseline_start: datetime, window_start: datetime, end: datetime, camera_ids: Sequence[int] | None = None
 ) -> Histograms:
-    """Every camera's histograms (or only `camera_ids`') in two grouped queries (the
+    """Every camera's histograms (or only `camera_ids`') in one grouped query (the
     clip_recorded_at index)."""
     clips = Clip.objects.filter(
         status=Clip.Status.DONE, score__isnull=False, recorded_at__gte=baseline_start, recorded_at__lt=end
@@ -115,23 +115,20 @@ def histograms(
     )
     scores: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, SCORE_BINS)))
     sums: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(2))
+    detections: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, len(DETECTION_EDGES))))
+    # One pass over the window for both histograms (bin of boxes NULL: detections_count unknown),
+    # not one GROUP BY each: at 10 M clips the 8 days are 2.7 M rows, each read took ~8 s (#13).
+    detection_bin = Case(When(detections_count__isnull=True, then=Value(None)), default=_detection_bin())
     for r in (
-        clips.annotate(bin=_score_bin())
-        .values("camera_id", "current", "bin")
+        clips.annotate(bin=_score_bin(), dbin=detection_bin)
+        .values("camera_id", "current", "bin", "dbin")
         .annotate(n=Count("id"), total=Sum("raw_score"))
         .order_by()
     ):
         scores[r["camera_id"]][r["current"], int(r["bin"])] += r["n"]
         sums[r["camera_id"]][r["current"]] += r["total"] or 0.0
-    detections: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, len(DETECTION_EDGES))))
-    for r in (
-        clips.filter(detections_count__isnull=False)
-        .annotate(bin=_detection_bin())
-        .values("camera_id", "current", "bin")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        detections[r["camera_id"]][r["current"], r["bin"]] += r["n"]
+        if r["dbin"] is not None:
+            detections[r["camera_id"]][r["current"], r["dbin"]] += r["n"]
     return Histograms(dict(scores), dict(detections), dict(sums))
 
 

@@ -185,6 +185,11 @@ class Clip(models.Model):
             models.Index(fields=["recorded_at"], name="clip_recorded_at"),
             # What changed lately, by time: the label sync's discovery window.
             models.Index(fields=["finished_at"], name="clip_finished_at"),
+            # A customer's alerts, newest first, and their count (the alerts API and page): the
+            # few % of clips that alerted, not every clip of the customer's cameras (#13).
+            models.Index(fields=["camera", "-recorded_at"], condition=Q(alert=True), name="clip_alerts"),
+            # /metrics' suppressed clips of the last hours: only the clips a rule touched (#13).
+            models.Index(fields=["recorded_at"], condition=Q(suppressed_score__gt=0), name="clip_suppressed"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["camera", "sha256"], name="clip_unique_file_per_camera"),
@@ -275,7 +280,11 @@ class ReviewItem(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["state", "priority", "distance", "created_at"], name="queue_order")]
+        indexes = [
+            models.Index(fields=["state", "priority", "distance", "created_at"], name="queue_order"),
+            # The label sync's discovery window for Label Studio tasks (#13).
+            models.Index(fields=["created_at"], name="reviewitem_created_at"),
+        ]
 
     def __str__(self):
         return f"{self.reason} {self.clip_id}"

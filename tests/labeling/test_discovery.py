@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from labeling.models import SyncCursor, SyncState
 from labeling.sync import discovery
-from reviewapp.review.models import Clip, FalseAlertReport
+from reviewapp.review.models import Clip, FalseAlertReport, Review, ReviewItem
 from reviewapp.review.queue import review_record
 from tests.labeling.helpers import processed_clip
 
@@ -89,3 +89,56 @@ def test_the_cursor_only_moves_forward(world):
     Clip.objects.filter(id=clip.id).update(finished_at=ahead - timedelta(minutes=1))
     assert discovery.discover(D.DYNAMODB) == 1
     assert cursor() == ahead
+
+
+# ------------------------------------------------------------- Label Studio: the same windows (#13)
+def _send_tasks() -> None:
+    """What a sync tick does for the tasks it claims, without Label Studio: they are done."""
+    from labeling.sync import state
+
+    token, rows = state.claim(D.LS_TASK, limit=100)
+    for row in rows:
+        state.mark_done(row, token, sent_version=row.version, remote_id=str(row.item_id))
+
+
+def test_label_studio_tasks_look_only_at_items_since_their_cursor(world, settings):
+    settings.SYNC_DISCOVERY_MARGIN_SECONDS = 600
+    first = processed_clip(world.cam_a)
+    assert discovery.discover(D.LS_TASK) == 1  # no cursor: every item, once
+    tasks_cursor = SyncCursor.objects.get(destination=D.LS_TASK).discovered_until
+    assert tasks_cursor == first.review_item.created_at
+    forgotten = processed_clip(world.cam_b)  # an item from before the window, with no row
+    ReviewItem.objects.filter(clip=forgotten).update(created_at=tasks_cursor - timedelta(hours=1))
+    Clip.objects.filter(id=forgotten.id).update(finished_at=tasks_cursor - timedelta(hours=1))
+    new = processed_clip(world.cam_a)
+    assert discovery.discover(D.LS_TASK) == 1
+    items = set(SyncState.objects.filter(destination=D.LS_TASK).values_list("item_id", flat=True))
+    assert items == {first.review_item.id, new.review_item.id}  # the window did not read the old one
+    # Its clip processed again (finished now): in the window again.
+    Clip.objects.filter(id=forgotten.id).update(finished_at=timezone.now())
+    assert discovery.discover(D.LS_TASK) == 1
+
+
+def test_an_annotation_waits_for_its_task_and_is_found_when_the_task_is_done(world):
+    clip = processed_clip(world.cam_a)
+    review_record(item=clip.review_item, reviewer=world.reviewer, verdict="no_person", tags=[])
+    assert discovery.discover(D.LS_ANNOTATION) == 0  # no task yet
+    assert discovery.discover(D.LS_TASK) == 1
+    _send_tasks()
+    assert discovery.discover(D.LS_ANNOTATION) == 1
+    assert discovery.discover(D.LS_ANNOTATION) == 0
+
+    # A decision made long before its task is done (Label Studio was down): the task becoming
+    # done brings it into the annotations' window.
+    later = processed_clip(world.cam_b)
+    review = review_record(item=later.review_item, reviewer=world.reviewer, verdict="person", tags=[])
+    annotations_cursor = SyncCursor.objects.get(destination=D.LS_ANNOTATION).discovered_until
+    Review.objects.filter(id=review.id).update(created_at=annotations_cursor - timedelta(days=1))
+    assert discovery.discover(D.LS_ANNOTATION) == 0
+    assert discovery.discover(D.LS_TASK) == 1
+    task = SyncState.objects.filter(destination=D.LS_TASK, item=later.review_item)
+    task.update(updated_at=annotations_cursor - timedelta(days=1))  # its row waited a day for Label Studio
+    assert discovery.discover(D.LS_ANNOTATION) == 0
+    _send_tasks()
+    assert discovery.discover(D.LS_ANNOTATION) == 1
+    assert SyncState.objects.filter(destination=D.LS_ANNOTATION, review_id=review.id).exists()
