@@ -47,11 +47,11 @@ DAYS = 30
 CLIPS_SQL = """
 INSERT INTO reviewapp_clip (id, camera_id, recorded_at, file, sha256, size_bytes, duration, fps, width, height,
     created_at, status, error, attempts, score, alert, model_version, started_at, finished_at, saturation,
-    brightness, detections_count, verifier_version, preview, detail)
+    brightness, detections_count, verifier_version, preview, detail, second_look)
 SELECT md5(i::text)::uuid, %(first_camera)s + i %% %(cameras)s, t, 'clips/bench/' || i || '.mp4', md5(i::text),
     1000, 60, 2, w, h, t, 'done', '', 1, s, s >= 0.5,
     CASE WHEN t < %(rollout)s THEN 'centernet-320' ELSE 'centernet-384' END, t, t,
-    CASE WHEN extract(hour FROM t) BETWEEN 9 AND 21 THEN 80 ELSE 4 END, 100, 1, '', '', ''
+    CASE WHEN extract(hour FROM t) BETWEEN 9 AND 21 THEN 80 ELSE 4 END, 100, 1, '', '', '', ''
 FROM generate_series(0, %(n)s - 1) i,
     LATERAL (SELECT %(start)s::timestamptz + (i::float8 / %(n)s) * make_interval(days => %(days)s) AS t,
                     power(random(), 3) AS s,
@@ -163,11 +163,40 @@ def main() -> None:
     for name, url in urls.items():
         p50, p95 = timed_requests(client, url, args.requests)
         print(f"  rollups  {name:<50} p50 {p50 * 1000:7.0f} ms  p95 {p95 * 1000:7.0f} ms", flush=True)
+    metrics_recent_clips(args.requests)
     if args.clips <= args.scan_max:
         with mock.patch.object(analysis_rollups, "unanswerable", return_value="(benchmark: the scan)"):
             p50, p95 = timed_requests(client, urls["30 days, all cameras"], max(2, args.requests // 4))
         print(f"  scan     {'30 days, all cameras':<50} p50 {p50 * 1000:7.0f} ms  p95 {p95 * 1000:7.0f} ms", flush=True)
         compare(window)
+
+
+def metrics_recent_clips(repeat: int) -> None:
+    """/metrics' `vigia_clips_recent` (the last METRICS_WINDOW_HOURS of clips by camera group and
+    status): summed from the rollups, against counting the clips (what it did before), in turn."""
+    from datetime import timedelta as td
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from reviewapp.monitoring import gauges
+
+    since = timezone.now() - td(hours=settings.METRICS_WINDOW_HOURS)
+    ways = {"from the rollups": False, "counting the clips (before)": True}
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    answers = {}
+    for _ in range(max(3, repeat)):
+        for name, missing in ways.items():
+            with mock.patch.object(gauges.rollups, "rollups_missing", return_value=missing):
+                t0 = time.perf_counter()
+                answers[name] = gauges._recent_clips(since)
+                times[name].append(time.perf_counter() - t0)
+    for name, values in times.items():
+        values.sort()
+        print(f"  /metrics vigia_clips_recent {name:<28} p50 {statistics.median(values) * 1000:6.0f} ms  "
+              f"max {values[-1] * 1000:6.0f} ms", flush=True)  # fmt: skip
+    # Not equal to the clip: the rollups' window starts at the top of its first hour.
+    print("  clips counted: " + ", ".join(f"{name} {sum(a.values()):,}" for name, a in answers.items()))
 
 
 def compare(window: str) -> None:

@@ -129,7 +129,7 @@ def copy_clips(cursor, args, camera_ids: list[int], now: datetime) -> None:
         "id, camera_id, recorded_at, external_id, file, sha256, size_bytes, duration, fps, width, height, created_at, "
         "status, error, attempts, score, alert, alert_sent_at, model_version, frames_sampled, frames_detected, "
         "started_at, finished_at, decode_ms, detect_ms, suppressed_score, verifier_version, saturation, brightness, "
-        "detections_count, detail, detail_expired_at, preview"
+        "detections_count, detail, detail_expired_at, preview, second_look"
     )
     for first in range(0, args.clips, BATCH):
         n = min(BATCH, args.clips - first)
@@ -169,7 +169,7 @@ def copy_clips(cursor, args, camera_ids: list[int], now: datetime) -> None:
                 fin.isoformat() if done else r"\N", "300" if done else r"\N", "2900" if done else r"\N",
                 "0" if done else r"\N", "", f"{sat[k]:.1f}" if done else r"\N", "110.0" if done else r"\N",
                 str(int(boxes[k]) if has_box[k] else 0) if done else r"\N",
-                f"clips/cam-{cam}/{day}/{cid}.detections.json.gz" if done and has_box[k] else "", r"\N", "",
+                f"clips/cam-{cam}/{day}/{cid}.detections.json.gz" if done and has_box[k] else "", r"\N", "", "",
             )  # fmt: skip
             buf.write("\t".join(row))
             buf.write("\n")
@@ -300,6 +300,9 @@ def seed(args) -> None:
             c.execute(definition)
         print(f"  indexes built again in {time.perf_counter() - t0:.0f} s", flush=True)
         c.execute("vacuum analyze")
+    t0 = time.perf_counter()
+    call_command("analysis_rollups_rebuild")  # what the services keep as clips are decided
+    print(f"  error-analysis rollups built in {time.perf_counter() - t0:.0f} s", flush=True)
     print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
@@ -419,10 +422,10 @@ def fresh_changes(n: int) -> None:
         c.execute(
             """insert into reviewapp_clip (id, camera_id, recorded_at, file, sha256, size_bytes, duration, fps, width,
                  height, created_at, status, error, attempts, score, alert, model_version, started_at, finished_at,
-                 suppressed_score, verifier_version, detections_count, detail, preview)
+                 suppressed_score, verifier_version, detections_count, detail, preview, second_look)
                select gen_random_uuid(), (select min(id) from reviewapp_camera), %(now)s, 'clips/x/' || g, md5(g::text
                  || clock_timestamp()::text), 1000, 60, 10, 1280, 720, %(now)s, 'done', '', 1, 0.1, false, 'm',
-                 %(now)s, %(now)s, 0, '', 0, '', ''
+                 %(now)s, %(now)s, 0, '', 0, '', '', ''
                from generate_series(1, %(n)s) g""",
             {"now": now, "n": n},
         )

@@ -192,6 +192,34 @@ def test_the_backlog_and_recent_clips_come_from_the_database(world, staff_client
     assert value(samples, "vigia_metrics_collector_up", collector="clips") == 1
 
 
+def test_recent_processed_clips_are_summed_from_the_rollups(world, staff_client):
+    """At 10 M clips the 24 h window holds a third of a million done clips: they are counted from
+    the error analysis's rollups (per camera and hour), the rest from the clips by status."""
+    from reviewapp.review import rollups
+
+    now = timezone.now()
+    for camera, n in ((world.cam_a, 3), (world.cam_b, 2)):
+        for _ in range(n):
+            ClipFactory(camera=camera, status=Clip.Status.DONE, recorded_at=now - timedelta(hours=2))
+    ClipFactory(camera=world.cam_a, status=Clip.Status.DONE, recorded_at=now - timedelta(days=3))  # outside
+    ClipFactory(camera=world.cam_b, status=Clip.Status.FAILED, recorded_at=now - timedelta(hours=1))
+    ClipFactory(camera=world.cam_a, status=Clip.Status.QUEUED, recorded_at=now - timedelta(minutes=5))
+    scanned = scrape(staff_client)  # no rollups yet: every clip from the clips
+    rollups.rollups_rebuild()
+    summed = scrape(staff_client)
+    for group, status, n in (
+        ("Acme", "done", 3),
+        ("Globex", "done", 2),
+        ("Globex", "failed", 1),
+        ("Acme", "queued", 1),
+    ):
+        assert value(scanned, "vigia_clips_recent", camera_group=group, status=status) == n
+        assert value(summed, "vigia_clips_recent", camera_group=group, status=status) == n
+    # Read from the rollups: a done clip moved behind the services' back still counts where it was.
+    Clip.objects.filter(camera=world.cam_b, status=Clip.Status.DONE).update(recorded_at=now - timedelta(days=5))
+    assert value(scrape(staff_client), "vigia_clips_recent", camera_group="Globex", status="done") == 2
+
+
 def test_camera_groups_use_the_operators_group_and_stay_bounded(world, staff_client, settings, monkeypatch):
     north = CameraFactory(customer=world.acme, name="acme-north", metrics_group="north-site")
     ClipFactory(camera=north, status=Clip.Status.FAILED)
