@@ -79,7 +79,9 @@ def _recent_clips(since) -> dict[tuple[str, str], int]:
     are built, every clip is counted from the clips."""
     if rollups.rollups_missing():
         return _count_by_group_and_status(Clip.objects.filter(recorded_at__gte=since))
-    rows = _count_by_group_and_status(Clip.objects.filter(recorded_at__gte=since).exclude(status=Clip.Status.DONE))
+    # By status first (the status index; an exclude of "done" read the whole window: 0.2 s at 10 M).
+    not_done = [s for s in Clip.Status.values if s != Clip.Status.DONE]
+    rows = _count_by_group_and_status(Clip.objects.filter(status__in=not_done, recorded_at__gte=since))
     hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     for r in (
         AnalysisCell.objects.filter(hour__gte=hour)
