@@ -1,0 +1,212 @@
+"""Row retention (#13): clips nobody will look at again are deleted once CLIP_RETENTION_DAYS
+old, so a year of clips does not weigh on the queue, the label sync's discovery or the analysis.
+
+What goes: a clip recorded (and created) before the retention horizon, done or failed, that did
+not alert (the customer's alert history stays), that has no review item (no near-threshold or
+audit sample, no review, no customer report's item), no false-alert report and no alert in the
+outbox, and that nothing registered here still needs (labeling registers the clips its DynamoDB
+sync has not settled and the near-threshold extractions: `register_keep`). With it goes what
+cascades from it by its foreign keys (Django's collector: its kept Detection boxes, its settled
+SyncState rows; a suppression rule made from it keeps itself, without its source clip), then,
+after the rows commit, the objects Vigia wrote for it: its detail (`<clip>.detections.json.gz`),
+its browser copy and, for an uploaded clip, its file. A clip ingested by reference (external_id
+`s3://bucket/key`) leaves its object alone: the company's bucket and its lifecycle rule own it.
+
+The horizon is a UTC midnight (`retention_horizon`): whole UTC days go, so the rollups' rebuild
+knows from which day every clip is still there (rollups.rebuild_floor). Pruning does not go
+through `rollups.clip_change`: the error analysis keeps counting a pruned clip.
+
+Batches: the candidates by the clip_recorded_at index (recorded_at below the horizon, oldest
+first, after the last key seen in this run), then in one short transaction each: lock them
+(FOR UPDATE SKIP LOCKED: a clip a service is changing right now waits for the next run), check
+them again in a new statement (a review item committed meanwhile keeps its clip), delete.
+`clips_prune` stops when its time budget is spent; the next run carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time as dtime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from reviewapp.core import metrics
+from reviewapp.review.models import AlertOutbox, Clip, FalseAlertReport, ReviewItem
+
+log = logging.getLogger(__name__)
+
+# Functions returning an Exists() over OuterRef("pk") (a clip): such clips are kept. Other apps
+# add theirs from their AppConfig.ready() (reviewapp never imports labeling).
+KeepCondition = Callable[[], Exists]
+_keep: dict[str, KeepCondition] = {}
+
+
+def register_keep(name: str, fn: KeepCondition) -> None:
+    """Keep the clips `fn()` holds for (the same name again replaces it)."""
+    _keep[name] = fn
+
+
+def retention_horizon(now: datetime) -> datetime | None:
+    """Clips recorded before this go: the UTC midnight on or before now - CLIP_RETENTION_DAYS.
+    None when CLIP_RETENTION_DAYS is 0 (kept forever)."""
+    days = settings.CLIP_RETENTION_DAYS
+    if not days:
+        return None
+    day = (now.astimezone(UTC) - timedelta(days=days)).date()
+    return datetime.combine(day, dtime.min, tzinfo=UTC)
+
+
+def prunable(*, now: datetime) -> QuerySet[Clip]:
+    """The clips the retention deletes now (none when it is off)."""
+    horizon = retention_horizon(now)
+    if horizon is None:
+        return Clip.objects.none()
+    qs = (
+        Clip.objects.filter(
+            recorded_at__lt=horizon,
+            created_at__lt=horizon,  # a clip uploaded late stays its first CLIP_RETENTION_DAYS
+            status__in=[Clip.Status.DONE, Clip.Status.FAILED],  # never one queued or in the worker
+        )
+        .filter(Q(alert=False) | Q(alert__isnull=True))
+        .exclude(Exists(ReviewItem.objects.filter(clip=OuterRef("pk"))))
+        .exclude(Exists(FalseAlertReport.objects.filter(clip=OuterRef("pk"))))
+        .exclude(Exists(AlertOutbox.objects.filter(clip=OuterRef("pk"))))
+    )
+    for fn in _keep.values():
+        qs = qs.exclude(fn())
+    return qs
+
+
+@dataclass
+class PruneRun:
+    clips: int = 0  # rows of clips deleted (or, dry, that would be)
+    objects: int = 0  # objects deleted
+    object_errors: int = 0  # objects that could not be deleted (left behind, logged)
+    batches: int = 0
+    seconds: float = 0.0
+    finished: bool = False  # nothing left below the horizon (else the budget ran out)
+    horizon: datetime | None = None
+    kept_by_race: int = 0  # candidates a concurrent change kept (locked, or queued meanwhile)
+
+
+def _objects_of(row: dict) -> list[str]:
+    """The storage names Vigia wrote for the clip: its detail (unless expired), its browser copy,
+    and its file unless it was ingested by reference."""
+    names = []
+    if row["detail"] and row["detail_expired_at"] is None:
+        names.append(row["detail"])
+    if row["preview"]:
+        names.append(row["preview"])
+    if row["file"] and not (row["external_id"] or "").startswith("s3://"):
+        names.append(row["file"])
+    return names
+
+
+def _delete_objects(names: list[str]) -> tuple[int, int]:
+    """Delete the objects (a missing one is fine); returns (deleted, failed). S3: DeleteObjects,
+    1,000 keys a request; other storages one by one."""
+    if not names:
+        return 0, 0
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is not None and hasattr(default_storage, "_normalize_name"):
+        deleted = failed = 0
+        for i in range(0, len(names), 1000):
+            chunk = names[i : i + 1000]
+            keys = [{"Key": default_storage._normalize_name(n)} for n in chunk]
+            try:
+                answer = bucket.delete_objects(Delete={"Objects": keys, "Quiet": True})
+            except Exception:
+                log.exception("prune: cannot delete %d object(s) (left behind)", len(chunk))
+                failed += len(chunk)
+                continue
+            errors = answer.get("Errors") or []
+            for e in errors[:5]:
+                log.warning("prune: cannot delete %s: %s", e.get("Key"), e.get("Message"))
+            failed += len(errors)
+            deleted += len(chunk) - len(errors)
+        return deleted, failed
+    deleted = failed = 0
+    for name in names:
+        try:
+            default_storage.delete(name)  # FileSystemStorage: a missing file is no error
+            deleted += 1
+        except FileNotFoundError:
+            deleted += 1
+        except Exception:
+            log.exception("prune: cannot delete %s (left behind)", name)
+            failed += 1
+    return deleted, failed
+
+
+_FIELDS = ("id", "recorded_at", "file", "preview", "detail", "detail_expired_at", "external_id")
+
+
+def _batch(ids: list, *, now: datetime, dry_run: bool) -> tuple[list[dict], int]:
+    """Delete the clips of `ids` that are still prunable, in one transaction; returns their rows
+    (for their objects) and how many a concurrent change kept."""
+    with transaction.atomic():
+        locked = list(
+            Clip.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        # A new statement: it sees what committed before the locks were had (a review item).
+        rows = list(prunable(now=now).filter(pk__in=locked).values(*_FIELDS))
+        if rows and not dry_run:
+            Clip.objects.filter(pk__in=[r["id"] for r in rows]).delete()
+    return rows, len(ids) - len(rows)
+
+
+def clips_prune(
+    *, now: datetime | None = None, batch: int | None = None, budget: float | None = None, dry_run: bool = False
+) -> PruneRun:
+    """Delete prunable clips in batches until none is left or `budget` seconds have passed
+    (CLIP_PRUNE_BATCH, CLIP_PRUNE_BUDGET_SECONDS by default). A dry run deletes nothing: it
+    counts what one run would delete, through the same batches (rolled back)."""
+    now = now or datetime.now(UTC)
+    batch = batch or settings.CLIP_PRUNE_BATCH
+    budget = settings.CLIP_PRUNE_BUDGET_SECONDS if budget is None else budget
+    run = PruneRun(horizon=retention_horizon(now))
+    if run.horizon is None:
+        run.finished = True
+        return run
+    started = time.monotonic()
+    after: tuple | None = None  # (recorded_at, id) of the last candidate: kept ones are not read twice
+    while True:
+        candidates = prunable(now=now).order_by("recorded_at", "id")
+        if after is not None:
+            candidates = candidates.filter(Q(recorded_at__gt=after[0]) | Q(recorded_at=after[0], id__gt=after[1]))
+        keys = list(candidates.values_list("recorded_at", "id")[:batch])
+        if not keys:
+            run.finished = True
+            break
+        after = keys[-1]
+        rows, kept = _batch([k[1] for k in keys], now=now, dry_run=dry_run)
+        run.batches += 1
+        run.clips += len(rows)
+        run.kept_by_race += kept
+        if not dry_run:
+            deleted, failed = _delete_objects([n for r in rows for n in _objects_of(r)])
+            run.objects += deleted
+            run.object_errors += failed
+            metrics.clips_pruned(clips=len(rows), objects=deleted, object_errors=failed)
+        if time.monotonic() - started >= budget:
+            break
+    run.seconds = time.monotonic() - started
+    if run.clips or not run.finished:
+        log.info(
+            "%s %d clip(s) recorded before %s (%d object(s), %d left behind) in %d batch(es), %.1f s%s",
+            "would prune" if dry_run else "pruned",
+            run.clips,
+            run.horizon.date(),
+            run.objects,
+            run.object_errors,
+            run.batches,
+            run.seconds,
+            "" if run.finished else ": the budget ran out, the next run carries on",
+        )
+    return run
