@@ -29,7 +29,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time as dtime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -152,7 +153,9 @@ def _batch(ids: list, *, now: datetime, dry_run: bool) -> tuple[list[dict], int]
     (for their objects) and how many a concurrent change kept."""
     with transaction.atomic():
         locked = list(
-            Clip.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk__in=ids).values_list("pk", flat=True)
+            Clip.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=ids)
+            .values_list("pk", flat=True)
         )
         # A new statement: it sees what committed before the locks were had (a review item).
         rows = list(prunable(now=now).filter(pk__in=locked).values(*_FIELDS))

@@ -77,7 +77,9 @@ def test_old_clips_nobody_looked_at_go_with_their_rows_and_objects_and_the_other
 
     kept = {}
     kept["reviewed"] = stored_clip(world, days=200)
-    item = ReviewItem.objects.create(clip=kept["reviewed"], reason=ReviewItem.Reason.AUDIT_SAMPLE, priority=1, distance=0)
+    item = ReviewItem.objects.create(
+        clip=kept["reviewed"], reason=ReviewItem.Reason.AUDIT_SAMPLE, priority=1, distance=0
+    )
     Review.objects.create(item=item, clip=kept["reviewed"], reviewer=world.reviewer, verdict="no_person")
     kept["queued for review"] = stored_clip(world, days=200)
     ReviewItem.objects.create(
@@ -98,7 +100,7 @@ def test_old_clips_nobody_looked_at_go_with_their_rows_and_objects_and_the_other
     sync_row(kept["not synced yet"], SyncState.Status.PENDING)
     kept["sync failed"] = stored_clip(world, days=100)
     sync_row(kept["sync failed"], SyncState.Status.FAILED)
-    gone_objects = objects_of(stale) + [by_reference.preview.name, by_reference.detail]
+    gone_objects = [*objects_of(stale), by_reference.preview.name, by_reference.detail]
     before = REGISTRY.get_sample_value("vigia_clips_pruned_total") or 0
 
     out = StringIO()
