@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from labeling.models import SyncState
 from reviewapp.core.storage import preview_storage_name
 from reviewapp.review import prune, rollups
-from reviewapp.review.models import AlertOutbox, Clip, Detection, Review, ReviewItem
+from reviewapp.review.models import AlertOutbox, Clip, Detection, PruneCursor, Review, ReviewItem
 from reviewapp.review.tasks import prune_clips
 from reviewapp.tuning.models import SuppressionRule
 from tests.factories import ClipFactory, clip_detail_write
@@ -149,18 +149,34 @@ def test_a_dry_run_deletes_nothing(world, retention):
 
 
 def test_the_batches_stop_at_the_budget_and_the_next_run_carries_on(world, retention):
-    clips = [aged(ClipFactory(camera=world.cam_a, alert=False), 100 + i) for i in range(5)]
+    clips = [aged(ClipFactory(camera=world.cam_a, alert=False), 100 + i / 100) for i in range(5)]  # one window
     recent = aged(ClipFactory(camera=world.cam_a, alert=False), 10)
     runs = []
-    while True:
-        run = prune.clips_prune(batch=2, budget=0)  # a spent budget: one batch a run
+    while not runs or not runs[-1][1]:
+        run = prune.clips_prune(batch=2, budget=0)  # a spent budget: one batch (or one empty window) a run
         runs.append((run.clips, run.finished))
-        if run.finished:
-            break
-        assert len(runs) < 10
-    assert runs == [(2, False), (2, False), (1, False), (0, True)]
+        assert len(runs) < 100
+    assert [n for n, _ in runs if n] == [2, 2, 1]  # oldest first, where the last run stopped
+    assert runs[0] == (2, False) and runs[-1] == (0, True)
     assert list(Clip.objects.values_list("pk", flat=True)) == [recent.pk]
     assert not Clip.objects.filter(pk__in=[c.pk for c in clips]).exists()
+
+
+def test_the_sweep_goes_on_from_its_cursor_and_comes_back_for_clips_kept_for_a_while(world, retention):
+    waiting = stored_clip(world, days=300)
+    row = sync_row(waiting, SyncState.Status.PENDING)  # the DynamoDB sender has not settled it
+    reviewed = [aged(ClipFactory(camera=world.cam_a, alert=False), 299 - i / 10) for i in range(3)]
+    for clip in reviewed:
+        ReviewItem.objects.create(clip=clip, reason=ReviewItem.Reason.AUDIT_SAMPLE, priority=1, distance=0)
+    stale = aged(ClipFactory(camera=world.cam_a, alert=False), 100)
+    run = prune.clips_prune(budget=3600)
+    assert (run.clips, run.finished) == (1, True)
+    assert not Clip.objects.filter(pk=stale.pk).exists()
+    assert PruneCursor.objects.get().recorded_at is None  # at the horizon: the next sweep from the start
+    SyncState.objects.filter(pk=row.pk).update(status=SyncState.Status.DONE)
+    assert prune.clips_prune(budget=3600).clips == 1  # settled: the next sweep takes it
+    assert not Clip.objects.filter(pk=waiting.pk).exists()
+    assert Clip.objects.count() == 3
 
 
 def test_a_review_item_made_after_the_clip_was_picked_keeps_it(world, retention):
