@@ -215,6 +215,30 @@ def _cursor_set(pos: tuple | None) -> None:
     PruneCursor.objects.update_or_create(name="clips", defaults={"recorded_at": recorded_at, "clip_id": clip_id})
 
 
+def _window_keys(*, now: datetime, pos: tuple, high: datetime, batch: int) -> list[tuple]:
+    """(recorded_at, id) of up to `batch` prunable clips after `pos` and before `high`, in order."""
+    low, low_id = pos
+    candidates = prunable(now=now).filter(recorded_at__lt=high)
+    if low_id is None:
+        candidates = candidates.filter(recorded_at__gte=low)
+    else:
+        candidates = candidates.filter(Q(recorded_at__gt=low) | Q(recorded_at=low, id__gt=low_id))
+    return list(candidates.order_by("recorded_at", "id").values_list("recorded_at", "id")[:batch])
+
+
+def _run_batch(run: PruneRun, ids: list, *, now: datetime, dry_run: bool) -> None:
+    """One batch: the rows in their transaction, then (committed) their objects."""
+    rows, kept = _batch(ids, now=now, dry_run=dry_run)
+    run.batches += 1
+    run.clips += len(rows)
+    run.kept_by_race += kept
+    if not dry_run:
+        deleted, failed = _delete_objects([n for r in rows for n in _objects_of(r)])
+        run.objects += deleted
+        run.object_errors += failed
+        metrics.clips_pruned(clips=len(rows), objects=deleted, object_errors=failed)
+
+
 def clips_prune(
     *, now: datetime | None = None, batch: int | None = None, budget: float | None = None, dry_run: bool = False
 ) -> PruneRun:
@@ -241,25 +265,11 @@ def clips_prune(
                 run.finished = True
                 break
             pos = (first, None)
-        low, low_id = pos
-        high = min(low + WINDOW, run.horizon)
-        candidates = prunable(now=now).filter(recorded_at__lt=high)
-        if low_id is None:
-            candidates = candidates.filter(recorded_at__gte=low)
-        else:
-            candidates = candidates.filter(Q(recorded_at__gt=low) | Q(recorded_at=low, id__gt=low_id))
-        keys = list(candidates.order_by("recorded_at", "id").values_list("recorded_at", "id")[:batch])
+        high = min(pos[0] + WINDOW, run.horizon)
+        keys = _window_keys(now=now, pos=pos, high=high, batch=batch)
         if keys:
             pos = keys[-1]
-            rows, kept = _batch([k[1] for k in keys], now=now, dry_run=dry_run)
-            run.batches += 1
-            run.clips += len(rows)
-            run.kept_by_race += kept
-            if not dry_run:
-                deleted, failed = _delete_objects([n for r in rows for n in _objects_of(r)])
-                run.objects += deleted
-                run.object_errors += failed
-                metrics.clips_pruned(clips=len(rows), objects=deleted, object_errors=failed)
+            _run_batch(run, [k[1] for k in keys], now=now, dry_run=dry_run)
         elif high < run.horizon:
             pos = (high, None)  # nothing more in this window: the next one
         else:  # the horizon: this sweep is done
