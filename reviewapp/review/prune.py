@@ -263,6 +263,8 @@ def clips_prune(
             first = Clip.objects.filter(recorded_at__lt=run.horizon).aggregate(first=Min("recorded_at"))["first"]
             if first is None:
                 run.finished = True
+                if not dry_run:
+                    _cursor_set(None)  # its updated_at: when the retention last ran (/metrics)
                 break
             pos = (first, None)
         high = min(pos[0] + WINDOW, run.horizon)

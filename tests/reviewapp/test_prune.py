@@ -204,6 +204,22 @@ def test_the_horizon_is_a_utc_midnight_and_zero_keeps_everything(world, retentio
     assert Clip.objects.filter(pk=clip.pk).exists()
 
 
+def test_metrics_say_when_the_retention_last_ran(world, retention):
+    from reviewapp.core import metrics
+
+    def last_run() -> float | None:
+        for line in metrics.exposition(include_db=True).decode().splitlines():
+            if line.startswith("vigia_clips_prune_last_run_seconds "):
+                return float(line.split()[1])
+        return None
+
+    assert last_run() == -1  # never
+    prune.clips_prune()  # nothing to prune: it ran all the same
+    assert 0 <= last_run() < 3600
+    retention.CLIP_RETENTION_DAYS = 0
+    assert last_run() is None  # off: no gauge
+
+
 def test_the_retention_runs_on_beat(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["prune-clips"]
     assert entry["task"] == "reviewapp.tasks.prune_clips"
