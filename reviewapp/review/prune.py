@@ -6,8 +6,10 @@ not alert (the customer's alert history stays), that has no review item (no near
 audit sample, no review, no customer report's item), no false-alert report and no alert in the
 outbox, and that nothing registered here still needs (labeling registers the clips its DynamoDB
 sync has not settled and the near-threshold extractions: `register_keep`). With it goes what
-cascades from it by its foreign keys (Django's collector: its kept Detection boxes, its settled
-SyncState rows; a suppression rule made from it keeps itself, without its source clip), then,
+cascades from it by its foreign keys' on_delete, as Django's collector would (`_delete_rows`):
+its kept Detection boxes, its settled SyncState rows (an ExtractedClip too, were there one); a
+suppression rule made from it stays, without its source clip; the second look's results are
+the clip's own columns. Then,
 after the rows commit, the objects Vigia wrote for it: its detail (`<clip>.detections.json.gz`),
 its browser copy and, for an uploaded clip, its file. A clip ingested by reference (external_id
 `s3://bucket/key`) leaves its object alone: the company's bucket and its lifecycle rule own it.
