@@ -21,6 +21,7 @@ from reviewapp.review.models import AlertOutbox, Clip, Detection, PruneCursor, R
 from reviewapp.review.tasks import prune_clips
 from reviewapp.tuning.models import SuppressionRule
 from tests.factories import ClipFactory, clip_detail_write
+from tests.reviewapp.test_s3_storage import s3_storage  # noqa: F401  (a fixture)
 
 BOX = {"frame_index": 0, "frame_time": 0.0, "x1": 1.0, "y1": 2.0, "x2": 50.0, "y2": 90.0, "score": 0.4}
 
@@ -121,6 +122,32 @@ def test_old_clips_nobody_looked_at_go_with_their_rows_and_objects_and_the_other
     assert Detection.objects.filter(clip_id=kept["reviewed"].pk).count() == 1
     assert REGISTRY.get_sample_value("vigia_clips_pruned_total") == before + 3
     assert prune_clips() == 0  # the beat task: nothing left, nothing counted twice
+
+
+def test_on_s3_the_objects_go_in_one_request_and_keep_a_reference_clips_own(world, retention, monkeypatch, s3_storage):  # noqa: F811
+    s3, bucket = s3_storage
+    uploaded = stored_clip(world, days=100)
+    by_reference = stored_clip(world, days=100, external_id=f"s3://{bucket}/clips/acme-door/ref.mp4")
+    default_storage.delete(uploaded.preview.name)  # a missing key is no error for DeleteObjects
+
+    def one_by_one(self, name):
+        raise AssertionError("S3: DeleteObjects, not a request per object")
+
+    monkeypatch.setattr(type(default_storage._wrapped), "delete", one_by_one)
+    run = prune.clips_prune()
+    assert (run.clips, run.object_errors) == (2, 0)
+    left = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    assert left == {by_reference.file.name}
+
+
+def test_a_relation_the_fast_path_does_not_know_goes_through_djangos_collector(world, retention, monkeypatch):
+    monkeypatch.setattr(prune, "_KEPT_BY", ())  # as if a kept relation were new: it has dependents
+    stale = stored_clip(world, days=100)
+    sync_row(stale, SyncState.Status.DONE)
+    assert prune.clips_prune().clips == 1
+    assert not Clip.objects.filter(pk=stale.pk).exists()
+    assert not Detection.objects.filter(clip_id=stale.pk).exists()
+    assert not SyncState.objects.filter(object_key=str(stale.pk)).exists()
 
 
 def test_a_missing_object_is_no_error(world, retention):
