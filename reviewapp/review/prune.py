@@ -190,11 +190,10 @@ def _batch(ids: list, *, now: datetime, dry_run: bool) -> tuple[list[dict], int]
     """Delete the clips of `ids` that are still prunable, in one transaction; returns their rows
     (for their objects) and how many a concurrent change kept."""
     with transaction.atomic():
-        locked = list(
-            Clip.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=ids)
-            .values_list("pk", flat=True)
-        )
+        clips = Clip.objects.filter(pk__in=ids)
+        if not dry_run:  # a dry run takes no lock
+            clips = clips.select_for_update(skip_locked=True, of=("self",))
+        locked = list(clips.values_list("pk", flat=True))
         # A new statement: it sees what committed before the locks were had (a review item).
         rows = list(prunable(now=now).filter(pk__in=locked).values(*_FIELDS))
         if rows and not dry_run:
