@@ -13,3 +13,10 @@ class LabelingConfig(AppConfig):
 
         register_db_collector("sync", metrics.collect)
         register_db_collector("exports", metrics.collect_exports)
+
+        # The retention keeps the clips the sync still has to send, and the extracted ones.
+        from labeling import retention
+        from reviewapp.review.prune import register_keep
+
+        register_keep("dynamodb-unsettled", retention.unsettled_sync)
+        register_keep("extracted", retention.extracted)

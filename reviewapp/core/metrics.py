@@ -99,6 +99,14 @@ CLIP_EVENTS_REJECTED = Counter(
     "Clip-bucket events that made no clip, by reason (an ingest error code: invalid_video, unknown_camera...).",
     ["reason"],
 )
+CLIPS_PRUNED = Counter(
+    "vigia_clips_pruned", "Clips deleted by the retention (CLIP_RETENTION_DAYS, reviewapp.review.prune)."
+)
+CLIP_OBJECTS_PRUNED = Counter(
+    "vigia_clip_objects_pruned",
+    "Objects of pruned clips (detail, browser copy, uploaded file), by outcome: deleted, failed (left behind).",
+    ["outcome"],
+)
 TASKS = Counter("vigia_celery_tasks", "Celery tasks run, by outcome.", ["task", "outcome"])
 TASK_SECONDS = Histogram(
     "vigia_celery_task_seconds",
@@ -227,6 +235,15 @@ def clip_event(outcome: str) -> None:
 
 def clip_event_rejected(reason: str) -> None:
     _safe(lambda: CLIP_EVENTS_REJECTED.labels(reason).inc())
+
+
+def clips_pruned(*, clips: int, objects: int, object_errors: int) -> None:
+    def update():
+        CLIPS_PRUNED.inc(clips)
+        CLIP_OBJECTS_PRUNED.labels("deleted").inc(objects)
+        CLIP_OBJECTS_PRUNED.labels("failed").inc(object_errors)
+
+    _safe(update)
 
 
 # -------------------------------------------------------------------- scrape-time gauges

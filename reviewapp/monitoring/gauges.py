@@ -17,7 +17,7 @@ from reviewapp.core import metrics
 from reviewapp.core.metrics import camera_group_expression, cap_groups, gauge
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review import rollups
-from reviewapp.review.models import AlertOutbox, AnalysisCell, Clip, FalseAlertReport, Review, ReviewItem
+from reviewapp.review.models import AlertOutbox, AnalysisCell, Clip, FalseAlertReport, PruneCursor, Review, ReviewItem
 from reviewapp.tuning.models import SuppressionRule
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,14 @@ def _clips() -> Iterable[Metric]:
         [],
         {(): (now - first).total_seconds() if first else 0},
     )
+    if settings.CLIP_RETENTION_DAYS:  # the retention's sweep (reviewapp.review.prune) keeps one row
+        last = PruneCursor.objects.filter(name="clips").values_list("updated_at", flat=True).first()
+        yield gauge(
+            "vigia_clips_prune_last_run_seconds",
+            "Seconds since the retention (prune_clips) last ran (-1: never).",
+            [],
+            {(): (now - last).total_seconds() if last else -1},
+        )
 
 
 def _recent_clips(since) -> dict[tuple[str, str], int]:

@@ -470,15 +470,10 @@ DRIFT_MIN_CLIPS = env.int("DRIFT_MIN_CLIPS", default=50)
 DRIFT_PSI_THRESHOLD = env.float("DRIFT_PSI_THRESHOLD", default=0.25)
 DRIFT_AUDIT_SAMPLE = env.int("DRIFT_AUDIT_SAMPLE", default=20)
 DRIFT_CHECK_SECONDS = env.int("DRIFT_CHECK_SECONDS", default=3600)
-# A clip's per-frame detail (reviewapp/review/detail.py) of clips nobody reviewed or reported is
-# deleted this many days after processing (0: kept forever); checked every CLIP_DETAIL_EXPIRE_SECONDS.
-CLIP_DETAIL_RETENTION_DAYS = env.int("CLIP_DETAIL_RETENTION_DAYS", default=30)
-CLIP_DETAIL_EXPIRE_SECONDS = env.int("CLIP_DETAIL_EXPIRE_SECONDS", default=3600)
-CELERY_BEAT_SCHEDULE["expire-clip-details"] = {
-    "task": "reviewapp.tasks.expire_clip_details",
-    "schedule": float(CLIP_DETAIL_EXPIRE_SECONDS),
-    "options": {"expires": CLIP_DETAIL_EXPIRE_SECONDS},
-}
+# Retention: a clip's detail (CLIP_DETAIL_RETENTION_DAYS) and the unremarkable clips (CLIP_RETENTION_DAYS).
+from reviewapp.project.retention_settings import *  # noqa: E402, F403
+
+CELERY_BEAT_SCHEDULE.update(RETENTION_BEAT_SCHEDULE)  # noqa: F405 -- expire-clip-details, prune-clips
 CELERY_BEAT_SCHEDULE["check-drift"] = {
     "task": "reviewapp.tasks.check_drift",
     "schedule": float(DRIFT_CHECK_SECONDS),

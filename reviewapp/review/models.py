@@ -366,6 +366,19 @@ class AlertOutbox(models.Model):
         return f"alert {self.status} for {self.clip_id}"
 
 
+class PruneCursor(models.Model):
+    """How far the retention's sweep (reviewapp.review.prune) has got, in (recorded_at, id) order:
+    the next run carries on from here instead of reading the kept old clips again. One row."""
+
+    name = models.CharField(max_length=16, unique=True, default="clips")
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    clip_id = models.UUIDField(null=True, blank=True)  # NULL: from recorded_at on, inclusive
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"prune sweep at {self.recorded_at or 'the start'}"
+
+
 # ------------------------------------------------------------------- error-analysis rollups
 # Counts of processed clips kept as clips are decided (reviewapp/review/rollups.py keeps them;
 # reviewapp/monitoring/analysis_rollups.py reads them). One row per key; the counts are those of

@@ -16,7 +16,9 @@ wait for each other crosswise.
 
 What a clip counts for is defined once, here: COUNT_RULES, `clips_counted()` (the one query of
 processed clips with their verdict, report, resolution and lighting) and `resolution_class` /
-`lighting_class`. `rollups_rebuild` recomputes the tables from the clips with them, in bulk SQL.
+`lighting_class`. `rollups_rebuild` recomputes the tables from the clips with them, in bulk SQL,
+never the days the retention may have pruned (`rebuild_floor`): pruned clips (CLIP_RETENTION_DAYS,
+reviewapp.review.prune, which deletes rows without `clip_change`) stay counted here only.
 A change made outside the services (the admin, a SQL console) or of NIGHT_MAX_SATURATION needs
 `manage.py analysis_rollups_rebuild`.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -253,9 +255,30 @@ def rollups_missing() -> bool:
     return not AnalysisHour.objects.exists() and clips_counted().exists()
 
 
-def rollups_rebuild(*, since: date | None = None) -> dict[str, int]:
-    """Recompute the rollups from the clips (recorded on or after `since`, a UTC day; all when
-    None), in bulk SQL, in one transaction. Returns the rows written per table."""
+def rebuild_floor(now: datetime | None = None) -> date | None:
+    """The first UTC day a rebuild may recompute: the day after the retention's horizon
+    (reviewapp.review.prune). Clips before the horizon may be pruned and the rollups are all
+    that counts them: a rebuild of those days would wipe their counts. The day between is
+    left as it is, so a prune running during a rebuild never deletes a clip the rebuild counts.
+    None when the retention is off (every clip is still there)."""
+    from reviewapp.review.prune import retention_horizon
+
+    horizon = retention_horizon(now or datetime.now(UTC))
+    return None if horizon is None else horizon.date() + timedelta(days=1)
+
+
+def rollups_rebuild(*, since: date | None = None, everything: bool = False) -> dict[str, int]:
+    """Recompute the rollups from the clips recorded on or after `since` (a UTC day), in bulk
+    SQL, in one transaction. Returns the rows written per table. Never before `rebuild_floor()`
+    (a `since` before it is moved up to it; None is it): pruned clips are counted only by the
+    rollups. `everything`: every day, from whatever clips are left (the first build, or a
+    retention that never ran)."""
+    if not everything:
+        floor = rebuild_floor()
+        if floor is not None and (since is None or since < floor):
+            since = floor
+    else:
+        since = None
     start = _since_hour(since)
     with transaction.atomic():
         _lock_tables()

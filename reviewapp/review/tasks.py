@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from inference.detector import DetectorUnavailable, load_detector, set_threads
 from reviewapp.core import errors, logs, metrics
-from reviewapp.review import alerts, detail, preview, processing
+from reviewapp.review import alerts, detail, preview, processing, prune
 
 log = logging.getLogger(__name__)
 logs.connect_celery_signals()
@@ -178,3 +178,9 @@ def make_preview(clip_id: str, force: bool = False) -> str:
 @shared_task(name="reviewapp.tasks.expire_clip_details", acks_late=True, soft_time_limit=240, time_limit=300)
 def expire_clip_details() -> int:
     return detail.details_expire(now=timezone.now())
+
+
+# The run stops itself after CLIP_PRUNE_BUDGET_SECONDS (10 s); the limits only catch a stuck batch.
+@shared_task(name="reviewapp.tasks.prune_clips", acks_late=True, soft_time_limit=120, time_limit=150)
+def prune_clips() -> int:
+    return prune.clips_prune(now=timezone.now()).clips

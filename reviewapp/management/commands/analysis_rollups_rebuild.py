@@ -24,13 +24,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="only when there are processed clips and no rollups yet (deploys)"
         )
+        parser.add_argument(
+            "--including-pruned-days",
+            action="store_true",
+            help="every day, also those before the retention's horizon: the counts of pruned clips are lost",
+        )
 
-    def handle(self, *args, since=None, if_empty=False, **options):
+    def handle(self, *args, since=None, if_empty=False, including_pruned_days=False, **options):
         if if_empty and not rollups.rollups_missing():
             self.stdout.write("rollups: nothing to build (already built, or no processed clip)")
             return
+        floor = rollups.rebuild_floor()
+        everything = including_pruned_days or if_empty  # empty rollups: nothing to lose
+        if everything and since is not None:
+            raise CommandError("--since and --including-pruned-days (or --if-empty): one or the other")
+        if not everything and floor is not None and (since is None or since < floor):
+            if since is not None:
+                self.stdout.write(
+                    f"--since {since}: from {floor} instead, the day after the retention's horizon "
+                    "(CLIP_RETENTION_DAYS: older clips may be pruned; --including-pruned-days to rebuild them anyway)"
+                )
+            since = floor
         started = time.monotonic()
-        rows = rollups.rollups_rebuild(since=since)
+        rows = rollups.rollups_rebuild(since=since, everything=everything)
         counts = ", ".join(f"{name} {n}" for name, n in rows.items())
         self.stdout.write(
             f"rollups rebuilt{f' since {since}' if since else ''} in {time.monotonic() - started:.1f} s: {counts}"
