@@ -462,6 +462,19 @@ def measure_pages(args) -> dict:
         "GET /api/v1/alerts/?offset=2000 (a customer)",
         timed(lambda: check(customer_api.get("/api/v1/alerts/?offset=2000")), n),
     )
+    # At 1 M clips a customer has ~500 alerts: ?offset=2000 is past the end there. The deepest
+    # full page is the one that reads every row before it.
+    total = check(customer_api.get("/api/v1/alerts/?limit=1")).json()["count"]
+    last = max(0, total - 50)
+    out["alerts_api_customer_count"] = total
+    out["alerts_api_customer_last_page_p95_ms"] = summary(
+        f"GET /api/v1/alerts/?offset={last} (the last page of {total})",
+        timed(lambda: check(customer_api.get(f"/api/v1/alerts/?offset={last}")), n),
+    )
+    out["alerts_page_customer_last_p95_ms"] = summary(
+        f"GET /alerts/?page={last // 50 + 1} (a customer's last page)",
+        timed(lambda: check(customer.get(f"/alerts/?page={last // 50 + 1}")), n),
+    )
     out["alerts_api_queries"] = queries_of(lambda: customer_api.get("/api/v1/alerts/?limit=200"))
     out["alerts_api_queries_limit_10"] = queries_of(lambda: customer_api.get("/api/v1/alerts/?limit=10"))
     print(
@@ -485,6 +498,7 @@ def measure_pages(args) -> dict:
     out["metrics_sync_group_by_before_ms"] = summary("the sync gauge's GROUP BY over every row (before)", before)
     staff = client_for("staff")
     out["metrics_p95_ms"] = summary("GET /metrics (staff)", timed(lambda: check(staff.get("/metrics")), args.repeat))
+    out.update(measure_metrics(args))
     since = (date.today() - timedelta(days=args.days)).isoformat()
     if args.skip_analysis:
         return out
@@ -502,6 +516,24 @@ def measure_pages(args) -> dict:
     finally:
         with connection.cursor() as c:
             c.execute("reset statement_timeout")
+    return out
+
+
+def measure_metrics(args) -> dict:
+    """The scrape (`metrics.exposition(include_db=True)`, what /metrics answers staff) and each
+    scrape-time collector alone, p50 / p95 over --repeat calls after a warm-up call."""
+    from reviewapp.core import metrics
+
+    out = {}
+    metrics.exposition(include_db=True)  # warm: imports, the planner's caches
+    out["metrics_exposition_p50_ms"] = round(
+        pct(timed(lambda: metrics.exposition(include_db=True), args.repeat), 0.5) * 1000, 1
+    )
+    print(f"metrics.exposition(include_db=True)           p50 {out['metrics_exposition_p50_ms']:8.1f} ms")
+    for name, fn in list(metrics._db_collectors.items()):
+        times = timed(lambda fn=fn: list(fn()), args.repeat)
+        out[f"metrics_{name}_p50_ms"] = round(pct(times, 0.5) * 1000, 1)
+        summary(f"  collector {name}", times)
     return out
 
 
@@ -528,6 +560,7 @@ def explain_plans() -> None:
     now = timezone.now()
     claimable = Q(state="open") & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
     alerts = selectors.alerts_for_customer(user=customer)
+    deep = max(0, alerts.count() - 50)
     window = now - timedelta(days=8)
     plans = {
         "review next (the candidates)": ReviewItem.objects.filter(claimable)
@@ -547,6 +580,13 @@ def explain_plans() -> None:
         .filter(~Exists(discovery._held(D.LS_TASK, "item", "changed_at")))
         .values_list("pk", "changed_at")[:5000],
         "alerts API (a customer's page)": alerts[:50],
+        # The last page (offset = count - 50): the rows with their verdicts, as before #13's
+        # deferred join; then what DeferredJoin reads: the keys, and the page's rows by key.
+        "alerts API (the last page, the rows)": alerts.with_verdict()[deep : deep + 50],
+        "alerts API (the last page, its keys)": alerts.values_list("pk", flat=True)[deep : deep + 50],
+        "alerts API (the last page, its rows by key)": alerts.with_verdict()
+        .order_by()
+        .filter(pk__in=list(alerts.values_list("pk", flat=True)[deep : deep + 50])),
         "alerts API (its count)": alerts.order_by().values("pk"),
         "drift check (the score histograms)": Clip.objects.filter(
             status="done", score__isnull=False, recorded_at__gte=window
@@ -577,8 +617,12 @@ def measure(args) -> dict:
     if not users.filter(username="staff").exists():
         users.create_user(username="staff", is_staff=True, is_superuser=True)
     out = {}
-    for part in (measure_review, measure_ingest, measure_discovery, measure_pages, measure_drift):
-        out.update(part(args))
+    parts = {"review": measure_review, "ingest": measure_ingest, "discovery": measure_discovery}
+    parts.update({"pages": measure_pages, "metrics": measure_metrics, "drift": measure_drift})
+    for name in args.parts.split(",") if args.parts else parts:
+        if name == "metrics" and (not args.parts or "pages" in args.parts):
+            continue  # measure_pages measures them after GET /metrics
+        out.update(parts[name](args))
     return out
 
 
@@ -593,6 +637,9 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the plans of the selective queries, and stop")
     parser.add_argument("--analysis-timeout", type=int, default=120, help="PostgreSQL statement_timeout, s")
     parser.add_argument("--skip-analysis", action="store_true", help="not the error-analysis page (minutes at 10 M)")
+    parser.add_argument(
+        "--parts", default="", help="only these, comma-separated: review,ingest,discovery,pages,metrics,drift"
+    )
     args = parser.parse_args()
     import django
 
