@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 from prometheus_client.core import Metric
@@ -17,7 +18,16 @@ from reviewapp.core import metrics
 from reviewapp.core.metrics import camera_group_expression, cap_groups, gauge
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review import rollups
-from reviewapp.review.models import AlertOutbox, AnalysisCell, Clip, FalseAlertReport, Review, ReviewItem
+from reviewapp.review.models import (
+    AlertOutbox,
+    AnalysisCameraDay,
+    AnalysisCell,
+    Camera,
+    Clip,
+    FalseAlertReport,
+    Review,
+    ReviewItem,
+)
 from reviewapp.tuning.models import SuppressionRule
 
 log = logging.getLogger(__name__)
@@ -83,15 +93,42 @@ def _recent_clips(since) -> dict[tuple[str, str], int]:
     not_done = [s for s in Clip.Status.values if s != Clip.Status.DONE]
     rows = _count_by_group_and_status(Clip.objects.filter(status__in=not_done, recorded_at__gte=since))
     hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    for r in (
-        AnalysisCell.objects.filter(hour__gte=hour)
-        .values(group=camera_group_expression())
-        .annotate(n=Sum("clips"))
-        .order_by()
-    ):
-        if r["n"]:
-            rows[(r["group"], Clip.Status.DONE)] = r["n"]
+    for group, n in _done_since(hour).items():
+        if n:
+            rows[(group, Clip.Status.DONE)] = n
     return rows
+
+
+def _done_since(hour) -> dict[str, int]:
+    """{camera group: clips done from `hour` (a UTC hour) on}, from the rollups. A camera's day
+    row (AnalysisCameraDay) is the sum of its hours' cells (rollups.py keeps both in the same
+    transactions), so at most 12 hours of cells are read, not 24 (94,000 cells at 10 M clips):
+    before noon the whole day of `hour` minus its cells before `hour`, after noon the cells of
+    the rest of that day; then the days after it. Summed per camera, grouped in Python."""
+    day = hour.replace(hour=0)
+    next_day = day + timedelta(days=1)
+    done: dict[int, int] = {}
+
+    def add(rows, sign=1):
+        for r in rows.values("camera_id").annotate(n=Sum("clips")).order_by():
+            done[r["camera_id"]] = done.get(r["camera_id"], 0) + sign * (r["n"] or 0)
+
+    if hour.hour < 12:
+        add(AnalysisCameraDay.objects.filter(day__gte=day.date()))
+        add(AnalysisCell.objects.filter(hour__gte=day, hour__lt=hour), sign=-1)
+    else:
+        add(AnalysisCell.objects.filter(hour__gte=hour, hour__lt=next_day))
+        add(AnalysisCameraDay.objects.filter(day__gte=next_day.date()))
+    groups = dict(
+        Camera.objects.filter(pk__in=[c for c, n in done.items() if n])
+        .values_list("pk", camera_group_expression(prefix=""))
+        .order_by()
+    )
+    out: dict[str, int] = {}
+    for camera_id, n in done.items():
+        if n:
+            out[groups[camera_id]] = out.get(groups[camera_id], 0) + n
+    return out
 
 
 def _count_by_group_and_status(clips) -> dict[tuple[str, str], int]:
@@ -133,13 +170,15 @@ def _alerts() -> Iterable[Metric]:
 def _reviews() -> Iterable[Metric]:
 
     since = timezone.now() - timedelta(hours=settings.METRICS_WINDOW_HOURS)
-    per_reviewer = {
-        (r["reviewer__username"], r["verdict"]): r["n"]
-        for r in Review.objects.filter(created_at__gte=since)
-        .values("reviewer__username", "verdict")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
+    # By the reviewer's id (an index-only scan of review_created_at), their names after: no join
+    # of every decision to the users (#13: 42 ms at 10 M clips).
+    counts = list(
+        Review.objects.filter(created_at__gte=since).values("reviewer_id", "verdict").annotate(n=Count("id")).order_by()
+    )
+    names = dict(
+        get_user_model().objects.filter(pk__in={r["reviewer_id"] for r in counts}).values_list("pk", "username")
+    )
+    per_reviewer = {(names[r["reviewer_id"]], r["verdict"]): r["n"] for r in counts}
     yield gauge(
         "vigia_reviewer_decisions_recent",
         f"Decisions per reviewer in the last {settings.METRICS_WINDOW_HOURS} h.",
