@@ -553,14 +553,14 @@ def measure_drift(args) -> dict:
 def explain_plans() -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the queries that must stay selective as Clip grows (docs/figures.md)."""
     from django.contrib.auth import get_user_model
-    from django.db.models import Exists, F, Q
+    from django.db.models import Count, Exists, F, Q
     from django.utils import timezone
 
     from labeling.sync import discovery
     from labeling.sync.state import D
     from reviewapp.monitoring import drift
     from reviewapp.review import selectors
-    from reviewapp.review.models import Clip, ReviewItem
+    from reviewapp.review.models import Clip, Review, ReviewItem
 
     users = get_user_model().objects
     reviewer, customer = users.get(username="reviewer-0"), users.get(username="customer-0")
@@ -595,6 +595,12 @@ def explain_plans() -> None:
         .order_by()
         .filter(pk__in=list(alerts.values_list("pk", flat=True)[deep : deep + 50])),
         "alerts API (its count)": alerts.order_by().values("pk"),
+        "/metrics: decisions of the last 24 h per reviewer and verdict": Review.objects.filter(
+            created_at__gte=now - timedelta(hours=24)
+        )
+        .values("reviewer_id", "verdict")
+        .annotate(n=Count("id"))
+        .order_by(),
         "drift check (the score histograms)": Clip.objects.filter(
             status="done", score__isnull=False, recorded_at__gte=window
         )

@@ -22,7 +22,6 @@ from reviewapp.review.models import (
     AlertOutbox,
     AnalysisCameraDay,
     AnalysisCell,
-    Camera,
     Clip,
     FalseAlertReport,
     Review,
@@ -104,31 +103,24 @@ def _done_since(hour) -> dict[str, int]:
     row (AnalysisCameraDay) is the sum of its hours' cells (rollups.py keeps both in the same
     transactions), so at most 12 hours of cells are read, not 24 (94,000 cells at 10 M clips):
     before noon the whole day of `hour` minus its cells before `hour`, after noon the cells of
-    the rest of that day; then the days after it. Summed per camera, grouped in Python."""
+    the rest of that day; then the days after it."""
     day = hour.replace(hour=0)
     next_day = day + timedelta(days=1)
-    done: dict[int, int] = {}
-
-    def add(rows, sign=1):
-        for r in rows.values("camera_id").annotate(n=Sum("clips")).order_by():
-            done[r["camera_id"]] = done.get(r["camera_id"], 0) + sign * (r["n"] or 0)
-
     if hour.hour < 12:
-        add(AnalysisCameraDay.objects.filter(day__gte=day.date()))
-        add(AnalysisCell.objects.filter(hour__gte=day, hour__lt=hour), sign=-1)
+        parts = [
+            (AnalysisCameraDay.objects.filter(day__gte=day.date()), 1),
+            (AnalysisCell.objects.filter(hour__gte=day, hour__lt=hour), -1),
+        ]
     else:
-        add(AnalysisCell.objects.filter(hour__gte=hour, hour__lt=next_day))
-        add(AnalysisCameraDay.objects.filter(day__gte=next_day.date()))
-    groups = dict(
-        Camera.objects.filter(pk__in=[c for c, n in done.items() if n])
-        .values_list("pk", camera_group_expression(prefix=""))
-        .order_by()
-    )
-    out: dict[str, int] = {}
-    for camera_id, n in done.items():
-        if n:
-            out[groups[camera_id]] = out.get(groups[camera_id], 0) + n
-    return out
+        parts = [
+            (AnalysisCell.objects.filter(hour__gte=hour, hour__lt=next_day), 1),
+            (AnalysisCameraDay.objects.filter(day__gte=next_day.date()), 1),
+        ]
+    done: dict[str, int] = {}
+    for rows, sign in parts:
+        for r in rows.values(group=camera_group_expression()).annotate(n=Sum("clips")).order_by():
+            done[r["group"]] = done.get(r["group"], 0) + sign * (r["n"] or 0)
+    return {group: n for group, n in done.items() if n}
 
 
 def _count_by_group_and_status(clips) -> dict[tuple[str, str], int]:
