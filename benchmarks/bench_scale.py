@@ -482,6 +482,7 @@ def measure_pages(args) -> dict:
         f"GET /alerts/?page={last // 50 + 1} (a customer's last page)",
         timed(lambda: check(customer.get(f"/alerts/?page={last // 50 + 1}")), n),
     )
+    out.update(compare_alert_pages(customer_api, last, n))
     out["alerts_api_queries"] = queries_of(lambda: customer_api.get("/api/v1/alerts/?limit=200"))
     out["alerts_api_queries_limit_10"] = queries_of(lambda: customer_api.get("/api/v1/alerts/?limit=10"))
     print(
@@ -526,6 +527,52 @@ def measure_pages(args) -> dict:
     return out
 
 
+def interleaved(ways: dict, repeat: int) -> dict[str, list[float]]:
+    """Each way timed in turn, `repeat` rounds (one warm-up each): the machine's load moves both."""
+    times = {name: [] for name in ways}
+    for fn in ways.values():
+        fn()
+    for _ in range(repeat):
+        for name, fn in ways.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def compare_alert_pages(customer_api, last: int, n: int) -> dict:
+    """The alerts API's page 1 and last page, the offset over the clips' rows (the plain
+    LimitOffsetPagination, before #13) and over the keys (DeferredJoin), in turn in one run."""
+    from reviewapp.core.pagination import CappedLimitOffsetPagination, DeferredJoinLimitOffsetPagination
+    from reviewapp.review.api import AlertListView
+
+    def way(pagination, url):
+        def get():
+            AlertListView.pagination_class = pagination
+            check(customer_api.get(url))
+
+        return get
+
+    ways = {}
+    for label, url in (("page 1", "/api/v1/alerts/"), (f"offset={last}", f"/api/v1/alerts/?offset={last}")):
+        ways[f"{label}, rows (before)"] = way(CappedLimitOffsetPagination, url)
+        ways[f"{label}, keys (DeferredJoin)"] = way(DeferredJoinLimitOffsetPagination, url)
+    try:
+        times = interleaved(ways, max(n, 10))
+    finally:
+        AlertListView.pagination_class = DeferredJoinLimitOffsetPagination
+    out = {}
+    for name, t in times.items():
+        key = (
+            "alerts_api_"
+            + name.split(",")[0].replace(" ", "").replace("=", "_")
+            + ("_keys" if "keys" in name else "_rows")
+        )
+        out[f"{key}_p50_ms"] = round(pct(t, 0.5) * 1000, 1)
+        out[f"{key}_p95_ms"] = summary(f"  GET /api/v1/alerts/ {name}", t)
+    return out
+
+
 def measure_metrics(args) -> dict:
     """The scrape (`metrics.exposition(include_db=True)`, what /metrics answers staff) and each
     scrape-time collector alone, p50 / p95 over --repeat calls after a warm-up call."""
@@ -541,6 +588,39 @@ def measure_metrics(args) -> dict:
         times = timed(lambda fn=fn: list(fn()), args.repeat)
         out[f"metrics_{name}_p50_ms"] = round(pct(times, 0.5) * 1000, 1)
         summary(f"  collector {name}", times)
+    out.update(compare_metrics_queries(args.repeat))
+    return out
+
+
+def compare_metrics_queries(repeat: int) -> dict:
+    """The window's done clips of /metrics before and after #13's change, in turn in one run: 24 h
+    of cells, or the cameras' day rows and at most 12 h of cells."""
+    from datetime import UTC
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from reviewapp.core.metrics import camera_group_expression
+    from reviewapp.monitoring import gauges
+    from reviewapp.review.models import AnalysisCell
+
+    since = timezone.now() - timedelta(hours=24)
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def cells_before():
+        rows = AnalysisCell.objects.filter(hour__gte=hour).values(group=camera_group_expression())
+        return {r["group"]: r["n"] for r in rows.annotate(n=Sum("clips")).order_by() if r["n"]}
+
+    assert cells_before() == gauges._done_since(hour), "the done clips differ"
+    ways = {
+        f"done clips: 24 h of cells (before; window from {hour:%H}:00 UTC)": cells_before,
+        "done clips: day rows +/- <= 12 h of cells": lambda: gauges._done_since(hour),
+    }
+    out = {}
+    keys = ("metrics_done_cells_before", "metrics_done_days_after")
+    for key, (name, t) in zip(keys, interleaved(ways, repeat).items(), strict=True):
+        out[f"{key}_p50_ms"] = round(pct(t, 0.5) * 1000, 1)
+        summary(f"  {name}", t)
     return out
 
 
@@ -598,7 +678,7 @@ def explain_plans() -> None:
         "/metrics: decisions of the last 24 h per reviewer and verdict": Review.objects.filter(
             created_at__gte=now - timedelta(hours=24)
         )
-        .values("reviewer_id", "verdict")
+        .values("reviewer__username", "verdict")
         .annotate(n=Count("id"))
         .order_by(),
         "drift check (the score histograms)": Clip.objects.filter(

@@ -320,8 +320,7 @@ class Review(models.Model):
         indexes = [
             models.Index(fields=["clip", "-created_at"]),
             models.Index(fields=["reviewer", "-created_at"]),
-            # /metrics' decisions of the last hours per reviewer and verdict: an index-only scan (#13).
-            models.Index(fields=["created_at", "reviewer", "verdict"], name="review_created_at"),
+            models.Index(fields=["created_at"], name="review_created_at"),
         ]
         ordering = list(NEWEST_REVIEW_FIRST)
 
