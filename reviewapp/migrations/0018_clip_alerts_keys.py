@@ -3,7 +3,7 @@
 # The clip's id in the key: the alerts' tie-break, and a page of keys without the clips' rows
 # (`alert` too, implied by the condition, for SQLite's planner to see the index as covering).
 # On PostgreSQL the new index is built CONCURRENTLY under another name, then takes the old one's
-# place: the build reads every clip (10 M: most of a minute), and ingest and the worker keep
+# place: the build reads every clip (2.4 s at 1 M clips), and ingest and the worker keep
 # writing clips meanwhile. Hence not atomic.
 
 from django.db import migrations, models
