@@ -302,6 +302,13 @@ def seed(args) -> None:
         c.execute("vacuum analyze")
     t0 = time.perf_counter()
     call_command("analysis_rollups_rebuild")  # what the services keep as clips are decided
+    # Their statistics and visibility map, as autovacuum keeps them: without them the planner
+    # took the cells of the last 24 h for a scan of every cell (/metrics' clips: 176 ms at 1 M).
+    with connection.cursor() as c:
+        c.execute(
+            "vacuum analyze reviewapp_analysiscell, reviewapp_analysishour, reviewapp_analysiscameraday, "
+            "reviewapp_analysistagcell"
+        )
     print(f"  error-analysis rollups built in {time.perf_counter() - t0:.0f} s", flush=True)
     print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -462,6 +469,21 @@ def measure_pages(args) -> dict:
         "GET /api/v1/alerts/?offset=2000 (a customer)",
         timed(lambda: check(customer_api.get("/api/v1/alerts/?offset=2000")), n),
     )
+    # At 1 M clips a customer has ~500 alerts: ?offset=2000 is past the end there. The deepest
+    # full page is the one that reads every row before it.
+    total = check(customer_api.get("/api/v1/alerts/?limit=1")).json()["count"]
+    last = max(0, total - 50)
+    out["alerts_api_customer_count"] = total
+    out["alerts_api_customer_last_page_p95_ms"] = summary(
+        f"GET /api/v1/alerts/?offset={last} (the last page of {total})",
+        timed(lambda: check(customer_api.get(f"/api/v1/alerts/?offset={last}")), n),
+    )
+    last_page = max(1, (total + 49) // 50)
+    out["alerts_page_customer_last_p95_ms"] = summary(
+        f"GET /alerts/?page={last_page} (a customer's last page)",
+        timed(lambda: check(customer.get(f"/alerts/?page={last_page}")), n),
+    )
+    out.update(compare_alert_pages(customer_api, last, n))
     out["alerts_api_queries"] = queries_of(lambda: customer_api.get("/api/v1/alerts/?limit=200"))
     out["alerts_api_queries_limit_10"] = queries_of(lambda: customer_api.get("/api/v1/alerts/?limit=10"))
     print(
@@ -485,6 +507,7 @@ def measure_pages(args) -> dict:
     out["metrics_sync_group_by_before_ms"] = summary("the sync gauge's GROUP BY over every row (before)", before)
     staff = client_for("staff")
     out["metrics_p95_ms"] = summary("GET /metrics (staff)", timed(lambda: check(staff.get("/metrics")), args.repeat))
+    out.update(measure_metrics(args))
     since = (date.today() - timedelta(days=args.days)).isoformat()
     if args.skip_analysis:
         return out
@@ -505,6 +528,103 @@ def measure_pages(args) -> dict:
     return out
 
 
+def interleaved(ways: dict, repeat: int) -> dict[str, list[float]]:
+    """Each way timed in turn, `repeat` rounds (one warm-up each): the machine's load moves both."""
+    times = {name: [] for name in ways}
+    for fn in ways.values():
+        fn()
+    for _ in range(repeat):
+        for name, fn in ways.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def compare_alert_pages(customer_api, last: int, n: int) -> dict:
+    """The alerts API's page 1 and last page, the offset over the clips' rows (the plain
+    LimitOffsetPagination, before #13) and over the keys (DeferredJoin), in turn in one run."""
+    from reviewapp.core.pagination import CappedLimitOffsetPagination, DeferredJoinLimitOffsetPagination
+    from reviewapp.review.api import AlertListView
+
+    def way(pagination, url):
+        def get():
+            AlertListView.pagination_class = pagination
+            check(customer_api.get(url))
+
+        return get
+
+    ways = {}
+    for label, url in (("page 1", "/api/v1/alerts/"), (f"offset={last}", f"/api/v1/alerts/?offset={last}")):
+        ways[f"{label}, rows (before)"] = way(CappedLimitOffsetPagination, url)
+        ways[f"{label}, keys (DeferredJoin)"] = way(DeferredJoinLimitOffsetPagination, url)
+    try:
+        times = interleaved(ways, max(n, 10))
+    finally:
+        AlertListView.pagination_class = DeferredJoinLimitOffsetPagination
+    out = {}
+    for name, t in times.items():
+        key = (
+            "alerts_api_"
+            + name.split(",")[0].replace(" ", "").replace("=", "_")
+            + ("_keys" if "keys" in name else "_rows")
+        )
+        out[f"{key}_p50_ms"] = round(pct(t, 0.5) * 1000, 1)
+        out[f"{key}_p95_ms"] = summary(f"  GET /api/v1/alerts/ {name}", t)
+    return out
+
+
+def measure_metrics(args) -> dict:
+    """The scrape (`metrics.exposition(include_db=True)`, what /metrics answers staff) and each
+    scrape-time collector alone, p50 / p95 over --repeat calls after a warm-up call."""
+    from reviewapp.core import metrics
+
+    out = {}
+    metrics.exposition(include_db=True)  # warm: imports, the planner's caches
+    out["metrics_exposition_p50_ms"] = round(
+        pct(timed(lambda: metrics.exposition(include_db=True), args.repeat), 0.5) * 1000, 1
+    )
+    print(f"metrics.exposition(include_db=True)           p50 {out['metrics_exposition_p50_ms']:8.1f} ms")
+    for name, fn in list(metrics._db_collectors.items()):
+        times = timed(lambda fn=fn: list(fn()), args.repeat)
+        out[f"metrics_{name}_p50_ms"] = round(pct(times, 0.5) * 1000, 1)
+        summary(f"  collector {name}", times)
+    out.update(compare_metrics_queries(args.repeat))
+    return out
+
+
+def compare_metrics_queries(repeat: int) -> dict:
+    """The window's done clips of /metrics before and after #13's change, in turn in one run: 24 h
+    of cells, or the cameras' day rows and at most 12 h of cells."""
+    from datetime import UTC
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from reviewapp.core.metrics import camera_group_expression
+    from reviewapp.monitoring import gauges
+    from reviewapp.review.models import AnalysisCell
+
+    since = timezone.now() - timedelta(hours=24)
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def cells_before():
+        rows = AnalysisCell.objects.filter(hour__gte=hour).values(group=camera_group_expression())
+        return {r["group"]: r["n"] for r in rows.annotate(n=Sum("clips")).order_by() if r["n"]}
+
+    assert cells_before() == gauges._done_since(hour), "the done clips differ"
+    ways = {
+        f"done clips: 24 h of cells (before; window from {hour:%H}:00 UTC)": cells_before,
+        "done clips: day rows +/- <= 12 h of cells": lambda: gauges._done_since(hour),
+    }
+    out = {}
+    keys = ("metrics_done_cells_before", "metrics_done_days_after")
+    for key, (name, t) in zip(keys, interleaved(ways, repeat).items(), strict=True):
+        out[f"{key}_p50_ms"] = round(pct(t, 0.5) * 1000, 1)
+        summary(f"  {name}", t)
+    return out
+
+
 def measure_drift(args) -> dict:
     from reviewapp.monitoring import drift
 
@@ -514,20 +634,21 @@ def measure_drift(args) -> dict:
 def explain_plans() -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the queries that must stay selective as Clip grows (docs/figures.md)."""
     from django.contrib.auth import get_user_model
-    from django.db.models import Exists, F, Q
+    from django.db.models import Count, Exists, F, Q
     from django.utils import timezone
 
     from labeling.sync import discovery
     from labeling.sync.state import D
     from reviewapp.monitoring import drift
     from reviewapp.review import selectors
-    from reviewapp.review.models import Clip, ReviewItem
+    from reviewapp.review.models import Clip, Review, ReviewItem
 
     users = get_user_model().objects
     reviewer, customer = users.get(username="reviewer-0"), users.get(username="customer-0")
     now = timezone.now()
     claimable = Q(state="open") & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
     alerts = selectors.alerts_for_customer(user=customer)
+    deep = max(0, alerts.count() - 50)
     window = now - timedelta(days=8)
     plans = {
         "review next (the candidates)": ReviewItem.objects.filter(claimable)
@@ -547,7 +668,20 @@ def explain_plans() -> None:
         .filter(~Exists(discovery._held(D.LS_TASK, "item", "changed_at")))
         .values_list("pk", "changed_at")[:5000],
         "alerts API (a customer's page)": alerts[:50],
+        # The last page (offset = count - 50): the rows with their verdicts, as before #13's
+        # deferred join; then what DeferredJoin reads: the keys, and the page's rows by key.
+        "alerts API (the last page, the rows)": alerts.with_verdict()[deep : deep + 50],
+        "alerts API (the last page, its keys)": alerts.values_list("pk", flat=True)[deep : deep + 50],
+        "alerts API (the last page, its rows by key)": alerts.with_verdict()
+        .order_by()
+        .filter(pk__in=list(alerts.values_list("pk", flat=True)[deep : deep + 50])),
         "alerts API (its count)": alerts.order_by().values("pk"),
+        "/metrics: decisions of the last 24 h per reviewer and verdict": Review.objects.filter(
+            created_at__gte=now - timedelta(hours=24)
+        )
+        .values("reviewer__username", "verdict")
+        .annotate(n=Count("id"))
+        .order_by(),
         "drift check (the score histograms)": Clip.objects.filter(
             status="done", score__isnull=False, recorded_at__gte=window
         )
@@ -577,8 +711,12 @@ def measure(args) -> dict:
     if not users.filter(username="staff").exists():
         users.create_user(username="staff", is_staff=True, is_superuser=True)
     out = {}
-    for part in (measure_review, measure_ingest, measure_discovery, measure_pages, measure_drift):
-        out.update(part(args))
+    parts = {"review": measure_review, "ingest": measure_ingest, "discovery": measure_discovery}
+    parts.update({"pages": measure_pages, "metrics": measure_metrics, "drift": measure_drift})
+    for name in args.parts.split(",") if args.parts else parts:
+        if name == "metrics" and (not args.parts or "pages" in args.parts):
+            continue  # measure_pages measures them after GET /metrics
+        out.update(parts[name](args))
     return out
 
 
@@ -593,6 +731,9 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the plans of the selective queries, and stop")
     parser.add_argument("--analysis-timeout", type=int, default=120, help="PostgreSQL statement_timeout, s")
     parser.add_argument("--skip-analysis", action="store_true", help="not the error-analysis page (minutes at 10 M)")
+    parser.add_argument(
+        "--parts", default="", help="only these, comma-separated: review,ingest,discovery,pages,metrics,drift"
+    )
     args = parser.parse_args()
     import django
 

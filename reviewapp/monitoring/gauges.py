@@ -17,7 +17,16 @@ from reviewapp.core import metrics
 from reviewapp.core.metrics import camera_group_expression, cap_groups, gauge
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review import rollups
-from reviewapp.review.models import AlertOutbox, AnalysisCell, Clip, FalseAlertReport, PruneCursor, Review, ReviewItem
+from reviewapp.review.models import (
+    AlertOutbox,
+    AnalysisCameraDay,
+    AnalysisCell,
+    Clip,
+    FalseAlertReport,
+    PruneCursor,
+    Review,
+    ReviewItem,
+)
 from reviewapp.tuning.models import SuppressionRule
 
 log = logging.getLogger(__name__)
@@ -91,15 +100,35 @@ def _recent_clips(since) -> dict[tuple[str, str], int]:
     not_done = [s for s in Clip.Status.values if s != Clip.Status.DONE]
     rows = _count_by_group_and_status(Clip.objects.filter(status__in=not_done, recorded_at__gte=since))
     hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    for r in (
-        AnalysisCell.objects.filter(hour__gte=hour)
-        .values(group=camera_group_expression())
-        .annotate(n=Sum("clips"))
-        .order_by()
-    ):
-        if r["n"]:
-            rows[(r["group"], Clip.Status.DONE)] = r["n"]
+    for group, n in _done_since(hour).items():
+        if n:
+            rows[(group, Clip.Status.DONE)] = n
     return rows
+
+
+def _done_since(hour) -> dict[str, int]:
+    """{camera group: clips done from `hour` (a UTC hour) on}, from the rollups. A camera's day
+    row (AnalysisCameraDay) is the sum of its hours' cells (rollups.py keeps both in the same
+    transactions), so at most 12 hours of cells are read, not 24 (94,000 cells at 10 M clips):
+    before noon the whole day of `hour` minus its cells before `hour`, after noon the cells of
+    the rest of that day; then the days after it."""
+    day = hour.replace(hour=0)
+    next_day = day + timedelta(days=1)
+    if hour.hour < 12:
+        parts = [
+            (AnalysisCameraDay.objects.filter(day__gte=day.date()), 1),
+            (AnalysisCell.objects.filter(hour__gte=day, hour__lt=hour), -1),
+        ]
+    else:
+        parts = [
+            (AnalysisCell.objects.filter(hour__gte=hour, hour__lt=next_day), 1),
+            (AnalysisCameraDay.objects.filter(day__gte=next_day.date()), 1),
+        ]
+    done: dict[str, int] = {}
+    for rows, sign in parts:
+        for r in rows.values(group=camera_group_expression()).annotate(n=Sum("clips")).order_by():
+            done[r["group"]] = done.get(r["group"], 0) + sign * (r["n"] or 0)
+    return {group: n for group, n in done.items() if n}
 
 
 def _count_by_group_and_status(clips) -> dict[tuple[str, str], int]:

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviewapp.core.errors import ApplicationError
+from reviewapp.core.pagination import DeferredJoinLimitOffsetPagination
 from reviewapp.core.parsers import SafeJSONParser
 from reviewapp.core.roles import IsCustomer, IsIngest, IsReviewer, is_customer, is_ingest, is_reviewer
 from reviewapp.core.uploads import LimitedUploadHandler
@@ -167,6 +168,8 @@ class ClipDetailView(APIView):
 class AlertListView(ListAPIView):
     permission_classes = [IsCustomer]
     serializer_class = CustomerAlertSerializer
+    # ?limit=&offset= as every list; a deep offset reads keys from clip_alerts, then the page (#13).
+    pagination_class = DeferredJoinLimitOffsetPagination
 
     def get_queryset(self):
         return (

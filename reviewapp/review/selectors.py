@@ -31,7 +31,9 @@ def clip_get_visible(*, user, clip_id) -> Clip:
 
 
 def alerts_for_customer(*, user) -> QuerySet[Clip]:
-    return clips_visible_to(user).filter(alert=True).order_by("-recorded_at")
+    # The id breaks ties of recorded_at, so that offset pages never share nor skip a clip; the
+    # clip_alerts index holds all three columns: a page is found over it alone (DeferredJoin).
+    return clips_visible_to(user).filter(alert=True).order_by("-recorded_at", "-id")
 
 
 def latest_review(clip: Clip) -> Review | None:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from reviewapp.core.errors import ApplicationError, error_body
+from reviewapp.core.pagination import DeferredJoin
 from reviewapp.core.roles import is_customer, is_ingest, is_reviewer, role_required
 from reviewapp.review import detail, grouping, media, queue, reports, selectors
 from reviewapp.review.models import Clip, Detection, ReviewItem, Tag
@@ -181,7 +182,7 @@ def alerts(request):
     (the newest verdict, never who nor why) and whether they reported it."""
     clips = selectors.alerts_for_customer(user=request.user).with_verdict()
     clips = clips.prefetch_related("reports", Prefetch("detections", Detection.objects.defer("descriptor")))
-    page = Paginator(clips, 50).get_page(request.GET.get("page"))
+    page = Paginator(DeferredJoin(clips), 50).get_page(request.GET.get("page"))  # as the API's (#13)
     for clip in page:
         decided = media.decided_detection(clip.detections.all())
         clip.key_frame = decided.frame_index if decided is not None else None

@@ -220,6 +220,35 @@ def test_recent_processed_clips_are_summed_from_the_rollups(world, staff_client)
     assert value(scrape(staff_client), "vigia_clips_recent", camera_group="Globex", status="done") == 2
 
 
+def test_done_clips_from_the_day_rows_and_at_most_half_a_day_of_cells_are_exact_for_every_start(world):
+    """The window's done clips are read from the cameras' day rows plus or minus the cells of
+    part of a day (#13): for a window starting at each UTC hour of a day (before noon: the day
+    minus its hours before; after: the rest of the day's hours), the sums per camera group are
+    those of the clips themselves, from the start's hour on (future clips too)."""
+    from datetime import UTC, datetime
+
+    from reviewapp.monitoring import gauges
+    from reviewapp.review import rollups
+
+    north = CameraFactory(customer=world.acme, name="acme-north", metrics_group="north-site")
+    base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    for i, camera in enumerate((world.cam_a, world.cam_b, north)):
+        for h in range(-30, 60, 2 + i):  # the day before, the day, the next day and after
+            ClipFactory(camera=camera, status=Clip.Status.DONE, recorded_at=base + timedelta(hours=h, minutes=17))
+    ClipFactory(camera=world.cam_a, status=Clip.Status.FAILED, recorded_at=base + timedelta(hours=5))  # not done
+    rollups.rollups_rebuild()
+    seen_halves = set()
+    for h in range(24):
+        start = base + timedelta(hours=h)
+        expected: dict[str, int] = {}
+        for clip in Clip.objects.filter(status=Clip.Status.DONE, recorded_at__gte=start).select_related("camera"):
+            group = metrics.camera_group(clip.camera)
+            expected[group] = expected.get(group, 0) + 1
+        assert gauges._done_since(start) == expected, h
+        seen_halves.add(h < 12)
+    assert seen_halves == {True, False}
+
+
 def test_camera_groups_use_the_operators_group_and_stay_bounded(world, staff_client, settings, monkeypatch):
     north = CameraFactory(customer=world.acme, name="acme-north", metrics_group="north-site")
     ClipFactory(camera=north, status=Clip.Status.FAILED)

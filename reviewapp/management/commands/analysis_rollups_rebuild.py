@@ -5,6 +5,7 @@ import time
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from reviewapp.review import rollups
 
@@ -47,6 +48,13 @@ class Command(BaseCommand):
             since = floor
         started = time.monotonic()
         rows = rollups.rollups_rebuild(since=since, everything=everything)
+        if connection.vendor == "postgresql":
+            # The planner's statistics of the new rows now, not at autovacuum's next pass: without
+            # them /metrics' window of cells was read as a scan of every cell (176 ms at 1 M clips).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ANALYZE " + ", ".join(connection.ops.quote_name(t.model._meta.db_table) for t in rollups.TABLES)
+                )
         counts = ", ".join(f"{name} {n}" for name, n in rows.items())
         self.stdout.write(
             f"rollups rebuilt{f' since {since}' if since else ''} in {time.monotonic() - started:.1f} s: {counts}"
