@@ -1,5 +1,6 @@
-"""Recompute the error analysis's rollups from the clips (the first deploy, a repair, a changed
-NIGHT_MAX_SATURATION): bulk SQL in one transaction; changes made meanwhile wait and then apply."""
+"""Recompute the error analysis's rollups and the drift check's (DriftHour) from the clips (the
+first deploy, a repair, a changed NIGHT_MAX_SATURATION): bulk SQL in one transaction; changes made
+meanwhile wait and then apply."""
 
 import time
 from datetime import date
@@ -22,7 +23,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--since", type=_day, help="UTC day (YYYY-MM-DD): rebuild the clips recorded from it on")
         parser.add_argument(
-            "--if-empty", action="store_true", help="only when there are processed clips and no rollups yet (deploys)"
+            "--if-empty",
+            action="store_true",
+            help="only when there are processed clips and no rollups yet, or no drift rollup (deploys)",
         )
 
     def handle(self, *args, since=None, if_empty=False, **options):
