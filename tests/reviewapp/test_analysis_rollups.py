@@ -22,6 +22,13 @@ START = datetime(2026, 10, 29, 0, 0, tzinfo=UTC)  # a week across the US's DST c
 ZONES = ["UTC", "America/Sao_Paulo", "Asia/Tokyo", "America/New_York"]
 
 
+@pytest.fixture(autouse=True)
+def _undo_window(settings):
+    """The scenarios' undos are within the window whatever the machine's speed: on a loaded one
+    the 300 events take over the default 10 s, and an undo refused by the clock made a run fail."""
+    settings.REVIEW_UNDO_SECONDS = 3600
+
+
 def worker_decides(clip_id, *, alert, model, saturation):
     """What the worker's result changes, through the rollups' one mechanism (the real worker is
     tested below)."""
