@@ -11,8 +11,9 @@ usual "significant shift"). Why PSI and not a KS test:
 * it needs only per-bin counts: no clip scores leave the database, so the job scales with
   cameras x bins. The services keep the counts per camera and UTC hour as clips are processed
   (DriftHour, reviewapp/review/rollups.py; the bins are reviewapp/review/score_bins.py's), so
-  the check sums ~200 rows a camera instead of reading 8 days of clips; until the rollups are
-  built it counts the clips (the same bins, the same numbers).
+  the check sums a row per camera and hour (361 at the defaults) instead of reading every clip
+  of the 15 days; until the rollups are built it counts the clips (the same bins, the same
+  numbers).
 The two-sample KS statistic of the scores (from the same 20 bins) and its asymptotic p-value
 (scipy's `kstwo`) are stored beside it, shown on the page for context, never used to flag.
 """
@@ -89,7 +90,7 @@ def hour_ceil(at: datetime) -> datetime:
 def histograms(
     *, baseline_start: datetime, window_start: datetime, end: datetime, camera_ids: Sequence[int] | None = None
 ) -> Histograms:
-    """Every camera's histograms (or only `camera_ids'`): the baseline from `baseline_start`,
+    """Every camera's histograms (or only those of `camera_ids`): the baseline from `baseline_start`,
     the current window from `window_start`, until `end`. The ends are UTC hours, those of the
     rollups (the starts are taken down to the top of their hour, `end` up to the next one).
     From the rollups (DriftHour) once they are built, until then by one grouped query of the
@@ -116,7 +117,7 @@ def _current(field: str, window_start: datetime):
 
 
 def _from_rollups(baseline_start, window_start, end, camera_ids):
-    """(camera, current, score counts, boxes counts, score sum) from the ~200 hour rows a camera."""
+    """(camera, current, score counts, boxes counts, score sum) from a row per camera and hour."""
     rows = DriftHour.objects.filter(hour__gte=baseline_start, hour__lt=end)
     if camera_ids is not None:
         rows = rows.filter(camera_id__in=camera_ids)
