@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviewapp", "0015_clip_sent_at"),
+        ("reviewapp", "0016_drift_rollups"),
     ]
 
     operations = [

@@ -8,8 +8,12 @@ usual "significant shift"). Why PSI and not a KS test:
   stays put until the distribution really moves, whatever the volume;
 * detections per clip are small integers with many ties, where KS (made for continuous data)
   is not exact; PSI on bins treats both measures the same way;
-* it needs only per-bin counts, which the database computes in one grouped query for every
-  camera at once: no clip scores leave the database, so the job scales with cameras x bins.
+* it needs only per-bin counts: no clip scores leave the database, so the job scales with
+  cameras x bins. The services keep the counts per camera and UTC hour as clips are processed
+  (DriftHour, reviewapp/review/rollups.py; the bins are reviewapp/review/score_bins.py's), so
+  the check sums a row per camera and hour (361 at the defaults) instead of reading every clip
+  of the 15 days; until the rollups are built it counts the clips (the same bins, the same
+  numbers).
 The two-sample KS statistic of the scores (from the same 20 bins) and its asymptotic p-value
 (scipy's `kstwo`) are stored beside it, shown on the page for context, never used to flag.
 """
@@ -21,32 +25,22 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import (
-    Case,
-    Count,
-    F,
-    FloatField,
-    IntegerField,
-    Q,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce, Floor, Greatest, Least
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
 from reviewapp.monitoring.models import CameraDrift
-from reviewapp.review.models import Camera, Clip, ReviewItem
+from reviewapp.review import rollups
+from reviewapp.review.models import Camera, Clip, DriftHour, ReviewItem
+from reviewapp.review.score_bins import BOXES_BIN_FIELDS, DETECTION_EDGES, SCORE_BIN_FIELDS, SCORE_BINS, binned
 
 log = logging.getLogger(__name__)
 
-SCORE_BINS = 20  # 0.05 wide; PSI merges pairs into 10 bins of 0.1
-DETECTION_EDGES = [0, 1, 2, 3, 5, 10, 20]  # bins [0], [1], [2], [3,4], [5,9], [10,19], [20+)
+# SCORE_BINS (0.05 wide; PSI merges pairs into 10 bins of 0.1) and DETECTION_EDGES: score_bins.
 DETECTION_LABELS = ["0", "1", "2", "3-4", "5-9", "10-19", "20+"]
 SCORE_LABELS = [f"{i / 10:.1f}" for i in range(10)]
 # Half a clip added to every bin (Jeffreys' prior) before taking shares: a bin that is empty by
@@ -77,21 +71,6 @@ def ks_binned(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
     return d, float(kstwo.sf(d, n_eff))
 
 
-def _raw_score():
-    """The detector's own clip score: before the camera's suppression rules, so that a new rule
-    (which lowers `score`) is not taken for drift."""
-    return Greatest(F("score"), Coalesce(F("suppressed_score"), Value(0.0)), output_field=FloatField())
-
-
-def _score_bin():
-    return Least(Floor(F("raw_score") * SCORE_BINS), Value(SCORE_BINS - 1), output_field=IntegerField())
-
-
-def _detection_bin():
-    whens = [When(detections_count__lt=edge, then=Value(i - 1)) for i, edge in enumerate(DETECTION_EDGES) if i > 0]
-    return Case(*whens, default=Value(len(DETECTION_EDGES) - 1), output_field=IntegerField())
-
-
 @dataclass
 class Histograms:
     scores: dict[int, np.ndarray]  # camera id -> [baseline, current] x SCORE_BINS
@@ -99,37 +78,79 @@ class Histograms:
     score_sums: dict[int, np.ndarray]  # camera id -> [baseline, current] sum of scores
 
 
+def hour_floor(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_ceil(at: datetime) -> datetime:
+    floor = hour_floor(at)
+    return floor if floor == at else floor + timedelta(hours=1)
+
+
 def histograms(
     *, baseline_start: datetime, window_start: datetime, end: datetime, camera_ids: Sequence[int] | None = None
 ) -> Histograms:
-    """Every camera's histograms (or only `camera_ids`') in one grouped query (the
-    clip_recorded_at index)."""
-    clips = Clip.objects.filter(
-        status=Clip.Status.DONE, score__isnull=False, recorded_at__gte=baseline_start, recorded_at__lt=end
-    )
-    if camera_ids is not None:
-        clips = clips.filter(camera_id__in=camera_ids)
-    clips = clips.annotate(
-        current=Case(When(recorded_at__gte=window_start, then=Value(1)), default=Value(0), output_field=IntegerField()),
-        raw_score=_raw_score(),
-    )
+    """Every camera's histograms (or only those of `camera_ids`): the baseline from `baseline_start`,
+    the current window from `window_start`, until `end`. The ends are UTC hours, those of the
+    rollups (the starts are taken down to the top of their hour, `end` up to the next one).
+    From the rollups (DriftHour) once they are built, until then by one grouped query of the
+    clips (the clip_recorded_at index): the same bins, the same numbers."""
+    baseline_start, window_start, end = hour_floor(baseline_start), hour_floor(window_start), hour_ceil(end)
+    if rollups.rollups_missing():
+        log.info("drift: the rollups are not built yet, counting the clips")
+        rows = _scan(baseline_start, window_start, end, camera_ids)
+    else:
+        rows = _from_rollups(baseline_start, window_start, end, camera_ids)
     scores: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, SCORE_BINS)))
     sums: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(2))
     detections: dict[int, np.ndarray] = defaultdict(lambda: np.zeros((2, len(DETECTION_EDGES))))
-    # One pass over the window for both histograms (bin of boxes NULL: detections_count unknown),
-    # not one GROUP BY each: at 10 M clips the 8 days are 2.7 M rows, each read took ~8 s (#13).
-    detection_bin = Case(When(detections_count__isnull=True, then=Value(None)), default=_detection_bin())
+    for camera_id, current, score_counts, boxes_counts, total in rows:
+        scores[camera_id][current] += score_counts
+        sums[camera_id][current] += total or 0.0
+        if boxes_counts.any():
+            detections[camera_id][current] += boxes_counts
+    return Histograms(dict(scores), dict(detections), dict(sums))
+
+
+def _current(field: str, window_start: datetime):
+    return Case(When(**{f"{field}__gte": window_start}, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def _from_rollups(baseline_start, window_start, end, camera_ids):
+    """(camera, current, score counts, boxes counts, score sum) from a row per camera and hour."""
+    rows = DriftHour.objects.filter(hour__gte=baseline_start, hour__lt=end)
+    if camera_ids is not None:
+        rows = rows.filter(camera_id__in=camera_ids)
+    columns = (*SCORE_BIN_FIELDS, *BOXES_BIN_FIELDS, "score_sum")
     for r in (
-        clips.annotate(bin=_score_bin(), dbin=detection_bin)
-        .values("camera_id", "current", "bin", "dbin")
+        rows.annotate(current=_current("hour", window_start))
+        .values("camera_id", "current")
+        .annotate(**{f"sum_{c}": Sum(c) for c in columns})
+        .order_by()
+        .values_list("camera_id", "current", *(f"sum_{c}" for c in columns))
+    ):
+        counts = np.array(r[2:-1], dtype=float)
+        yield r[0], r[1], counts[:SCORE_BINS], counts[SCORE_BINS:], r[-1]
+
+
+def _scan(baseline_start, window_start, end, camera_ids):
+    """The same rows from the clips: one pass over the window for both histograms, not one GROUP
+    BY each (at 10 M clips the 8 days are 2.7 M rows, each read took ~8 s, #13)."""
+    clips = Clip.objects.filter(status=Clip.Status.DONE, recorded_at__gte=baseline_start, recorded_at__lt=end)
+    if camera_ids is not None:
+        clips = clips.filter(camera_id__in=camera_ids)
+    for r in (
+        binned(clips)
+        .annotate(current=_current("recorded_at", window_start))
+        .values("camera_id", "current", "score_bin", "boxes_bin")
         .annotate(n=Count("id"), total=Sum("raw_score"))
         .order_by()
     ):
-        scores[r["camera_id"]][r["current"], int(r["bin"])] += r["n"]
-        sums[r["camera_id"]][r["current"]] += r["total"] or 0.0
-        if r["dbin"] is not None:
-            detections[r["camera_id"]][r["current"], r["dbin"]] += r["n"]
-    return Histograms(dict(scores), dict(detections), dict(sums))
+        score_counts, boxes_counts = np.zeros(SCORE_BINS), np.zeros(len(DETECTION_EDGES))
+        score_counts[int(r["score_bin"])] = r["n"]
+        if r["boxes_bin"] is not None:
+            boxes_counts[r["boxes_bin"]] = r["n"]
+        yield r["camera_id"], r["current"], score_counts, boxes_counts, r["total"]
 
 
 @dataclass
@@ -184,7 +205,7 @@ def drift_check_all(*, now: datetime | None = None) -> int:
     """Check every camera and store its result (one row per camera, rewritten each run).
     Returns how many cameras are flagged."""
     now = now or timezone.now()
-    window_start = now - timedelta(hours=settings.DRIFT_WINDOW_HOURS)
+    window_start = hour_floor(now - timedelta(hours=settings.DRIFT_WINDOW_HOURS))  # UTC hours: histograms
     baseline_start = window_start - timedelta(days=settings.DRIFT_BASELINE_DAYS)
     h = histograms(baseline_start=baseline_start, window_start=window_start, end=now)
     existing = {d.camera_id: d for d in CameraDrift.objects.all()}

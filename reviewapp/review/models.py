@@ -9,6 +9,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from reviewapp.core.timezones import DEFAULT_CUSTOMER_TIMEZONE, validate_timezone
+from reviewapp.review.score_bins import BOXES_BIN_FIELDS, SCORE_BIN_FIELDS
 
 # ------------------------------------------------------------------------ a clip's verdict
 # A clip's verdict is its newest review: the latest created, and of two created in the same
@@ -477,3 +478,24 @@ class AnalysisTagCell(_Slice):
 
     def __str__(self):
         return f"tag {self.tag_id} {self.hour:%Y-%m-%d %H}h camera {self.camera_id}: {self.reviewed} reviewed"
+
+
+class DriftHour(models.Model):
+    """A camera's processed clips of one UTC hour binned for the drift check (score_bins): their
+    count, the sum of their raw scores, and a count per score bin (score_0..) and per boxes bin
+    (boxes_0..; a clip whose boxes are unknown is in none)."""
+
+    hour = models.DateTimeField()
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="+")
+    clips = models.IntegerField(default=0)
+    score_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "camera"], name="drift_hour_key")]
+
+    def __str__(self):
+        return f"drift {self.hour:%Y-%m-%d %H}h camera {self.camera_id}: {self.clips} clips"
+
+
+for _name in (*SCORE_BIN_FIELDS, *BOXES_BIN_FIELDS):
+    DriftHour.add_to_class(_name, models.IntegerField(default=0))

@@ -1,7 +1,9 @@
-"""The error analysis's counts, kept as clips are decided (#13): rollup tables of processed clips
-by UTC hour, camera, resolution class, lighting and model version (reviewapp.review.models:
-AnalysisCell, AnalysisHour, AnalysisCameraDay, AnalysisTagCell), read by
-reviewapp/monitoring/analysis_rollups.py instead of scanning every clip.
+"""The error analysis's counts and the drift check's histograms, kept as clips are decided (#13):
+rollup tables of processed clips by UTC hour, camera, resolution class, lighting and model version
+(reviewapp.review.models: AnalysisCell, AnalysisHour, AnalysisCameraDay, AnalysisTagCell), read by
+reviewapp/monitoring/analysis_rollups.py instead of scanning every clip; and by UTC hour and
+camera, the clips binned by raw score and person boxes (DriftHour, the bins of score_bins), read
+by reviewapp/monitoring/drift.py.
 
 Kept exact by one mechanism: every service that changes what a clip counts for (the worker's
 result, a review, an undo, a Label Studio annotation, a customer report) runs inside
@@ -16,11 +18,11 @@ wait for each other crosswise.
 
 What a clip counts for is defined once, here: COUNT_RULES, `clips_counted()` (the one query of
 processed clips with their verdict, report, resolution and lighting) and `resolution_class` /
-`lighting_class`. `rollups_rebuild` recomputes the tables from the clips with them, in bulk SQL,
-never the days the retention may have pruned (`rebuild_floor`): pruned clips (CLIP_RETENTION_DAYS,
-reviewapp.review.prune, which deletes rows without `clip_change`) stay counted here only.
-A change made outside the services (the admin, a SQL console) or of NIGHT_MAX_SATURATION needs
-`manage.py analysis_rollups_rebuild`.
+`lighting_class`; in the drift check's bins, score_bins.binned. `rollups_rebuild` recomputes
+the tables from the clips with them, in bulk SQL, never the days the retention may have pruned
+(`rebuild_floor`): pruned clips (CLIP_RETENTION_DAYS, reviewapp.review.prune, which deletes rows
+without `clip_change`) stay counted here only. A change made outside the services (the admin, a
+SQL console) or of NIGHT_MAX_SATURATION needs `manage.py analysis_rollups_rebuild`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Trunc, TruncDate
 from django.utils.translation import gettext_lazy as _
 
@@ -42,9 +44,11 @@ from reviewapp.review.models import (
     AnalysisHour,
     AnalysisTagCell,
     Clip,
+    DriftHour,
     FalseAlertReport,
     Review,
 )
+from reviewapp.review.score_bins import BOXES_BIN_FIELDS, SCORE_BIN_FIELDS, binned, with_bins
 
 # ------------------------------------------------------------------- what a clip counts for
 
@@ -127,7 +131,7 @@ def clips_counted() -> QuerySet[Clip]:
     )
 
 
-# ------------------------------------------------------------------------- the four tables
+# ------------------------------------------------------------------------- the five tables
 
 _SLICE = ("resolution", "lighting", "model_version")
 
@@ -143,7 +147,9 @@ CELL = Table(AnalysisCell, ("hour", "camera_id", *_SLICE), COUNT_FIELDS)
 HOUR = Table(AnalysisHour, ("hour", *_SLICE), COUNT_FIELDS)
 CAMERA_DAY = Table(AnalysisCameraDay, ("day", "camera_id", *_SLICE), COUNT_FIELDS)
 TAG_CELL = Table(AnalysisTagCell, ("hour", "camera_id", "tag_id", *_SLICE), TAG_COUNT_FIELDS)
-TABLES = (CELL, HOUR, CAMERA_DAY, TAG_CELL)
+DRIFT_COUNTS = ("clips", "score_sum", *SCORE_BIN_FIELDS, *BOXES_BIN_FIELDS)
+DRIFT = Table(DriftHour, ("hour", "camera_id"), DRIFT_COUNTS)
+TABLES = (CELL, HOUR, CAMERA_DAY, TAG_CELL, DRIFT)
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ class Contribution:
     model_version: str
     counts: tuple[int, ...]  # of COUNT_FIELDS
     tag_ids: tuple[int, ...]  # of its newest review
+    drift: tuple | None = None  # of DRIFT_COUNTS; None: no score
 
     def rows(self):
         """(table, key, counts) of each row it adds to."""
@@ -167,14 +174,24 @@ class Contribution:
         tag_counts = tuple(self.counts[COUNT_FIELDS.index(name)] for name in TAG_COUNT_FIELDS)
         for tag_id in self.tag_ids if self.counts[COUNT_FIELDS.index("reviewed")] else ():
             yield TAG_CELL, (self.hour, self.camera_id, tag_id, *s), tag_counts
+        if self.drift is not None:
+            yield DRIFT, (self.hour, self.camera_id), self.drift
+
+
+def drift_counts(raw_score, score_bin, boxes_bin) -> tuple:
+    """One scored clip's contribution to DRIFT_COUNTS (score_bins: boxes_bin None, in no bin)."""
+    scores = tuple(int(i == score_bin) for i in range(len(SCORE_BIN_FIELDS)))
+    return (1, raw_score, *scores, *(int(i == boxes_bin) for i in range(len(BOXES_BIN_FIELDS))))
+
+
+_CLIP_FIELDS = ("recorded_at", "camera_id", *_SLICE, "alert", "verdict", "verdict_review_id", "reported", "score")
 
 
 def contribution(clip_id) -> Contribution | None:
     """The clip's contribution now; None when it is not processed (or gone)."""
     row = (
-        clips_counted()
-        .filter(pk=clip_id)
-        .values("recorded_at", "camera_id", *_SLICE, "alert", "verdict", "verdict_review_id", "reported")
+        with_bins(clips_counted().filter(pk=clip_id))
+        .values(*_CLIP_FIELDS, "raw_score", "score_bin", "boxes_bin")
         .first()
     )
     if row is None:
@@ -191,6 +208,7 @@ def contribution(clip_id) -> Contribution | None:
         model_version=row["model_version"],
         counts=increments(row["alert"], row["verdict"], row["reported"]),
         tag_ids=tag_ids,
+        drift=drift_counts(row["raw_score"], row["score_bin"], row["boxes_bin"]) if row["score"] is not None else None,
     )
 
 
@@ -250,9 +268,12 @@ def _since_hour(since: date | None) -> datetime | None:
 
 
 def rollups_missing() -> bool:
-    """Processed clips and no rollup at all: the first deploy after the rollups came, before its
-    rebuild (the page scans meanwhile, `analysis_rollups_rebuild --if-empty` builds them)."""
-    return not AnalysisHour.objects.exists() and clips_counted().exists()
+    """Processed clips and no rollup at all, or scored clips and no DriftHour: the first deploy
+    after the rollups (or the drift's table) came, before its rebuild (the pages and the drift
+    check scan meanwhile, `analysis_rollups_rebuild --if-empty` builds them all)."""
+    if not AnalysisHour.objects.exists():
+        return clips_counted().exists()
+    return not DriftHour.objects.exists() and binned(clips_counted()).exists()
 
 
 def rebuild_floor(now: datetime | None = None) -> date | None:
@@ -292,6 +313,7 @@ def rollups_rebuild(*, since: date | None = None, everything: bool = False) -> d
             clips = clips.filter(recorded_at__gte=start)
         _insert_cells(clips)
         _insert_tag_cells(clips)
+        _insert_drift(clips)
         cells = AnalysisCell.objects.filter(hour__gte=start) if start else AnalysisCell.objects.all()
         sums = {c: Sum(c) for c in COUNT_FIELDS}
         _insert_select(HOUR, cells.values("hour", *_SLICE).annotate(**sums).order_by(), ("hour", *_SLICE))
@@ -357,3 +379,11 @@ def _insert_tag_cells(clips: QuerySet) -> None:
     _grouped_insert(
         TAG_CELL, inner, join=f"JOIN {through} t ON t.review_id = c.verdict_review_id", extra_keys=("t.tag_id",)
     )
+
+
+def _insert_drift(clips: QuerySet) -> None:
+    sums = {"clips": Count("pk"), "score_sum": Sum("raw_score")}
+    sums |= {name: Count("pk", filter=Q(score_bin=i)) for i, name in enumerate(SCORE_BIN_FIELDS)}
+    sums |= {name: Count("pk", filter=Q(boxes_bin=i)) for i, name in enumerate(BOXES_BIN_FIELDS)}
+    by_hour = binned(clips).values("hour_utc", "camera_id").annotate(**sums).order_by()
+    _insert_select(DRIFT, by_hour, ("hour_utc", "camera_id"))

@@ -1,5 +1,6 @@
-"""Recompute the error analysis's rollups from the clips (the first deploy, a repair, a changed
-NIGHT_MAX_SATURATION): bulk SQL in one transaction; changes made meanwhile wait and then apply."""
+"""Recompute the error analysis's rollups and the drift check's (DriftHour) from the clips (the
+first deploy, a repair, a changed NIGHT_MAX_SATURATION): bulk SQL in one transaction; changes made
+meanwhile wait and then apply."""
 
 import time
 from datetime import date
@@ -23,7 +24,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--since", type=_day, help="UTC day (YYYY-MM-DD): rebuild the clips recorded from it on")
         parser.add_argument(
-            "--if-empty", action="store_true", help="only when there are processed clips and no rollups yet (deploys)"
+            "--if-empty",
+            action="store_true",
+            help="only when there are processed clips and no rollups yet, or no drift rollup (deploys)",
         )
         parser.add_argument(
             "--including-pruned-days",
@@ -36,8 +39,11 @@ class Command(BaseCommand):
             self.stdout.write("rollups: nothing to build (already built, or no processed clip)")
             return
         floor = rollups.rebuild_floor()
-        everything = including_pruned_days or if_empty  # empty rollups: nothing to lose
-        if everything and since is not None:
+        # Every day only when the analysis' rollups are empty (nothing to lose): when they are
+        # there and only DriftHour is new, its days before the horizon are not needed (the drift
+        # reads the last weeks) and the analysis' counts of pruned clips must stay.
+        everything = including_pruned_days or (if_empty and not rollups.AnalysisHour.objects.exists())
+        if (including_pruned_days or if_empty) and since is not None:
             raise CommandError("--since and --including-pruned-days (or --if-empty): one or the other")
         if not everything and floor is not None and (since is None or since < floor):
             if since is not None:
