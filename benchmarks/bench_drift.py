@@ -55,7 +55,8 @@ def rows_read(now) -> dict:
     from django.conf import settings
 
     from reviewapp.monitoring import drift
-    from reviewapp.review.models import Clip, DriftHour
+    from reviewapp.review.models import Clip
+    from reviewapp.review.rollup_models import DriftHour
 
     window_start = drift.hour_floor(now - timedelta(hours=settings.DRIFT_WINDOW_HOURS))
     start = window_start - timedelta(days=settings.DRIFT_BASELINE_DAYS)

@@ -63,7 +63,8 @@ def main() -> None:
     from django.db.models import Min
 
     from reviewapp.review import prune
-    from reviewapp.review.models import AnalysisHour, Clip, PruneCursor
+    from reviewapp.review.models import Clip, PruneCursor
+    from reviewapp.review.rollup_models import AnalysisHour
 
     call_command("migrate", verbosity=0)
     boto3.client("s3", endpoint_url=scale.ENDPOINT, region_name="us-east-1").create_bucket(Bucket=scale.BUCKET)

@@ -603,7 +603,7 @@ def compare_metrics_queries(repeat: int) -> dict:
 
     from reviewapp.core.metrics import camera_group_expression
     from reviewapp.monitoring import gauges
-    from reviewapp.review.models import AnalysisCell
+    from reviewapp.review.rollup_models import AnalysisCell
 
     since = timezone.now() - timedelta(hours=24)
     hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

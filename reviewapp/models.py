@@ -14,15 +14,21 @@ from reviewapp.review.models import (
     ReviewItem,
     Tag,
 )
+from reviewapp.review.rollup_models import AnalysisCameraDay, AnalysisCell, AnalysisHour, AnalysisTagCell, DriftHour
 from reviewapp.tuning.models import SuppressionRule, ThresholdChange, ThresholdRecommendation
 
 __all__ = [
     "AlertOutbox",
+    "AnalysisCameraDay",
+    "AnalysisCell",
+    "AnalysisHour",
+    "AnalysisTagCell",
     "Camera",
     "CameraDrift",
     "Clip",
     "Customer",
     "Detection",
+    "DriftHour",
     "FalseAlertReport",
     "Profile",
     "Review",

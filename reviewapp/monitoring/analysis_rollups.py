@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from reviewapp.monitoring import analysis
-from reviewapp.review.models import AnalysisCameraDay, AnalysisCell, AnalysisHour, AnalysisTagCell, Camera
+from reviewapp.review.models import Camera
+from reviewapp.review.rollup_models import AnalysisCameraDay, AnalysisCell, AnalysisHour, AnalysisTagCell
 from reviewapp.review.rollups import COUNT_FIELDS, TAG_COUNT_FIELDS, rollups_missing
 
 _SUMS = {name: Sum(name) for name in COUNT_FIELDS}

@@ -35,7 +35,8 @@ from django.utils import timezone
 
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review import rollups
-from reviewapp.review.models import Camera, Clip, DriftHour, ReviewItem
+from reviewapp.review.models import Camera, Clip, ReviewItem
+from reviewapp.review.rollup_models import DriftHour
 from reviewapp.review.score_bins import BOXES_BIN_FIELDS, DETECTION_EDGES, SCORE_BIN_FIELDS, SCORE_BINS, binned
 
 log = logging.getLogger(__name__)

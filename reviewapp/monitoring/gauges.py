@@ -17,16 +17,8 @@ from reviewapp.core import metrics
 from reviewapp.core.metrics import camera_group_expression, cap_groups, gauge
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review import rollups
-from reviewapp.review.models import (
-    AlertOutbox,
-    AnalysisCameraDay,
-    AnalysisCell,
-    Clip,
-    FalseAlertReport,
-    PruneCursor,
-    Review,
-    ReviewItem,
-)
+from reviewapp.review.models import AlertOutbox, Clip, FalseAlertReport, PruneCursor, Review, ReviewItem
+from reviewapp.review.rollup_models import AnalysisCameraDay, AnalysisCell
 from reviewapp.tuning.models import SuppressionRule
 
 log = logging.getLogger(__name__)

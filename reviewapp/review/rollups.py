@@ -1,6 +1,6 @@
 """The error analysis's counts and the drift check's histograms, kept as clips are decided (#13):
 rollup tables of processed clips by UTC hour, camera, resolution class, lighting and model version
-(reviewapp.review.models: AnalysisCell, AnalysisHour, AnalysisCameraDay, AnalysisTagCell), read by
+(reviewapp.review.rollup_models: AnalysisCell, AnalysisHour, AnalysisCameraDay, AnalysisTagCell, DriftHour), read by
 reviewapp/monitoring/analysis_rollups.py instead of scanning every clip; and by UTC hour and
 camera, the clips binned by raw score and person boxes (DriftHour, the bins of score_bins), read
 by reviewapp/monitoring/drift.py.
@@ -38,16 +38,8 @@ from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QueryS
 from django.db.models.functions import Trunc, TruncDate
 from django.utils.translation import gettext_lazy as _
 
-from reviewapp.review.models import (
-    AnalysisCameraDay,
-    AnalysisCell,
-    AnalysisHour,
-    AnalysisTagCell,
-    Clip,
-    DriftHour,
-    FalseAlertReport,
-    Review,
-)
+from reviewapp.review.models import Clip, FalseAlertReport, Review
+from reviewapp.review.rollup_models import AnalysisCameraDay, AnalysisCell, AnalysisHour, AnalysisTagCell, DriftHour
 from reviewapp.review.score_bins import BOXES_BIN_FIELDS, SCORE_BIN_FIELDS, binned, with_bins
 
 # ------------------------------------------------------------------- what a clip counts for

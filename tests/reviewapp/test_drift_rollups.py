@@ -14,7 +14,8 @@ from django.core.management import call_command
 from reviewapp.monitoring import drift
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review import rollups
-from reviewapp.review.models import Clip, DriftHour
+from reviewapp.review.models import Clip
+from reviewapp.review.rollup_models import DriftHour
 from tests.factories import CameraFactory, ClipFactory
 
 NOW = datetime(2026, 11, 30, 12, 37, tzinfo=UTC)  # not on the hour: the windows' ends are UTC hours
