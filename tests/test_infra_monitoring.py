@@ -145,7 +145,7 @@ def test_the_dashboard_json_is_what_the_builder_writes():
 
 
 @pytest.fixture
-def every_metric(world, client, django_capture_on_commit_callbacks):
+def every_metric(world, client, django_capture_on_commit_callbacks, settings):
     """A /metrics text in which every family has samples: each hook called once, a sync row, a
     drift row, a task run."""
     from django.utils import timezone
@@ -168,6 +168,8 @@ def every_metric(world, client, django_capture_on_commit_callbacks):
     metrics.clip_event("ingested")
     metrics.clip_event_rejected("unknown_camera")
     metrics.decision_recorded(verdict="person", source="vigia")
+    metrics.clips_pruned(clips=2, objects=3, object_errors=1)
+    settings.CLIP_RETENTION_DAYS = 90  # its gauge is exported with the retention on
     metrics.TASKS.labels("t", "success").inc()
     metrics.TASK_SECONDS.labels("t").observe(0.1)
     item = ReviewItemFactory(clip=clip)

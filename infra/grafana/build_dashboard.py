@@ -274,6 +274,19 @@ ROWS = [
         ],
     ),
     (
+        "Retention",
+        [
+            ("Clips pruned per hour", [("sum(increase(vigia_clips_pruned_total[1h]))", "clips")], "short", "timeseries"),
+            (
+                "Objects of pruned clips per hour",
+                [("sum by (outcome) (increase(vigia_clip_objects_pruned_total[1h]))", "{{outcome}}")],
+                "short",
+                "timeseries",
+            ),
+            ("Since the last prune run", [("max(vigia_clips_prune_last_run_seconds)", "age")], "s", "stat"),
+        ],
+    ),
+    (
         "Labels out (Label Studio, DynamoDB)",
         [
             (
