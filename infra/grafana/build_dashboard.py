@@ -276,7 +276,12 @@ ROWS = [
     (
         "Retention",
         [
-            ("Clips pruned per hour", [("sum(increase(vigia_clips_pruned_total[1h]))", "clips")], "short", "timeseries"),
+            (
+                "Clips pruned per hour",
+                [("sum(increase(vigia_clips_pruned_total[1h]))", "clips")],
+                "short",
+                "timeseries",
+            ),
             (
                 "Objects of pruned clips per hour",
                 [("sum by (outcome) (increase(vigia_clip_objects_pruned_total[1h]))", "{{outcome}}")],
