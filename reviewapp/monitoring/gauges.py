@@ -17,7 +17,7 @@ from reviewapp.core import metrics
 from reviewapp.core.metrics import camera_group_expression, cap_groups, gauge
 from reviewapp.monitoring.models import CameraDrift
 from reviewapp.review import rollups
-from reviewapp.review.models import AlertOutbox, Clip, FalseAlertReport, PruneCursor, Review, ReviewItem
+from reviewapp.review.models import CLIP_NOT_DONE, AlertOutbox, Clip, FalseAlertReport, PruneCursor, Review, ReviewItem
 from reviewapp.review.rollup_models import AnalysisCameraDay, AnalysisCell
 from reviewapp.tuning.models import SuppressionRule
 
@@ -88,9 +88,8 @@ def _recent_clips(since) -> dict[tuple[str, str], int]:
     are built, every clip is counted from the clips."""
     if rollups.rollups_missing():
         return _count_by_group_and_status(Clip.objects.filter(recorded_at__gte=since))
-    # By status first (the status index; an exclude of "done" read the whole window: 0.2 s at 10 M).
-    not_done = [s for s in Clip.Status.values if s != Clip.Status.DONE]
-    rows = _count_by_group_and_status(Clip.objects.filter(status__in=not_done, recorded_at__gte=since))
+    # The clip_not_done index (an exclude of "done" read the whole window: 0.2 s at 10 M).
+    rows = _count_by_group_and_status(Clip.objects.filter(status__in=CLIP_NOT_DONE, recorded_at__gte=since))
     hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     for group, n in _done_since(hour).items():
         if n:

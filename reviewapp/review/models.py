@@ -107,6 +107,10 @@ class Camera(models.Model):
         return self.name
 
 
+# The statuses of a clip not processed (yet, or ever): few at any time, read by /metrics (#13).
+CLIP_NOT_DONE = ("queued", "processing", "failed")
+
+
 class Clip(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -194,6 +198,9 @@ class Clip(models.Model):
             ),
             # /metrics' suppressed clips of the last hours: only the clips a rule touched (#13).
             models.Index(fields=["recorded_at"], condition=Q(suppressed_score__gt=0), name="clip_suppressed"),
+            # /metrics' clips of the last hours not done: only those (the status index and the
+            # time index ANDed read the window's 317,000 clips' entries at 10 M: 14 ms).
+            models.Index(fields=["recorded_at"], condition=Q(status__in=CLIP_NOT_DONE), name="clip_not_done"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["camera", "sha256"], name="clip_unique_file_per_camera"),
