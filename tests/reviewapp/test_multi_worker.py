@@ -1,7 +1,8 @@
 """Scale out (#13): three real worker processes on PostgreSQL and our own redis-server take 120
 short clips; one whole worker (its main process and its pool) is killed -9 midway, as a host is
 lost. Every clip must end done once: one result, one alert outbox row per alerting clip, each
-alert (no SNS topic: logged) recorded once. Prints the throughput and the recovery.
+alert (no SNS topic: logged) recorded once — but the one the killed worker was publishing, which
+is published again when its lease ends (at least once, docs/operations.md#alerts). Prints the throughput and the recovery.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vigia_<name> \\
         .venv/bin/python -m pytest tests/reviewapp/test_multi_worker.py -s
@@ -22,7 +23,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from reviewapp.review import detail, ingest
+from reviewapp.review import alerts, detail, ingest
 from reviewapp.review.demo import photo, write_clip
 from reviewapp.review.models import AlertOutbox, Clip, Detection, ReviewItem
 from tests.factories import CameraFactory, CustomerFactory
@@ -113,10 +114,10 @@ def done() -> int:
     return Clip.objects.filter(status=Clip.Status.DONE).count()
 
 
-def logged_alerts(tmp_path: Path) -> dict[str, int]:
+def logged_alerts(tmp_path: Path, only: str = "worker-*.log") -> dict[str, int]:
     """How many times each clip's alert was logged, over every worker's log (the killed one's too)."""
     counts: dict[str, int] = {}
-    for log in tmp_path.glob("worker-*.log"):
+    for log in tmp_path.glob(only):
         for match in LOGGED_ALERT.finditer(log.read_text()):
             clip_id = json.loads(match.group(1))["clip_id"]
             counts[clip_id] = counts.get(clip_id, 0) + 1
@@ -152,7 +153,14 @@ def test_three_workers_one_killed_midway_do_every_clip_once(workers, tmp_path):
     recovery = time.monotonic() - killed
     wait_for(lambda: done() == total, timeout=300)
     elapsed = time.monotonic() - start
-    wait_for(lambda: not AlertOutbox.objects.exclude(status=AlertOutbox.Status.SENT).exists(), timeout=120)
+
+    def all_sent():
+        # What beat's send-due-alerts does every ALERT_SWEEP_SECONDS (no beat here): an alert the
+        # victim had published but not marked sent when killed is due again when its lease ends.
+        alerts.alerts_send_due()
+        return not AlertOutbox.objects.exclude(status=AlertOutbox.Status.SENT).exists()
+
+    wait_for(all_sent, timeout=django_settings.ALERT_SEND_LEASE_SECONDS + 120, every=2)
     time.sleep(3)  # anything sent twice would be logged by now
 
     retaken = Clip.objects.filter(attempts__gt=1).count()
@@ -174,7 +182,12 @@ def assert_every_clip_done_once(clips: list[Clip], tmp_path: Path) -> None:
     assert set(AlertOutbox.objects.values_list("status", flat=True)) == {AlertOutbox.Status.SENT}
     assert not Clip.objects.filter(alert=True, alert_sent_at=None).exists()
     logged = logged_alerts(tmp_path)
-    assert {str(i) for i in alerting} == set(logged) and set(logged.values()) == {1}, logged
+    assert {str(i) for i in alerting} == set(logged), logged
+    # At least once (docs/operations.md#alerts): the one alert the killed worker may have been
+    # publishing at the kill — logged by it, not yet marked sent — is published again; no other.
+    twice = {clip_id for clip_id, n in logged.items() if n > 1}
+    assert set(logged.values()) <= {1, 2} and len(twice) <= 1, logged
+    assert twice <= set(logged_alerts(tmp_path, only="worker-0.log")), "sent twice, not by the killed worker"
     # One result: a clip processed again replaced its first try's detail file (every box of the
     # clip, reviewapp/review/detail.py) and kept one summary row set (its count is the one stored).
     for clip in Clip.objects.all():
